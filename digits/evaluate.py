@@ -1,0 +1,136 @@
+"""Measure trained models on the test set and compare them.
+
+Plain functions over arrays: accuracy and loss, the confusion matrix, per-class
+reports, the most confused pairs of digits and the misclassified images. Saving the
+results (`save_metrics`) is the only function here that writes a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.metrics import classification_report, confusion_matrix
+
+from digits.data import scale
+
+__all__ = [
+    "predict_probabilities",
+    "evaluate_model",
+    "confusion",
+    "classification_table",
+    "per_class_accuracy",
+    "most_confused_pairs",
+    "misclassified",
+    "comparison_table",
+    "environment",
+    "save_metrics",
+]
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Softmax probabilities (N, 10) for uint8 images (N, 28, 28)."""
+    return model.predict(scale(images), batch_size=batch_size, verbose=0)
+
+
+def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy, cross-entropy loss, predicted labels and probabilities on uint8 images."""
+    probabilities = predict_probabilities(model, images)
+    labels = np.asarray(labels, dtype=int)
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    predicted = probabilities.argmax(axis=1)
+    return {
+        "accuracy": float(np.mean(predicted == labels)),
+        "loss": float(-np.mean(np.log(picked))),
+        "errors": int(np.sum(predicted != labels)),
+        "predicted": predicted,
+        "probabilities": probabilities,
+    }
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """10x10 confusion matrix: rows are true digits, columns predicted digits."""
+    return confusion_matrix(labels, predicted, labels=list(range(10)))
+
+
+def classification_table(labels: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+    """scikit-learn's classification report (precision, recall, F1, support) as a DataFrame."""
+    report = classification_report(labels, predicted, labels=list(range(10)), digits=4, output_dict=True, zero_division=0)
+    table = pd.DataFrame(report).T
+    table["support"] = table["support"].astype(int)
+    return table
+
+
+def per_class_accuracy(labels: np.ndarray, predicted: np.ndarray) -> pd.Series:
+    """Share of each digit's test images that were classified correctly (its recall)."""
+    matrix = confusion(labels, predicted)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.diag(matrix) / matrix.sum(axis=1)
+    return pd.Series(values, index=pd.Index(range(10), name="digit"), name="accuracy")
+
+
+def most_confused_pairs(matrix: np.ndarray, k: int = 5) -> pd.DataFrame:
+    """The ``k`` unordered digit pairs {a, b} most often mistaken for each other.
+
+    Columns: ``pair`` ("a/b"), ``a_as_b``, ``b_as_a`` and ``total`` errors.
+    """
+    rows = []
+    for a in range(10):
+        for b in range(a + 1, 10):
+            rows.append({"pair": f"{a}/{b}", "a": a, "b": b, "a_as_b": int(matrix[a, b]), "b_as_a": int(matrix[b, a])})
+    table = pd.DataFrame(rows)
+    table["total"] = table["a_as_b"] + table["b_as_a"]
+    return table.sort_values(["total", "pair"], ascending=[False, True]).head(k).reset_index(drop=True)
+
+
+def misclassified(labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
+    """Every wrongly classified image: its index, true and predicted digit and the confidence,
+    most confident mistakes first."""
+    labels = np.asarray(labels, dtype=int)
+    index = np.flatnonzero(predicted != labels)
+    table = pd.DataFrame(
+        {
+            "index": index,
+            "true": labels[index],
+            "predicted": predicted[index],
+            "confidence": probabilities[index, predicted[index]],
+        }
+    )
+    return table.sort_values("confidence", ascending=False).reset_index(drop=True)
+
+
+def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
+    """One row per model from ``{name: metrics}`` dicts (as stored in metrics.json)."""
+    columns = ["test_accuracy", "test_loss", "test_errors", "best_val_accuracy", "params", "epochs", "train_seconds"]
+    return pd.DataFrame({name: {c: m.get(c) for c in columns} for name, m in results.items()}).T
+
+
+def environment() -> dict:
+    """Library versions and machine facts to store beside the numbers."""
+    import sklearn
+    import tensorflow as tf
+
+    return {
+        "python": sys.version.split()[0],
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "scikit_learn": sklearn.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def save_metrics(metrics: dict, path: str | Path) -> Path:
+    """Write ``metrics`` as indented JSON (creating the folder); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=False) + "\n")
+    return path

@@ -1,0 +1,56 @@
+"""Metrics and comparison helpers."""
+
+import json
+
+import numpy as np
+import pytest
+
+from digits import evaluate
+
+
+def test_confusion_and_pairs():
+    labels = np.array([3, 3, 5, 5, 4, 9, 9, 1])
+    predicted = np.array([5, 3, 3, 5, 9, 4, 4, 1])
+    matrix = evaluate.confusion(labels, predicted)
+    assert matrix.shape == (10, 10) and matrix[3, 5] == 1 and matrix[5, 3] == 1 and matrix[9, 4] == 2
+    pairs = evaluate.most_confused_pairs(matrix, k=2)
+    assert pairs["pair"].tolist() == ["4/9", "3/5"]
+    assert pairs.loc[0, "a_as_b"] == 1 and pairs.loc[0, "b_as_a"] == 2 and pairs.loc[0, "total"] == 3
+    accuracy = evaluate.per_class_accuracy(labels, predicted)
+    assert accuracy[3] == 0.5 and accuracy[9] == 0.0 and accuracy[1] == 1.0
+
+
+def test_classification_table_and_misclassified():
+    labels = np.array([0, 1, 1, 2])
+    predicted = np.array([0, 1, 2, 2])
+    probabilities = np.eye(10)[predicted] * 0.9 + 0.01
+    table = evaluate.classification_table(labels, predicted)
+    assert table.loc["1", "recall"] == pytest.approx(0.5) and table.loc["2", "precision"] == pytest.approx(0.5)
+    wrong = evaluate.misclassified(labels, predicted, probabilities)
+    assert wrong.to_dict("records") == [{"index": 2, "true": 1, "predicted": 2, "confidence": pytest.approx(0.91)}]
+
+
+class Constant:
+    """Stands in for a Keras model: always the same probabilities."""
+
+    def __init__(self, row):
+        self.row = np.asarray(row, dtype=np.float32)
+
+    def predict(self, x, batch_size=None, verbose=0):
+        assert x.shape[1:] == (28, 28, 1) and x.dtype == np.float32 and x.max() <= 1.0
+        return np.tile(self.row, (len(x), 1))
+
+
+def test_evaluate_model_accuracy_and_loss():
+    images = np.full((4, 28, 28), 255, dtype=np.uint8)
+    row = np.full(10, 0.05)
+    row[7] = 0.55
+    result = evaluate.evaluate_model(Constant(row), images, np.array([7, 7, 7, 1]))
+    assert result["accuracy"] == 0.75 and result["errors"] == 1
+    assert result["loss"] == pytest.approx(-(3 * np.log(0.55) + np.log(0.05)) / 4, rel=1e-5)
+
+
+def test_save_metrics_round_trip(tmp_path):
+    path = evaluate.save_metrics({"a": 1, "env": evaluate.environment()}, tmp_path / "reports" / "metrics.json")
+    loaded = json.loads(path.read_text())
+    assert loaded["a"] == 1 and loaded["env"]["tensorflow"].startswith("2.")

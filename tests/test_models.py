@@ -1,0 +1,53 @@
+"""The two CNN architectures and a short real training run."""
+
+import numpy as np
+import pytest
+from keras import layers
+
+from digits import data, models, train
+
+
+@pytest.mark.parametrize("name", ["simple", "deeper"])
+def test_output_is_a_probability_per_digit(name):
+    model = models.build(name)
+    out = model(np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32), training=False).numpy()
+    assert out.shape == (3, 10)
+    assert np.allclose(out.sum(axis=1), 1.0, atol=1e-5) and (out >= 0).all()
+
+
+def test_simple_cnn_is_the_specs_shape():
+    model = models.build_simple_cnn()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
+    assert [l.get_config()["activation"] for l in model.layers if isinstance(l, (layers.Conv2D, layers.Dense))] == [
+        "relu", "relu", "relu", "softmax"
+    ]
+    assert model.layers[-2].units == 128
+    # 320 + 18,496 + 204,928 + 1,290 weights (3x3 kernels, 'valid' padding).
+    assert model.count_params() == 225_034
+
+
+def test_deeper_cnn_has_blocks_dropout_and_dense256():
+    model = models.build_deeper_cnn()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("Conv2D") == 4 and kinds.count("MaxPooling2D") == 2 and kinds.count("Dropout") >= 3
+    assert [l.units for l in model.layers if isinstance(l, layers.Dense)] == [256, 10]
+    assert model.layers[-1].get_config()["activation"] == "softmax"
+    assert model.count_params() == 331_306
+
+
+def test_unknown_model_name():
+    with pytest.raises(ValueError, match="simple"):
+        models.build("resnet")
+
+
+def test_short_training_beats_chance_by_far():
+    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+    (xt, yt), (xv, yv) = data.split_validation(x_train[:4000], y_train[:4000], n_val=500)
+    model = models.build_simple_cnn()
+    result = train.fit(model, (xt, yt), (xv, yv), epochs=2, augment=False, verbose=0)
+    assert result.epochs_run == 2 and 1 <= result.best_epoch <= 2
+    assert set(result.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    x, y = data.prepare(x_test[:1000], y_test[:1000])
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    assert accuracy > 0.85, accuracy  # chance is 0.10

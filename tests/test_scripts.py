@@ -1,0 +1,51 @@
+"""The README renderer: tables come from the report files, never typed by hand."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+METRICS = {
+    "models": {
+        "Simple CNN": {"test_accuracy": 0.9912, "test_loss": 0.03, "test_errors": 88, "best_val_accuracy": 0.99,
+                       "params": 225034, "epochs": 12, "train_seconds": 180.0},
+        "Deeper CNN": {"test_accuracy": 0.99567, "test_loss": 0.015, "test_errors": 43, "best_val_accuracy": 0.995,
+                       "params": 331306, "epochs": 15, "train_seconds": 600.0},
+    },
+    "best_model": "Deeper CNN",
+    "command": "make run  (papermill ...)",
+    "notebook_seconds": 900.0,
+    "environment": {"cpu_count": 2, "tensorflow": "2.21.0", "keras": "3.15.1"},
+}
+
+
+def test_models_table_comes_from_metrics():
+    table = _load("render_readme").models_table(METRICS)
+    assert "| Deeper CNN (saved) | 99.57% | 0.0150 | 43 |" in table
+    assert "| Simple CNN | 99.12% |" in table
+    assert "15.0 min" in table and "`make run`" in table
+
+
+def test_render_replaces_only_between_markers(tmp_path, monkeypatch):
+    module = _load("render_readme")
+    (tmp_path / "metrics.json").write_text(__import__("json").dumps(METRICS))
+    monkeypatch.setattr(module, "REPORTS", tmp_path)
+    readme = "intro\n<!-- results:models -->\nold table\n<!-- /results:models -->\noutro\n"
+    rendered = module.render(readme)
+    assert rendered.startswith("intro\n<!-- results:models -->\n| model |") and rendered.endswith("<!-- /results:models -->\noutro\n")
+    assert "old table" not in rendered
+    assert module.render(rendered) == rendered  # idempotent
+
+
+def test_committed_readme_is_up_to_date():
+    module = _load("render_readme")
+    readme = (ROOT / "README.md").read_text()
+    assert module.render(readme) == readme, "README tables differ from reports/: run `make report`"
