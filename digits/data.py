@@ -23,6 +23,7 @@ __all__ = [
     "MNIST_SHA256",
     "load_mnist",
     "arrays_sha256",
+    "VALIDATION_SEED",
     "split_validation",
     "scale",
     "one_hot",
@@ -152,8 +153,13 @@ def load_mnist(path: str | Path | None = None, verify: bool = True) -> Arrays:
     raise error
 
 
+#: The validation split's seed, fixed so that every run (notebook, `make train-full`) holds
+#: out the same images and their models can be compared fairly.
+VALIDATION_SEED = 42
+
+
 def split_validation(
-    x: np.ndarray, y: np.ndarray, n_val: int = 5000, seed: int = 42
+    x: np.ndarray, y: np.ndarray, n_val: int = 5000, seed: int = VALIDATION_SEED
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Hold out ``n_val`` random training images (stratified by digit) for validation.
 

@@ -2,22 +2,24 @@
 
 Plain functions over arrays: accuracy and loss, the confusion matrix, per-class
 reports, the most confused pairs of digits and the misclassified images. Saving the
-results (`save_metrics`) is the only function here that writes a file.
+results (`save_metrics`) and the best model (`save_best_model`) are the only functions
+here that write files.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 
+from digits.backend import keras
 from digits.data import scale
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "comparison_table",
     "environment",
     "save_metrics",
+    "save_best_model",
 ]
 
 
@@ -114,7 +117,8 @@ def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
 def environment() -> dict:
     """Library versions and machine facts to store beside the numbers."""
     import sklearn
-    import tensorflow as tf
+
+    from digits.backend import tf
 
     return {
         "python": sys.version.split()[0],
@@ -134,3 +138,38 @@ def save_metrics(metrics: dict, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(metrics, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def save_best_model(model: keras.Model, path: str | Path, x_val: np.ndarray, y_val: np.ndarray, replace: str = "if_better") -> dict:
+    """Save ``model`` to ``path`` (Keras .h5) unless the model already there is better.
+
+    Both are scored on the same validation images (uint8 ``x_val``, integer ``y_val``),
+    never on the test set. With ``replace="if_better"`` (default) an existing model with a
+    higher or equal validation accuracy is kept, so a model from a longer training run
+    (``make train-full``) is not lost to a shorter one; ``replace="always"`` overwrites.
+
+    Returns a dict: ``saved`` (bool), ``path``, ``val_accuracy`` of the new model and
+    ``existing_val_accuracy`` (None when there was no readable model at ``path``).
+    """
+    if replace not in ("if_better", "always"):
+        raise ValueError(f"replace must be 'if_better' or 'always', not {replace!r}")
+    path = Path(path)
+    new_accuracy = evaluate_model(model, x_val, y_val)["accuracy"]
+    existing_accuracy = None
+    if path.exists() and replace == "if_better":
+        try:
+            existing = keras.models.load_model(path, compile=False)
+            existing_accuracy = evaluate_model(existing, x_val, y_val)["accuracy"]
+        except Exception:  # unreadable or not a digits model: it will be replaced
+            existing_accuracy = None
+    saved = existing_accuracy is None or new_accuracy > existing_accuracy
+    if saved:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        absl_logger = logging.getLogger("absl")
+        level = absl_logger.level
+        absl_logger.setLevel(logging.ERROR)  # .h5 is the spec's format: no "legacy format" warning
+        try:
+            model.save(path)
+        finally:
+            absl_logger.setLevel(level)
+    return {"saved": saved, "path": str(path), "val_accuracy": new_accuracy, "existing_val_accuracy": existing_accuracy}

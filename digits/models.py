@@ -7,8 +7,9 @@ layers, so the saved ``.h5`` loads with plain ``keras.models.load_model``.
 
 from __future__ import annotations
 
-import keras
-from keras import layers
+from digits.backend import keras
+
+layers = keras.layers
 
 __all__ = ["INPUT_SHAPE", "NUM_CLASSES", "build_simple_cnn", "build_deeper_cnn", "compile_model", "build"]
 

@@ -13,9 +13,9 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import keras
 import numpy as np
-import tensorflow as tf
+
+from digits.backend import keras, tf
 
 from digits.models import NUM_CLASSES, compile_model
 

@@ -54,3 +54,25 @@ def test_save_metrics_round_trip(tmp_path):
     path = evaluate.save_metrics({"a": 1, "env": evaluate.environment()}, tmp_path / "reports" / "metrics.json")
     loaded = json.loads(path.read_text())
     assert loaded["a"] == 1 and loaded["env"]["tensorflow"].startswith("2.")
+
+
+def test_save_best_model_keeps_a_better_existing_model(tmp_path):
+    from digits import models
+
+    rng = np.random.default_rng(0)
+    x_val = rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
+    good = models.build_simple_cnn()
+    y_val = good.predict(x_val[..., None] / 255.0, verbose=0).argmax(1)  # 'good' is right on every image
+    bad = models.build_simple_cnn()
+    path = tmp_path / "model.h5"
+
+    first = evaluate.save_best_model(good, path, x_val, y_val)
+    assert first["saved"] and first["existing_val_accuracy"] is None and first["val_accuracy"] == 1.0
+    stamp = path.read_bytes()
+    second = evaluate.save_best_model(bad, path, x_val, y_val)
+    assert not second["saved"] and second["existing_val_accuracy"] == 1.0
+    assert path.read_bytes() == stamp  # the better model was not overwritten
+    third = evaluate.save_best_model(bad, path, x_val, y_val, replace="always")
+    assert third["saved"] and path.read_bytes() != stamp
+    with pytest.raises(ValueError, match="replace"):
+        evaluate.save_best_model(bad, path, x_val, y_val, replace="sometimes")

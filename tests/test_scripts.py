@@ -49,3 +49,22 @@ def test_committed_readme_is_up_to_date():
     module = _load("render_readme")
     readme = (ROOT / "README.md").read_text()
     assert module.render(readme) == readme, "README tables differ from reports/: run `make report`"
+
+
+def test_train_full_picks_the_seed_on_validation_and_reports(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    model, report = tmp_path / "model.h5", tmp_path / "train_full.json"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_full.py"), "--epochs", "1", "--seeds", "1", "2",
+         "--subset", "1500", "--model-path", str(model), "--report", str(report)],
+        check=True, cwd=ROOT, capture_output=True, text=True,
+    )
+    result = json.loads(report.read_text())
+    assert [run["seed"] for run in result["runs"]] == [1, 2] and result["train_size"] == 1500
+    best = max(result["runs"], key=lambda run: run["val_accuracy"])
+    assert result["shipped_seed"] == best["seed"] and result["saved"]["saved"] and model.stat().st_size > 100_000
+    tests = [run["test_accuracy"] for run in result["runs"]]
+    assert abs(result["test_accuracy_mean"] - sum(tests) / 2) < 1e-9 and 0 <= result["ensemble_test_accuracy"] <= 1

@@ -1,0 +1,125 @@
+"""Training throughput (images/s) of the project's CNNs on this CPU, with a PyTorch peer.
+
+Usage: .venv/bin/python benchmarks/train_speed.py [--images 12800] [--repeats 3]
+
+Times Keras `fit` on the same tf.data pipeline the notebook uses (no augmentation, so
+only the model is measured), for a few batch sizes and `steps_per_execution` values, and
+the very same Simple CNN written in PyTorch, trained on the same images with the same
+batch size, in the same run. The PyTorch peer needs `torch` (`pip install torch==2.13.0`,
+not in requirements.txt: it is only for this benchmark); without it the peer is skipped.
+Prints a table and writes reports/train_speed.json. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from digits import data, evaluate, models, train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def keras_images_per_second(name: str, x: np.ndarray, y: np.ndarray, batch_size: int, steps_per_execution: int, repeats: int) -> float:
+    keras.utils.set_random_seed(0)
+    model = models.compile_model(models.build(name), steps_per_execution=steps_per_execution)
+    dataset = train.make_dataset(x, y, batch_size=batch_size).cache()
+    model.fit(dataset, epochs=1, verbose=0)  # warm-up: tracing, first allocations
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, verbose=0)
+        times.append(time.perf_counter() - start)
+    return len(x) / statistics.median(times)
+
+
+def torch_images_per_second(x: np.ndarray, y: np.ndarray, batch_size: int, repeats: int) -> float | None:
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = nn.Sequential(  # the Simple CNN, layer for layer (PyTorch is channels-first)
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10),
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    images = torch.from_numpy(x).unsqueeze(1)  # uint8 (N, 1, 28, 28), scaled per batch like the Keras pipeline
+    labels = torch.from_numpy(y.astype(np.int64))
+
+    def epoch() -> None:
+        order = torch.randperm(len(images))
+        for i in range(0, len(images), batch_size):
+            index = order[i : i + batch_size]
+            batch = images[index].float() / 255.0
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(batch), labels[index])
+            loss.backward()
+            optimizer.step()
+
+    model.train()
+    epoch()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - start)
+    return len(x) / statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=12800, help="training images per timed epoch")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs (the median is reported)")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "train_speed.json")
+    args = parser.parse_args()
+
+    (x_train, y_train), _ = data.load_mnist()
+    x, y = x_train[: args.images], y_train[: args.images]
+    rows = []
+    for name, batch_size, spe in [
+        ("simple", 64, 1), ("simple", 128, 1), ("simple", 256, 1), ("simple", 128, 8),
+        ("deeper", 64, 1), ("deeper", 128, 1), ("deeper", 256, 1), ("deeper", 128, 8),
+    ]:
+        ips = keras_images_per_second(name, x, y, batch_size, spe, args.repeats)
+        rows.append({"framework": "keras", "model": name, "batch_size": batch_size, "steps_per_execution": spe, "images_per_second": round(ips)})
+        print(f"keras   {name:7s} batch {batch_size:4d}  steps/exec {spe:2d}  {ips:8.0f} images/s", flush=True)
+    peer = torch_images_per_second(x, y, 128, args.repeats)
+    ratio = None
+    if peer is not None:
+        import torch
+
+        rows.append({"framework": f"pytorch {torch.__version__}", "model": "simple", "batch_size": 128, "steps_per_execution": None, "images_per_second": round(peer)})
+        ours = next(r["images_per_second"] for r in rows if r["model"] == "simple" and r["batch_size"] == 128 and r["steps_per_execution"] == 1)
+        ratio = ours / peer
+        print(f"pytorch simple  batch  128                {peer:8.0f} images/s")
+        print(f"\nSimple CNN, batch 128: Keras / PyTorch = {ratio:.2f}x")
+    else:
+        print("\nPyTorch is not installed: peer skipped (pip install torch==2.13.0)")
+    report = {
+        "command": "python benchmarks/train_speed.py " + " ".join(sys.argv[1:]),
+        "images": args.images,
+        "repeats": args.repeats,
+        "rows": rows,
+        "simple_keras_over_pytorch": None if ratio is None else round(ratio, 3),
+        "environment": evaluate.environment(),
+    }
+    evaluate.save_metrics(report, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

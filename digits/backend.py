@@ -1,0 +1,53 @@
+"""Import TensorFlow and Keras once, without TensorFlow's start-up log lines.
+
+TensorFlow 2.21 writes C++ log lines (oneDNN, CUDA drivers) to stderr while it loads,
+and ``TF_CPP_MIN_LOG_LEVEL`` no longer silences them; they would clutter the notebook,
+the CLI and the test logs. The package's modules import ``tf`` and ``keras`` from here:
+those lines are held back while TensorFlow loads, and shown only if the import fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from typing import Iterator
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__all__ = ["held_stderr", "keras", "tf"]
+
+
+@contextlib.contextmanager
+def held_stderr(expected: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Hold back what C++ libraries write to stderr inside the block; replay it if an
+    exception other than the ``expected`` ones escapes."""
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced (pytest capsys, some consoles)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(stderr_fd)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), stderr_fd)
+        failed = True
+        try:
+            yield
+            failed = False
+        except expected:
+            failed = False
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, stderr_fd)
+            os.close(saved)
+            if failed:
+                held.seek(0)
+                sys.stderr.write(held.read().decode(errors="replace"))
+
+
+with held_stderr():
+    import keras
+    import tensorflow as tf

@@ -1,0 +1,151 @@
+"""Command line interface: predict the digits in image files.
+
+    python -m digits predict PATH... [--model FILE] [--json] [--top-k K]
+
+PATHs are image files or folders; folders are walked recursively for image files
+(by extension: png, jpg, jpeg, bmp, gif, webp, tif, tiff), in sorted order. The default
+output is a table; ``--json`` prints one JSON object per input per line (JSON Lines):
+
+    {"path": ..., "digit": 3, "confidence": 0.99, "probabilities": [10 floats],
+     "low_confidence": false}
+
+with ``"top_k": [{"digit": d, "probability": p}, ...]`` when ``--top-k`` is given.
+When no digit is found, ``digit`` is null, ``confidence`` 0.0, ``probabilities`` null
+and ``reason`` says why; when an input cannot be read, ``error`` says why instead.
+
+Exit status: 0 when every input was read (a "no digit found" answer is a result, not a
+failure), 1 when any input could not be read, 2 for usage errors and for a missing or
+invalid model file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+from digits.preprocess import IMAGE_EXTENSIONS  # noqa: E402  (light: no TensorFlow)
+
+__all__ = ["main", "find_images"]
+
+_CHUNK = 64  # images per batch; results are printed after each batch
+
+
+def find_images(paths: Sequence[str | Path]) -> list[tuple[str, str | None]]:
+    """Expand files and folders into ``(path, error)`` pairs, folders walked recursively
+    for image files in sorted order. ``error`` is set for a folder without images."""
+    found: list[tuple[str, str | None]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+            )
+            if not files:
+                found.append((str(path), f"{path} is a folder without image files ({', '.join(IMAGE_EXTENSIONS)})."))
+            found.extend((str(p), None) for p in files)
+        else:
+            found.append((str(path), None))  # a missing or unreadable file is reported by preprocessing
+    return found
+
+
+def _top_k(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10, got {text!r}") from None
+    if not 1 <= k <= 10:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10, got {k}")
+    return k
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digits", description="Handwritten digit recognition (MNIST CNN).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    predict = commands.add_parser(
+        "predict",
+        help="predict the digit in image files",
+        description="Predict the digit in each image file (folders are walked recursively).",
+        epilog="Exit status: 0 all inputs read (no-digit answers included), 1 some input "
+        "could not be read, 2 usage error or bad model file.",
+    )
+    predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    predict.add_argument(
+        "--model", type=Path, default=None, metavar="FILE",
+        help="Keras model file (default: hand_written_digits_prediction.h5 at the repository root)",
+    )
+    predict.add_argument("--json", action="store_true", help="print JSON Lines (one object per input)")
+    predict.add_argument("--top-k", type=_top_k, default=None, metavar="K", help="also show the K most likely digits")
+    return parser
+
+
+def _record(path: str, prediction, top_k: int | None) -> dict:
+    record = {"path": path, **prediction.to_dict()}
+    if top_k:
+        record["top_k"] = [{"digit": d, "probability": round(p, 6)} for d, p in prediction.top_k(top_k)]
+    return record
+
+
+def _table_row(record: dict, top_k: int) -> list[str]:
+    if "error" in record:
+        return [record["path"], "-", "-", "", "error: " + record["error"]]
+    if record["digit"] is None:
+        return [record["path"], "-", "-", "", record.get("reason", "")]
+    shown = record.get("top_k", [])[:top_k]
+    return [
+        record["path"],
+        str(record["digit"]),
+        f"{record['confidence']:.3f}",
+        "  ".join(f"{t['digit']}:{t['probability']:.3f}" for t in shown),
+        "low confidence" if record["low_confidence"] else "",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
+        return int(exit_.code or 0)
+
+    from digits.backend import held_stderr  # imports TensorFlow, quietly
+    from digits.predict import ModelError, Predictor
+
+    try:
+        with held_stderr(expected=(ModelError,)):  # cuInit and friends log at first use
+            predictor = Predictor(args.model)
+    except ModelError as error:
+        print(f"digits: error: {error}", file=sys.stderr)
+        return 2
+
+    inputs = find_images(args.paths)
+    top_k = args.top_k if args.json else (args.top_k or 3)
+    width = max([len("path")] + [len(p) for p, _ in inputs])
+    columns = ["path".ljust(width), "digit", "confidence", f"top-{top_k}".ljust(26), "note"]
+    if not args.json:
+        print("  ".join(columns).rstrip())
+    failed = False
+    for start in range(0, len(inputs), _CHUNK):
+        chunk = inputs[start : start + _CHUNK]
+        readable = [p for p, error in chunk if error is None]
+        predictions = iter(predictor.predict_many(readable, raise_errors=False))
+        for path, error in chunk:
+            if error is None:
+                record = _record(path, next(predictions), top_k)
+            else:
+                record = {"path": path, "digit": None, "confidence": 0.0, "probabilities": None,
+                          "low_confidence": True, "error": error}
+            failed = failed or "error" in record
+            if args.json:
+                print(json.dumps(record))
+            else:
+                row = _table_row(record, top_k)
+                print(
+                    f"{row[0].ljust(width)}  {row[1]:>5}  {row[2]:>10}  {row[3]:<26}  {row[4]}".rstrip()
+                )
+        sys.stdout.flush()
+    return 1 if failed else 0

@@ -1,0 +1,126 @@
+"""Measure accuracy on the robustness set: our pipeline vs the spec's naive snippet.
+
+The pipeline's answers come from the command line tool, exactly as a user gets them::
+
+    python -m digits predict --json --model MODEL data/robustness
+
+The naive baseline is the spec's snippet, deliberately *not* our preprocessing:
+``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``, ``cv2.resize(img, (28, 28))``, ``255 - img``,
+``/ 255``, reshape ``(1, 28, 28, 1)``, argmax (run batched, which gives the same answers).
+A "no digit found" answer counts as wrong. Writes ``reports/robustness.json`` and
+prints a Markdown table.
+
+    python scripts/evaluate_robustness.py [--model FILE] [--data data/robustness] [--out reports/robustness.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the repository root when it is inside it."""
+    path = path.resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def run_pipeline(model: Path, data: Path) -> tuple[dict[str, dict], str]:
+    """Run the CLI on the set; return {path relative to data: JSON record} and the command."""
+    arguments = ["-m", "digits", "predict", "--json", "--model", _shown(model), _shown(data)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    completed = subprocess.run([sys.executable, *arguments], capture_output=True, text=True, env=env, cwd=ROOT)
+    if completed.returncode not in (0, 1):
+        raise SystemExit(f"the CLI failed (exit {completed.returncode}):\n{completed.stderr}")
+    records = {}
+    for line in completed.stdout.splitlines():
+        record = json.loads(line)
+        records[(ROOT / record["path"]).resolve().relative_to(data.resolve()).as_posix()] = record
+    return records, " ".join(["python", *arguments])
+
+
+def naive_predictions(model_path: Path, paths: list[Path]) -> np.ndarray:
+    """The spec's snippet, batched: imread gray, resize 28x28, invert, /255, argmax."""
+    import cv2
+    import keras
+
+    model = keras.models.load_model(model_path, compile=False)
+    batch = []
+    for path in paths:
+        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        img = cv2.resize(img, (28, 28))
+        img = 255 - img
+        img = img / 255.0
+        batch.append(img.reshape(1, 28, 28, 1))
+    probabilities = model.predict(np.concatenate(batch).astype(np.float32), batch_size=256, verbose=0)
+    return probabilities.argmax(axis=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "hand_written_digits_prediction.h5")
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "robustness")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "robustness.json")
+    args = parser.parse_args()
+    if not args.model.is_file():
+        raise SystemExit(f"No model file at {args.model}; pass --model FILE.")
+    with open(args.data / "labels.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+
+    records, command = run_pipeline(args.model, args.data)
+    naive = naive_predictions(args.model, [args.data / row["path"] for row in rows])
+
+    correct = defaultdict(lambda: {"n": 0, "pipeline": 0, "naive": 0, "no_digit": 0, "errors": 0})
+    for row, naive_digit in zip(rows, naive):
+        label = int(row["label"])
+        record = records.get(row["path"], {"digit": None, "error": "missing from the CLI output"})
+        for key in (row["kind"], "overall"):
+            stats = correct[key]
+            stats["n"] += 1
+            stats["pipeline"] += record["digit"] == label
+            stats["naive"] += int(naive_digit) == label
+            stats["no_digit"] += record["digit"] is None and "error" not in record
+            stats["errors"] += "error" in record
+
+    def summary(stats: dict) -> dict:
+        return {
+            "n": stats["n"],
+            "accuracy_pipeline": round(stats["pipeline"] / stats["n"], 4),
+            "accuracy_naive": round(stats["naive"] / stats["n"], 4),
+            "no_digit_found": stats["no_digit"],
+            "errors": stats["errors"],
+        }
+
+    kinds = list(dict.fromkeys(row["kind"] for row in rows))
+    report = {
+        "model": _shown(args.model),
+        "data": _shown(args.data),
+        "command": command,
+        "naive_baseline": "cv2.imread(path, cv2.IMREAD_GRAYSCALE); cv2.resize(img, (28, 28)); 255 - img; / 255; argmax",
+        "kinds": {kind: summary(correct[kind]) for kind in kinds},
+        "overall": summary(correct["overall"]),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+    print(f"Model: {args.model}\n")
+    print("| kind | n | pipeline | naive snippet |")
+    print("|---|---:|---:|---:|")
+    for name, stats in [*report["kinds"].items(), ("**overall**", report["overall"])]:
+        print(f"| {name} | {stats['n']} | {stats['accuracy_pipeline']:.1%} | {stats['accuracy_naive']:.1%} |")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Tests of the command line: python -m digits predict ..."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digits import cli, samples
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory, rendered_digits):
+    """A folder with 3 rendered digits (one in a subfolder, one .JPG), a blank image and a
+    non-image file that the folder walk must skip."""
+    folder = tmp_path_factory.mktemp("images")
+    (folder / "sub").mkdir()
+    samples.save(folder / "b.png", rendered_digits[0][0])
+    samples.save(folder / "sub" / "c.JPG", rendered_digits[1][0])
+    samples.save(folder / "a.png", rendered_digits[2][0])
+    samples.save(folder / "sub" / "blank.png", np.full((80, 80), 250, dtype=np.uint8))
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def run_json(capsys, *args) -> tuple[int, list[dict], str]:
+    code = cli.main(["predict", "--json", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_json_lines(capsys, image_folder, small_model_path):
+    code, records, _ = run_json(capsys, "--model", small_model_path, image_folder)
+    assert code == 0
+    paths = [Path(r["path"]).relative_to(image_folder).as_posix() for r in records]
+    assert paths == ["a.png", "b.png", "sub/blank.png", "sub/c.JPG"]  # sorted, recursive, images only
+    for record in records:
+        assert {"path", "digit", "confidence", "probabilities"} <= set(record)
+        assert "error" not in record and "top_k" not in record
+    found = [r for r in records if r["digit"] is not None]
+    assert len(found) == 3
+    for record in found:
+        assert isinstance(record["digit"], int) and 0 <= record["digit"] <= 9
+        assert len(record["probabilities"]) == 10
+        assert sum(record["probabilities"]) == pytest.approx(1.0, abs=1e-3)
+        assert record["confidence"] == pytest.approx(max(record["probabilities"]))
+    blank = records[2]
+    assert blank["digit"] is None and blank["reason"].startswith("no digit found")
+
+
+def test_top_k(capsys, image_folder, small_model_path):
+    code, records, _ = run_json(capsys, "--model", small_model_path, "--top-k", "3", image_folder / "a.png")
+    assert code == 0 and len(records) == 1
+    top = records[0]["top_k"]
+    assert len(top) == 3 and top[0]["digit"] == records[0]["digit"]
+    assert top[0]["probability"] >= top[1]["probability"] >= top[2]["probability"]
+
+
+def test_bad_file_does_not_stop_the_others(capsys, image_folder, small_model_path, tmp_path):
+    fake = tmp_path / "fake.png"
+    fake.write_text("this is text")
+    code, records, err = run_json(
+        capsys, "--model", small_model_path, image_folder / "a.png", fake, tmp_path / "missing.png", image_folder / "b.png"
+    )
+    assert code == 1
+    assert [r["digit"] is not None for r in records] == [True, False, False, True]
+    assert "not an image" in records[1]["error"] and "no such file" in records[2]["error"]
+    assert "error" not in records[0] and "error" not in records[3]
+    assert "Traceback" not in err
+
+
+def test_table_output(capsys, image_folder, small_model_path):
+    code = cli.main(["predict", "--model", str(small_model_path), str(image_folder)])
+    out, _ = capsys.readouterr()
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].split()[:4] == ["path", "digit", "confidence", "top-3"]
+    assert len(lines) == 5
+    assert "no digit found" in lines[3]
+    row = lines[1].split()
+    assert row[0].endswith("a.png") and row[1].isdigit() and 0.0 <= float(row[2]) <= 1.0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["predict"], ["predict", "x.png", "--top-k", "0"], ["predict", "x.png", "--top-k", "many"], ["classify", "x.png"]],
+)
+def test_usage_errors(capsys, argv):
+    assert cli.main(argv) == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_bad_model_file(capsys, tmp_path, image_folder):
+    assert cli.main(["predict", "--model", str(tmp_path / "missing.h5"), str(image_folder)]) == 2
+    err = capsys.readouterr().err
+    assert "No model file" in err and "Traceback" not in err
+    text = tmp_path / "model.h5"
+    text.write_text("not a model")
+    assert cli.main(["predict", "--model", str(text), str(image_folder)]) == 2
+    err = capsys.readouterr().err
+    assert "not a Keras model" in err and "Traceback" not in err
+
+
+def test_folder_without_images(capsys, tmp_path, small_model_path):
+    (tmp_path / "readme.txt").write_text("hello")
+    code, records, _ = run_json(capsys, "--model", small_model_path, tmp_path)
+    assert code == 1 and "without image files" in records[0]["error"]
+
+
+def test_python_dash_m_gives_clean_json(image_folder, small_model_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    completed = subprocess.run(
+        [sys.executable, "-m", "digits", "predict", "--json", "--model", str(small_model_path), str(image_folder / "a.png")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    (record,) = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert isinstance(record["digit"], int)
+    assert "oneDNN" not in completed.stderr and "cuda" not in completed.stderr.lower()

@@ -1,0 +1,286 @@
+"""Tests of digits.preprocess on constructed images."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from digits import samples
+from digits.preprocess import (
+    MAX_PIXELS,
+    ImageError,
+    NoDigitFound,
+    PreprocessResult,
+    load_image,
+    to_model_input,
+)
+
+
+def draw_seven(size: int = 200, centre: tuple[int, int] | None = None, scale: float = 1.0, thickness: int = 10):
+    """White '7' strokes (uint8, 255 = ink) on black, around ``centre``."""
+    canvas = np.zeros((size, size), dtype=np.uint8)
+    cx, cy = centre or (size // 2, size // 2)
+    s = 40 * scale
+    top_left = (int(cx - s), int(cy - s))
+    top_right = (int(cx + s), int(cy - s))
+    bottom = (int(cx - 0.2 * s), int(cy + 1.4 * s))
+    cv2.line(canvas, top_left, top_right, 255, thickness, cv2.LINE_AA)
+    cv2.line(canvas, top_right, bottom, 255, thickness, cv2.LINE_AA)
+    return canvas
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    rows, cols = np.indices(image.shape)
+    total = image.sum()
+    return float((rows * image).sum() / total), float((cols * image).sum() / total)
+
+
+def ink_box(image: np.ndarray, level: float = 0.05) -> tuple[int, int]:
+    """(height, width) of the region with ink above ``level``."""
+    rows = np.flatnonzero(image.max(axis=1) > level)
+    cols = np.flatnonzero(image.max(axis=0) > level)
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    ok, buffer = cv2.imencode(".png", image)
+    assert ok
+    return buffer.tobytes()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height, with one tiny (bogus) IDAT chunk."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def test_result_is_mnist_shaped():
+    result = to_model_input(255 - draw_seven())
+    assert isinstance(result, PreprocessResult)
+    assert result.image.shape == (28, 28) and result.image.dtype == np.float32
+    assert result.model_input.shape == (1, 28, 28, 1)
+    assert 0.0 <= result.image.min() and result.image.max() <= 1.0
+    assert result.image.max() > 0.9  # stroke cores are full white
+    assert result.image[:2].max() == 0 and result.image[:, :2].max() == 0  # black margins
+    assert result.image_size == (200, 200)
+
+
+def test_off_centre_digit_comes_out_centred_by_centre_of_mass():
+    drawing = draw_seven(size=300, centre=(70, 80), scale=0.8, thickness=8)
+    result = to_model_input(255 - drawing)
+    row, col = centre_of_mass(result.image)
+    assert abs(row - 14.0) <= 0.5 and abs(col - 14.0) <= 0.5
+    x, y, w, h = result.bbox
+    ys, xs = np.nonzero(drawing > 64)
+    assert abs(x - xs.min()) <= 4 and abs(y - ys.min()) <= 4
+    assert abs(x + w - xs.max()) <= 5 and abs(y + h - ys.max()) <= 5
+
+
+def test_digit_fits_20_pixel_box():
+    result = to_model_input(255 - draw_seven(scale=1.5))
+    assert max(ink_box(result.image)) in (20, 21)  # 20 px plus at most one anti-aliased pixel
+
+
+def test_polarity_dark_on_light_equals_light_on_dark():
+    light_on_dark = draw_seven()
+    dark_on_light = 255 - light_on_dark
+    a, b = to_model_input(light_on_dark), to_model_input(dark_on_light)
+    assert not a.inverted and b.inverted
+    np.testing.assert_allclose(a.image, b.image, atol=1e-5)
+
+
+def test_black_strokes_on_transparent_canvas():
+    strokes = draw_seven()
+    rgba = np.zeros((200, 200, 4), dtype=np.uint8)  # transparent pixels are (0, 0, 0, 0)
+    rgba[:, :, 3] = strokes  # black ink where alpha > 0
+    result = to_model_input(rgba)
+    on_white = to_model_input(255 - strokes)
+    assert result.inverted
+    np.testing.assert_allclose(result.image, on_white.image, atol=0.02)
+    # Also through a PNG file, as a browser canvas would send it.
+    np.testing.assert_allclose(to_model_input(png_bytes(cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))).image, result.image, atol=1e-6)
+
+
+def test_white_strokes_on_transparent_canvas():
+    rgba = np.full((200, 200, 4), 255, dtype=np.uint8)
+    rgba[:, :, 3] = draw_seven()
+    assert to_model_input(rgba).image.max() > 0.9
+
+
+def test_aspect_ratio_kept_for_a_tall_thin_one():
+    canvas = np.full((300, 300), 255, dtype=np.uint8)
+    cv2.line(canvas, (150, 40), (150, 260), 0, 14)
+    result = to_model_input(canvas)
+    height, width = ink_box(result.image)
+    assert height in (20, 21)
+    assert width <= 6
+    x, y, w, h = result.bbox
+    assert h > 5 * w
+
+
+def test_thin_pen_strokes_are_thickened():
+    thin = 255 - draw_seven(size=400, scale=2.0, thickness=2)
+    normal = 255 - draw_seven(size=400, scale=2.0, thickness=20)
+    a, b = to_model_input(thin), to_model_input(normal)
+    assert a.stroke_width < 0.05
+    assert (a.image > 0.5).sum() >= 0.6 * (b.image > 0.5).sum()
+
+
+def test_uneven_lighting_is_removed():
+    canvas = 255 - draw_seven(size=240).astype(np.float32) * 0.8
+    ramp = np.linspace(1.0, 0.45, 240, dtype=np.float32)[None, :]
+    shaded = np.clip(canvas * ramp, 0, 255).astype(np.uint8)
+    a, b = to_model_input(shaded), to_model_input(canvas.astype(np.uint8))
+    assert np.abs(a.image - b.image).mean() < 0.03
+
+
+def test_small_specks_are_ignored():
+    clean = 255 - draw_seven(size=300)
+    specked = clean.copy()
+    for x, y in [(10, 10), (285, 20), (20, 280), (270, 270)]:
+        cv2.circle(specked, (x, y), 2, 0, -1)
+    a, b = to_model_input(clean), to_model_input(specked)
+    assert a.bbox == b.bbox
+    np.testing.assert_allclose(a.image, b.image, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- no digit
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((200, 200), 255, dtype=np.uint8),
+        np.zeros((200, 200), dtype=np.uint8),
+        np.full((50, 80, 3), 128, dtype=np.uint8),
+        np.zeros((100, 100, 4), dtype=np.uint8),  # fully transparent
+        np.random.default_rng(0).integers(0, 256, (200, 200), dtype=np.uint8),
+        np.random.default_rng(1).integers(0, 256, (150, 180, 3), dtype=np.uint8),
+        np.clip(np.random.default_rng(2).normal(128, 40, (300, 300)), 0, 255).astype(np.uint8),
+        np.tile(np.linspace(0, 255, 300), (200, 1)).astype(np.uint8),
+    ],
+    ids=["white", "black", "gray-rgb", "transparent", "noise", "colour-noise", "gaussian-noise", "gradient"],
+)
+def test_no_digit_found(image):
+    with pytest.raises(NoDigitFound) as caught:
+        to_model_input(image)
+    assert caught.value.reason.startswith("no digit found")
+
+
+def test_a_single_dot_is_not_a_digit():
+    canvas = np.full((300, 300), 250, dtype=np.uint8)
+    cv2.circle(canvas, (150, 150), 3, 0, -1)
+    with pytest.raises(NoDigitFound, match="tiny"):
+        to_model_input(canvas)
+
+
+# --------------------------------------------------------------------------- bad files
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        to_model_input(tmp_path / "nope.png")
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(ImageError, match="empty"):
+        to_model_input(path)
+    with pytest.raises(ImageError, match="empty"):
+        to_model_input(b"")
+
+
+def test_text_file_renamed_png(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("this is not an image\n" * 20)
+    with pytest.raises(ImageError, match="not an image"):
+        to_model_input(path)
+
+
+def test_truncated_png(tmp_path):
+    data = png_bytes(255 - draw_seven())
+    path = tmp_path / "truncated.png"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        to_model_input(path)
+
+
+@pytest.mark.parametrize("side", [20000, 8000])
+def test_huge_png_is_refused_before_decoding(tmp_path, side):
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_header_only(side, side))
+    start = time.perf_counter()
+    with pytest.raises(ImageError, match="MP"):
+        to_model_input(path)
+    with pytest.raises(ImageError, match="MP"):
+        load_image(path)
+    assert time.perf_counter() - start < 1.0
+    assert side * side > MAX_PIXELS
+
+
+def test_huge_array_and_bad_arrays_are_refused():
+    with pytest.raises(ImageError, match="MP"):
+        to_model_input(np.broadcast_to(np.uint8(255), (8000, 8000)))
+    with pytest.raises(ImageError, match="shape"):
+        to_model_input(np.zeros((10, 10, 2), dtype=np.uint8))
+    with pytest.raises(ImageError, match="NaN"):
+        to_model_input(np.full((10, 10), np.nan))
+    with pytest.raises(ImageError, match="Unsupported image type"):
+        to_model_input(12345)
+
+
+def test_folder_is_not_an_image(tmp_path):
+    with pytest.raises(ImageError, match="folder"):
+        to_model_input(tmp_path)
+
+
+# --------------------------------------------------------------------------- input types
+
+
+def test_input_types_agree(tmp_path):
+    rng = np.random.default_rng(5)
+    digit = np.zeros((28, 28), dtype=np.uint8)
+    digit[4:24, 12:16] = 255
+    digit[4:8, 8:16] = 200
+    rgb = samples.render(digit, rng, size=150, colour=True)
+    path = samples.save(tmp_path / "digit.png", rgb)
+    from_path = to_model_input(path)
+    for other in (str(path), path.read_bytes(), rgb, Image.open(path), rgb.astype(np.float32) / 255.0):
+        np.testing.assert_allclose(to_model_input(other).image, from_path.image, atol=5e-3)
+    np.testing.assert_array_equal(load_image(path), rgb)
+
+
+def test_gray_gif_and_16_bit_png(tmp_path):
+    gray = 255 - draw_seven()
+    reference = to_model_input(gray).image
+    gif = tmp_path / "digit.gif"
+    Image.fromarray(gray).save(gif)
+    np.testing.assert_allclose(to_model_input(gif).image, reference, atol=0.02)
+    png16 = tmp_path / "digit16.png"
+    cv2.imwrite(str(png16), gray.astype(np.uint16) * 257)
+    np.testing.assert_allclose(to_model_input(png16).image, reference, atol=0.02)
+    buffer = io.BytesIO()
+    Image.fromarray(gray).convert("RGB").save(buffer, "JPEG", quality=95)
+    assert np.abs(to_model_input(buffer.getvalue()).image - reference).mean() < 0.03
+
+
+def test_mnist_digits_pass_through_almost_unchanged(mnist):
+    (_, _), (x_test, _) = mnist
+    images = x_test[:100]
+    produced = np.stack([to_model_input(image).image for image in images])
+    assert np.abs(produced - images / 255.0).mean() < 0.05
