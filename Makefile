@@ -8,7 +8,7 @@ NOTEBOOK := Handwritten-Digits-Recognition.ipynb
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup run test report train-full benchmarks clean-venv
+.PHONY: help setup run test report robustness samples train-full benchmarks clean-venv
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,9 +22,16 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)  ## Create .venv and install the pinned requirements and the offline MNIST
 
-run: setup  ## Execute the notebook top to bottom (full MNIST), then refresh the cover image and README table
+run: setup  ## Execute the notebook top to bottom (full MNIST), then the robustness check, cover image and README tables
 	$(BIN)/papermill --cwd . --kernel python3 $(NOTEBOOK) $(NOTEBOOK)
-	$(MAKE) report
+	$(MAKE) robustness report
+
+robustness: setup  ## Accuracy of the shipped model on data/robustness, pipeline vs the spec's naive snippet
+	$(BIN)/python scripts/evaluate_robustness.py
+
+samples: setup  ## Regenerate digit_examples/ and data/robustness/ from MNIST test digits (fixed seeds)
+	$(BIN)/python scripts/make_digit_examples.py
+	$(BIN)/python scripts/make_robustness_set.py
 
 report: setup  ## Regenerate cover-image.png and the README results table from reports/metrics.json
 	$(BIN)/python scripts/make_cover_image.py

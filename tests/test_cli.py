@@ -124,3 +124,47 @@ def test_python_dash_m_gives_clean_json(image_folder, small_model_path):
     (record,) = [json.loads(line) for line in completed.stdout.splitlines()]
     assert isinstance(record["digit"], int)
     assert "oneDNN" not in completed.stderr and "cuda" not in completed.stderr.lower()
+
+
+def _real_huge_png(path: Path, side: int) -> None:
+    """A complete, valid grayscale PNG of side x side black pixels (compresses to ~0.4 MB)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (side + 1)  # filter byte + pixels
+    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
+def test_issue_cases_blank_noise_and_bad_files(capsys, tmp_path, small_model_path, image_folder):
+    """Blank white, blank black and photo-like noise give digit null with a reason; a text
+    file renamed .png, an empty file and a 20000x20000 PNG give a per-file error, fast."""
+    rng = np.random.default_rng(0)
+    samples.save(tmp_path / "1_white.png", np.full((300, 300), 255, dtype=np.uint8))
+    samples.save(tmp_path / "2_black.png", np.zeros((300, 300), dtype=np.uint8))
+    noise = np.clip(rng.normal(128, 50, (240, 320, 3)), 0, 255).astype(np.uint8)
+    samples.save(tmp_path / "3_noise.jpg", noise)
+    (tmp_path / "4_text.png").write_text("hello, not an image\n" * 10)
+    (tmp_path / "5_empty.png").write_bytes(b"")
+    _real_huge_png(tmp_path / "6_huge.png", 20000)
+
+    import time
+
+    start = time.perf_counter()
+    code, records, err = run_json(capsys, "--model", small_model_path, image_folder / "a.png", tmp_path)
+    elapsed = time.perf_counter() - start
+    assert code == 1 and "Traceback" not in err
+    by_name = {Path(r["path"]).name: r for r in records}
+    assert by_name["a.png"]["digit"] is not None  # the good file before them still got its answer
+    for name in ("1_white.png", "2_black.png", "3_noise.jpg"):
+        record = by_name[name]
+        assert record["digit"] is None and "error" not in record and record["reason"].startswith("no digit found"), record
+    for name, words in [("4_text.png", "not an image"), ("5_empty.png", "empty"), ("6_huge.png", "MP")]:
+        record = by_name[name]
+        assert record["digit"] is None and words in record["error"], record
+    assert elapsed < 6.0  # seven files, well under a second each
