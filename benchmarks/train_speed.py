@@ -33,11 +33,11 @@ def keras_images_per_second(name: str, x: np.ndarray, y: np.ndarray, batch_size:
     keras.utils.set_random_seed(0)
     model = models.compile_model(models.build(name), steps_per_execution=steps_per_execution)
     dataset = train.make_dataset(x, y, batch_size=batch_size).cache()
-    model.fit(dataset, epochs=1, verbose=0)  # warm-up: tracing, first allocations
+    model.fit(dataset, epochs=1, shuffle=False, verbose=0)  # warm-up: tracing, first allocations
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        model.fit(dataset, epochs=1, verbose=0)
+        model.fit(dataset, epochs=1, shuffle=False, verbose=0)
         times.append(time.perf_counter() - start)
     return len(x) / statistics.median(times)
 

@@ -23,13 +23,15 @@ __all__ = ["held_stderr", "keras", "tf"]
 def held_stderr(expected: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Hold back what C++ libraries write to stderr inside the block; replay it if an
     exception other than the ``expected`` ones escapes."""
+    # File descriptor 2 itself, not sys.stderr: in Jupyter, pytest and the CLI alike, that
+    # is where C++ code writes, whatever Python's sys.stderr has been replaced with.
+    stderr_fd = 2
     try:
-        stderr_fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # stderr replaced (pytest capsys, some consoles)
+        saved = os.dup(stderr_fd)
+    except OSError:  # no stderr at all
         yield
         return
     sys.stderr.flush()
-    saved = os.dup(stderr_fd)
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), stderr_fd)
         failed = True
