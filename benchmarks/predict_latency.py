@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digits.predict import Predictor  # noqa: E402
-from digits.preprocess import IMAGE_EXTENSIONS, to_model_input  # noqa: E402
+from digits.cli import find_images  # noqa: E402
+from digits.preprocess import to_model_input  # noqa: E402
 
 
 def _cpu_model() -> str:
@@ -57,7 +58,8 @@ def _shown(path: Path) -> str:
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    """The image files under ``folder``, found as the CLI finds them."""
+    return [Path(path) for path, error in find_images([folder]) if error is None]
 
 
 def main() -> None:
