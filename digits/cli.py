@@ -24,32 +24,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
 
 
-from digits.preprocess import IMAGE_EXTENSIONS  # noqa: E402  (light: no TensorFlow)
+from digits.predict import find_images  # light: TensorFlow is imported only when a model loads
 
 __all__ = ["main", "find_images"]
 
 _CHUNK = 64  # images per batch; results are printed after each batch
-
-
-def find_images(paths: Sequence[str | Path]) -> list[tuple[str, str | None]]:
-    """Expand files and folders into ``(path, error)`` pairs, folders walked recursively
-    for image files in sorted order. ``error`` is set for a folder without images."""
-    found: list[tuple[str, str | None]] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-            )
-            if not files:
-                found.append((str(path), f"{path} is a folder without image files ({', '.join(IMAGE_EXTENSIONS)})."))
-            found.extend((str(p), None) for p in files)
-        else:
-            found.append((str(path), None))  # a missing or unreadable file is reported by preprocessing
-    return found
 
 
 def _top_k(text: str) -> int:

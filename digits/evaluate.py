@@ -144,25 +144,27 @@ def save_best_model(model: keras.Model, path: str | Path, x_val: np.ndarray, y_v
     """Save ``model`` to ``path`` (Keras .h5) unless the model already there is better.
 
     Both are scored on the same validation images (uint8 ``x_val``, integer ``y_val``),
-    never on the test set. With ``replace="if_better"`` (default) an existing model with a
-    higher or equal validation accuracy is kept, so a model from a longer training run
-    (``make train-full``) is not lost to a shorter one; ``replace="always"`` overwrites.
+    never on the test set, and compared by validation accuracy, the measure that picks
+    the best epoch in `digits.train.fit` by default. With ``replace="if_better"`` (default)
+    an existing model with a higher or equal validation accuracy is kept, so a model from
+    a longer training run (``make train-full``) is not lost to a shorter one;
+    ``replace="always"`` overwrites.
 
-    Returns a dict: ``saved`` (bool), ``path``, ``val_accuracy`` of the new model and
-    ``existing_val_accuracy`` (None when there was no readable model at ``path``).
+    Returns a dict: ``saved`` (bool), ``path``, ``val_loss`` and ``val_accuracy`` of the new
+    model, ``existing_val_loss`` and ``existing_val_accuracy`` (None when there was no
+    readable model at ``path``).
     """
     if replace not in ("if_better", "always"):
         raise ValueError(f"replace must be 'if_better' or 'always', not {replace!r}")
     path = Path(path)
-    new_accuracy = evaluate_model(model, x_val, y_val)["accuracy"]
-    existing_accuracy = None
+    new = evaluate_model(model, x_val, y_val)
+    existing = None
     if path.exists() and replace == "if_better":
         try:
-            existing = keras.models.load_model(path, compile=False)
-            existing_accuracy = evaluate_model(existing, x_val, y_val)["accuracy"]
+            existing = evaluate_model(keras.models.load_model(path, compile=False), x_val, y_val)
         except Exception:  # unreadable or not a digits model: it will be replaced
-            existing_accuracy = None
-    saved = existing_accuracy is None or new_accuracy > existing_accuracy
+            existing = None
+    saved = existing is None or new["accuracy"] > existing["accuracy"]
     if saved:
         path.parent.mkdir(parents=True, exist_ok=True)
         absl_logger = logging.getLogger("absl")
@@ -172,4 +174,11 @@ def save_best_model(model: keras.Model, path: str | Path, x_val: np.ndarray, y_v
             model.save(path)
         finally:
             absl_logger.setLevel(level)
-    return {"saved": saved, "path": str(path), "val_accuracy": new_accuracy, "existing_val_accuracy": existing_accuracy}
+    return {
+        "saved": saved,
+        "path": str(path),
+        "val_loss": new["loss"],
+        "val_accuracy": new["accuracy"],
+        "existing_val_loss": None if existing is None else existing["loss"],
+        "existing_val_accuracy": None if existing is None else existing["accuracy"],
+    }

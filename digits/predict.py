@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from digits.preprocess import ImageError, ImageInput, NoDigitFound, PreprocessResult, to_model_input
+from digits.preprocess import IMAGE_EXTENSIONS, ImageError, ImageInput, NoDigitFound, PreprocessResult, to_model_input
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
@@ -30,6 +30,7 @@ __all__ = [
     "Prediction",
     "Predictor",
     "default_model_path",
+    "find_images",
 ]
 
 MODEL_FILENAME = "hand_written_digits_prediction.h5"
@@ -51,6 +52,24 @@ def default_model_path() -> Path:
         return DEFAULT_MODEL_PATH
     local = Path.cwd() / MODEL_FILENAME
     return local if local.is_file() else DEFAULT_MODEL_PATH
+
+
+def find_images(paths: Sequence[str | Path]) -> list[tuple[str, str | None]]:
+    """Expand files and folders into ``(path, error)`` pairs, folders walked recursively
+    for image files in sorted order. ``error`` is set for a folder without images."""
+    found: list[tuple[str, str | None]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+            )
+            if not files:
+                found.append((str(path), f"{path} is a folder without image files ({', '.join(IMAGE_EXTENSIONS)})."))
+            found.extend((str(p), None) for p in files)
+        else:
+            found.append((str(path), None))  # a missing or unreadable file is reported by preprocessing
+    return found
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ REPORTS = ROOT / "reports"
 
 def models_table(metrics: dict) -> str:
     lines = [
-        "| model | test accuracy | test loss | test errors | best validation accuracy | parameters | epochs | training time |",
+        "| model | test accuracy | test loss | test errors | validation accuracy (best epoch) | parameters | epochs | training time |",
         "|---|---|---|---|---|---|---|---|",
     ]
     shipped = metrics["saved_model"]
@@ -35,7 +35,8 @@ def models_table(metrics: dict) -> str:
     origin = "this run's " + metrics["best_model"] if shipped["from_this_run"] else "kept from `make train-full`, better on validation"
     lines.append(
         f"`{shipped['file']}` ({origin}): test accuracy **{shipped['test_accuracy']:.2%}**, "
-        f"test loss {shipped['test_loss']:.4f}, validation accuracy {shipped['val_accuracy']:.2%}."
+        f"test loss {shipped['test_loss']:.4f}, validation accuracy {shipped['val_accuracy']:.2%}"
+        + (f", validation loss {shipped['val_loss']:.4f}." if "val_loss" in shipped else ".")
     )
     lines.append("")
     lines.append(
@@ -76,6 +77,32 @@ def train_full_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def experiments_table(reports: dict[str, dict]) -> str:
+    """One row per `make train-full`-style run kept under reports/experiments/ (not shipped)."""
+    lines = [
+        "| report | epochs | picked by | seeds' best epochs | seeds' test accuracy | mean ± std | lowest validation loss | ensemble |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, report in sorted(reports.items()):
+        tests = " / ".join(f"{run['test_accuracy']:.2%}" for run in report["runs"])
+        epochs = " / ".join(str(run["best_epoch"]) for run in report["runs"])
+        losses = [run["val_loss"] for run in report["runs"] if "val_loss" in run]
+        lowest = f"{min(losses):.4f}" if losses else "–"
+        lines.append(
+            f"| `reports/experiments/{name}` | {report['epochs']} | {report.get('monitor', 'val_accuracy')} | {epochs} | {tests} | "
+            f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%} | {lowest} | "
+            f"{report['ensemble_test_accuracy']:.2%} |"
+        )
+    lines.append("")
+    commands = [report.get("equivalent_command", report["command"]) for _, report in sorted(reports.items())]
+    lines.append("Made by `" + "`; `".join(commands) + "`.")
+    metrics = REPORTS / "metrics.json"
+    shipped = json.loads(metrics.read_text())["saved_model"] if metrics.exists() else {}
+    if "val_loss" in shipped:
+        lines.append(f"The shipped model: validation loss {shipped['val_loss']:.4f}, test accuracy {shipped['test_accuracy']:.2%}.")
+    return "\n".join(lines)
+
+
 def latency_table(report: dict) -> str:
     single = report["single_image"]
     lines = ["| measure | median | 95th percentile |", "|---|---|---|"]
@@ -93,10 +120,14 @@ def latency_table(report: dict) -> str:
 
 
 def train_speed_table(report: dict) -> str:
-    lines = ["| framework | model | batch size | steps per execution | training images/s |", "|---|---|---|---|---|"]
+    lines = [
+        "| framework | model | batch size | steps per execution | input | training images/s |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in report["rows"]:
         spe = row["steps_per_execution"] if row["steps_per_execution"] is not None else "–"
-        lines.append(f"| {row['framework']} | {row['model']} | {row['batch_size']} | {spe} | {row['images_per_second']:,} |")
+        source = "shuffled + augmented, as trained" if row.get("augment") else "cached, no augmentation"
+        lines.append(f"| {row['framework']} | {row['model']} | {row['batch_size']} | {spe} | {source} | {row['images_per_second']:,} |")
     lines.append("")
     ratio = report["simple_keras_over_pytorch"]
     if ratio is not None:
@@ -115,6 +146,7 @@ SECTIONS = {
     "latency": ("predict_latency.json", latency_table),
     "train_full": ("train_full.json", train_full_table),
     "train_speed": ("train_speed.json", train_speed_table),
+    "experiments": ("experiments", experiments_table),
 }
 
 
@@ -123,7 +155,10 @@ def render(readme: str) -> str:
         path = REPORTS / filename
         pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(<!-- /results:{name} -->)", re.S)
         if path.exists() and pattern.search(readme):
-            table = make_table(json.loads(path.read_text()))
+            if path.is_dir():
+                table = make_table({p.name: json.loads(p.read_text()) for p in sorted(path.glob("*.json"))})
+            else:
+                table = make_table(json.loads(path.read_text()))
             readme = pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), readme)
     return readme
 

@@ -1,11 +1,14 @@
 """`make train-full`: train the Deeper CNN longer, with several seeds, and ship the best.
 
-Usage: python scripts/train_full.py [--epochs 30] [--seeds 1 2 3] [--replace if_better|always]
+Usage: python scripts/train_full.py [--epochs 30] [--seeds 1 2 3] [--monitor val_accuracy|val_loss]
+                                   [--replace if_better|always]
 
 Same code path as the notebook (digits.data / models / train / evaluate), same validation
 split. Each seed's model is scored on the validation split and, for the report only, on
-the test set; the seed with the best *validation* accuracy is saved as
-hand_written_digits_prediction.h5 (unless the model already there is better on validation).
+the test set; the seed with the highest *validation* accuracy (or the lowest validation
+loss with `--monitor val_loss`, which then also picks each seed's best epoch) is saved as
+hand_written_digits_prediction.h5 (unless the model already there is better on validation;
+`--replace always` ships it anyway).
 Writes reports/train_full.json: per-seed results, mean ± std test accuracy, the shipped
 seed, and the test accuracy of the seeds' ensemble (average of probabilities), reported
 separately.
@@ -23,10 +26,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from digits import data, evaluate, models, train  # noqa: E402
+from digits.backend import keras  # noqa: E402  (quiet TensorFlow import)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,6 +42,9 @@ def main() -> int:
     parser.add_argument("--model-path", type=Path, default=ROOT / "hand_written_digits_prediction.h5")
     parser.add_argument("--report", type=Path, default=ROOT / "reports" / "train_full.json")
     parser.add_argument("--replace", choices=["if_better", "always"], default="if_better")
+    parser.add_argument("--monitor", choices=["val_accuracy", "val_loss"], default="val_accuracy",
+                        help="what picks each seed's best epoch and the seed to ship (validation split only)")
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation (a control run)")
     parser.add_argument("--subset", type=int, default=None, help="train on the first N training images only (for a quick try)")
     args = parser.parse_args()
 
@@ -52,7 +58,8 @@ def main() -> int:
         for seed in args.seeds:
             print(f"\n=== Deeper CNN, seed {seed}, {args.epochs} epochs ===", flush=True)
             model = models.build_deeper_cnn()
-            result = train.fit(model, (x_train, y_train), (x_val, y_val), epochs=args.epochs, batch_size=args.batch_size, seed=seed)
+            result = train.fit(model, (x_train, y_train), (x_val, y_val), epochs=args.epochs, batch_size=args.batch_size,
+                               augment=not args.no_augment, monitor=args.monitor, seed=seed)
             scores = evaluate.evaluate_model(model, x_test, y_test)
             probabilities.append(scores["probabilities"])
             model.save(Path(scratch) / f"seed{seed}.h5")
@@ -60,15 +67,21 @@ def main() -> int:
                 {
                     "seed": seed,
                     "val_accuracy": result.best_val_accuracy,
+                    "val_loss": result.best_val_loss,
                     "best_epoch": result.best_epoch,
                     "test_accuracy": scores["accuracy"],
                     "test_loss": scores["loss"],
                     "train_seconds": round(result.seconds, 1),
+                    "history": {key: [round(v, 5) for v in values] for key, values in result.history.items()},
                 }
             )
-            print(json.dumps(runs[-1]), flush=True)
-        best = max(runs, key=lambda run: run["val_accuracy"])  # chosen on validation, never on test
-        chosen = keras.models.load_model(Path(scratch) / f"seed{best['seed']}.h5")
+            print(json.dumps({k: v for k, v in runs[-1].items() if k != "history"}), flush=True)
+        # Chosen on validation, never on test.
+        if args.monitor == "val_loss":
+            best = min(runs, key=lambda run: run["val_loss"])
+        else:
+            best = max(runs, key=lambda run: run["val_accuracy"])
+        chosen = keras.models.load_model(Path(scratch) / f"seed{best['seed']}.h5", compile=False)
         saved = evaluate.save_best_model(chosen, args.model_path, x_val, y_val, replace=args.replace)
     test = np.array([run["test_accuracy"] for run in runs])
     ensemble = np.mean(probabilities, axis=0).argmax(axis=1)
@@ -78,6 +91,8 @@ def main() -> int:
         "params": models.build_deeper_cnn().count_params(),
         "epochs": args.epochs,
         "batch_size": args.batch_size,
+        "augment": not args.no_augment,
+        "monitor": args.monitor,
         "train_size": len(x_train),
         "runs": runs,
         "test_accuracy_mean": float(test.mean()),

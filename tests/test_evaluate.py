@@ -71,6 +71,7 @@ def test_save_best_model_keeps_a_better_existing_model(tmp_path):
     stamp = path.read_bytes()
     second = evaluate.save_best_model(bad, path, x_val, y_val)
     assert not second["saved"] and second["existing_val_accuracy"] == 1.0
+    assert second["existing_val_loss"] == pytest.approx(first["val_loss"]) and second["val_accuracy"] < 1.0
     assert path.read_bytes() == stamp  # the better model was not overwritten
     third = evaluate.save_best_model(bad, path, x_val, y_val, replace="always")
     assert third["saved"] and path.read_bytes() != stamp

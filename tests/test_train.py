@@ -1,8 +1,9 @@
-"""The tf.data input pipeline and augmentation."""
+"""The tf.data input pipeline, augmentation and the training loop."""
 
 import numpy as np
+import pytest
 
-from digits import data, train
+from digits import data, models, train
 
 
 def test_dataset_batches_match_the_specs_preprocessing():
@@ -25,3 +26,35 @@ def test_augmentation_moves_pixels_but_keeps_range_and_labels():
     assert np.array_equal(y.numpy().argmax(1), y_train[:64])
     # Small changes only: the ink stays roughly the same amount.
     assert np.allclose(x.sum(axis=(1, 2, 3)), plain.sum(axis=(1, 2, 3)), rtol=0.35)
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
+def test_fit_reports_the_best_epoch_by_the_monitored_metric(monitor):
+    (x_train, y_train), _ = data.load_mnist()
+    (xt, yt), (xv, yv) = data.split_validation(x_train[:1500], y_train[:1500], n_val=300)
+    result = train.fit(models.build_simple_cnn(), (xt, yt), (xv, yv), epochs=3, monitor=monitor, verbose=0)
+    curve = result.history[monitor]
+    best = int(np.argmax(curve) if monitor == "val_accuracy" else np.argmin(curve))
+    assert result.best_epoch == best + 1 and result.config["monitor"] == monitor
+    assert result.best_val_loss == pytest.approx(result.history["val_loss"][best])
+    assert result.best_val_accuracy == pytest.approx(result.history["val_accuracy"][best])
+
+
+def test_fit_restores_the_weights_of_the_best_epoch_not_the_last():
+    (x_train, y_train), _ = data.load_mnist()
+    (xt, yt), (xv, _) = data.split_validation(x_train[:1500], y_train[:1500], n_val=300)
+    # Validation labels that are pure noise: the better the model learns the digits, the more
+    # confident (and wrong) it is on them, so the validation loss is lowest early on.
+    yv_noise = np.random.default_rng(0).integers(0, 10, len(xv))
+    model = models.build_simple_cnn()
+    result = train.fit(model, (xt, yt), (xv, yv_noise), epochs=3, augment=False, monitor="val_loss", verbose=0)
+    assert result.best_epoch < result.epochs_run, result.history["val_loss"]
+    loss, _ = model.evaluate(*data.prepare(xv, yv_noise), verbose=0)
+    assert loss == pytest.approx(result.best_val_loss, rel=1e-3)
+    assert loss < result.history["val_loss"][-1]
+
+
+def test_fit_refuses_an_unknown_monitor():
+    images, labels = np.zeros((4, 28, 28), np.uint8), np.arange(4)
+    with pytest.raises(ValueError, match="val_loss"):
+        train.fit(models.build_simple_cnn(), (images, labels), (images, labels), monitor="accuracy")
