@@ -48,13 +48,27 @@ def models_table(metrics: dict) -> str:
 
 
 def robustness_table(report: dict) -> str:
-    lines = ["| kind of change | images | spec's naive snippet | `digits` pipeline |", "|---|---|---|---|"]
+    control_path = REPORTS / "robustness_no_augmentation.json"
+    control = json.loads(control_path.read_text()) if control_path.exists() else None
+    header = "| kind of change | images | spec's naive snippet | `digits` pipeline |"
+    rule = "|---|---|---|---|"
+    if control:
+        header += " pipeline, model trained without augmentation |"
+        rule += "---|"
+    lines = [header, rule]
     for kind, r in report["kinds"].items():
-        lines.append(f"| {kind} | {r['n']} | {r['accuracy_naive']:.1%} | {r['accuracy_pipeline']:.1%} |")
+        extra = f" {control['kinds'][kind]['accuracy_pipeline']:.1%} |" if control else ""
+        lines.append(f"| {kind} | {r['n']} | {r['accuracy_naive']:.1%} | {r['accuracy_pipeline']:.1%} |{extra}")
     o = report["overall"]
-    lines.append(f"| **all** | {o['n']} | **{o['accuracy_naive']:.1%}** | **{o['accuracy_pipeline']:.1%}** |")
+    extra = f" **{control['overall']['accuracy_pipeline']:.1%}** |" if control else ""
+    lines.append(f"| **all** | {o['n']} | **{o['accuracy_naive']:.1%}** | **{o['accuracy_pipeline']:.1%}** |{extra}")
     lines.append("")
     lines.append(f"Made by `{report['command']}`. Source: `reports/robustness.json`.")
+    if control:
+        lines.append(
+            f"Control column: `{control['command']}`, source `reports/robustness_no_augmentation.json`; "
+            "the model comes from the no-augmentation run under Experiments."
+        )
     return "\n".join(lines)
 
 
@@ -80,21 +94,22 @@ def train_full_table(report: dict) -> str:
 def experiments_table(reports: dict[str, dict]) -> str:
     """One row per `make train-full`-style run kept under reports/experiments/ (not shipped)."""
     lines = [
-        "| report | epochs | picked by | seeds' best epochs | seeds' test accuracy | mean ± std | lowest validation loss | ensemble |",
-        "|---|---|---|---|---|---|---|---|",
+        "| report | augmentation | epochs | picked by | seeds' best epochs | seeds' test accuracy | mean ± std | lowest validation loss | ensemble |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, report in sorted(reports.items()):
         tests = " / ".join(f"{run['test_accuracy']:.2%}" for run in report["runs"])
         epochs = " / ".join(str(run["best_epoch"]) for run in report["runs"])
         losses = [run["val_loss"] for run in report["runs"] if "val_loss" in run]
         lowest = f"{min(losses):.4f}" if losses else "–"
+        spread = f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%}" if len(report["runs"]) > 1 else "– (1 seed)"
+        augment = "yes" if report.get("augment", True) else "no"
         lines.append(
-            f"| `reports/experiments/{name}` | {report['epochs']} | {report.get('monitor', 'val_accuracy')} | {epochs} | {tests} | "
-            f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%} | {lowest} | "
-            f"{report['ensemble_test_accuracy']:.2%} |"
+            f"| `reports/experiments/{name}` | {augment} | {report['epochs']} | {report.get('monitor', 'val_accuracy')} | "
+            f"{epochs} | {tests} | {spread} | {lowest} | {report['ensemble_test_accuracy']:.2%} |"
         )
     lines.append("")
-    commands = [report.get("equivalent_command", report["command"]) for _, report in sorted(reports.items())]
+    commands = [report.get("equivalent_command", report["command"].split("  ")[-1].strip("()")) for _, report in sorted(reports.items())]
     lines.append("Made by `" + "`; `".join(commands) + "`.")
     metrics = REPORTS / "metrics.json"
     shipped = json.loads(metrics.read_text())["saved_model"] if metrics.exists() else {}
