@@ -53,3 +53,7 @@ def held_stderr(expected: tuple[type[BaseException], ...] = ()) -> Iterator[None
 with held_stderr():
     import keras
     import tensorflow as tf
+
+    # Set up the devices now, while stderr is held: on a machine without a GPU the first
+    # TensorFlow operation would otherwise log a "failed call to cuInit" error line.
+    tf.config.list_logical_devices()

@@ -27,3 +27,12 @@ def test_expected_exceptions_are_not_replayed(capfd):
             os.write(2, b"noise\n")
             raise KeyError("handled by the caller")
     assert "noise" not in capfd.readouterr().err
+
+
+def test_importing_and_first_operation_print_nothing_on_stderr():
+    import subprocess
+    import sys
+
+    code = "from digits.backend import tf; print(int(tf.reduce_sum(tf.ones(3))))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "3" and result.stderr == "", result.stderr
