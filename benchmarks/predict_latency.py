@@ -27,8 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digits.predict import Predictor  # noqa: E402
-from digits.predict import find_images  # noqa: E402
+from digits.predict import Predictor, find_images  # noqa: E402
 from digits.preprocess import to_model_input  # noqa: E402
 
 

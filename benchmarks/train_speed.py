@@ -6,8 +6,9 @@ Times Keras `fit` on the same tf.data pipeline the notebook uses, for a few batc
 and `steps_per_execution` values: first without augmentation from a cached dataset (only
 the model is measured), then as `digits.train.fit` really trains (shuffled, augmented
 batches made on the same 2 cores). It also times the very same Simple CNN written in
-PyTorch, trained on the same images with the same batch size, in the same run. The PyTorch peer needs `torch` (`pip install torch==2.13.0`,
-not in requirements.txt: it is only for this benchmark); without it the peer is skipped.
+PyTorch, trained on the same images with the same batch size, in the same run. The
+PyTorch peer needs `torch` (`pip install torch==2.13.0`, not in requirements.txt: it is
+only for this benchmark); without it the peer is skipped.
 Prints a table and writes reports/train_speed.json. A benchmark, not a test.
 """
 
