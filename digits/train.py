@@ -19,12 +19,19 @@ from digits.backend import keras, tf
 
 from digits.models import NUM_CLASSES, compile_model
 
-__all__ = ["TrainingResult", "make_augmenter", "make_dataset", "fit"]
+__all__ = ["TrainingResult", "make_augmenter", "make_dataset", "fit", "best_index"]
+
+MONITORS = ("val_accuracy", "val_loss")
 
 
 @dataclass
 class TrainingResult:
-    """What `fit` returns: the per-epoch history and how long training took."""
+    """What `fit` returns: the per-epoch history and how long training took.
+
+    ``best_epoch`` is the best epoch by the monitored metric (1-based) and ``best_val_*`` its
+    scores; ``kept_epoch`` is the epoch whose weights the model holds after `fit` (the best
+    one, or the last one with ``restore_best=False``) and ``val_*`` its scores.
+    """
 
     history: dict[str, list[float]]
     seconds: float
@@ -32,6 +39,9 @@ class TrainingResult:
     best_epoch: int
     best_val_accuracy: float
     best_val_loss: float
+    kept_epoch: int
+    val_accuracy: float
+    val_loss: float
     images_per_second: float
     config: dict = field(default_factory=dict)
 
@@ -72,6 +82,17 @@ def make_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def _check_monitor(monitor: str) -> None:
+    if monitor not in MONITORS:
+        raise ValueError(f"monitor must be 'val_loss' or 'val_accuracy', not {monitor!r}")
+
+
+def best_index(values: list[float], monitor: str) -> int:
+    """Index of the best of ``values`` by ``monitor``: the highest accuracy or the lowest loss."""
+    _check_monitor(monitor)
+    return int(np.argmax(values) if monitor == "val_accuracy" else np.argmin(values))
+
+
 def fit(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
@@ -82,9 +103,11 @@ def fit(
     augment: bool = True,
     patience: int | None = None,
     monitor: str = "val_accuracy",
+    restore_best: bool = True,
     steps_per_execution: int = 8,
     seed: int = 0,
     verbose: int = 2,
+    callbacks: list | None = None,
 ) -> TrainingResult:
     """Compile ``model`` (Adam, categorical cross-entropy) and train it.
 
@@ -94,7 +117,9 @@ def fit(
     stops early after ``patience`` epochs without improvement, if given). ``monitor`` is
     ``"val_accuracy"`` (default) or ``"val_loss"``. Both were tried in `make train-full`
     (README, "Experiments"): the validation loss favours mid-training epochs, before the
-    model grows confident, and those scored lower on test.
+    model grows confident, and those scored lower on test. With ``restore_best=False`` the
+    model keeps the weights of the last epoch, where the learning rate has decayed to zero.
+    ``callbacks`` are extra Keras callbacks.
 
     ``steps_per_execution`` training steps run per call into TensorFlow (8 by default: faster
     than 1 for both models in `benchmarks/train_speed.py`, also with augmentation on).
@@ -103,8 +128,7 @@ def fit(
         train, validation: uint8 images (N, 28, 28) and integer labels. Never pass the
             test set here: it is only for the final evaluation.
     """
-    if monitor not in ("val_loss", "val_accuracy"):
-        raise ValueError(f"monitor must be 'val_loss' or 'val_accuracy', not {monitor!r}")
+    _check_monitor(monitor)
     keras.utils.set_random_seed(seed)
     steps_per_epoch = math.ceil(len(train[0]) / batch_size)
     warmup = min(steps_per_epoch, max(1, epochs * steps_per_epoch // 5))
@@ -121,15 +145,17 @@ def fit(
     best = keras.callbacks.EarlyStopping(
         monitor=monitor,
         patience=patience if patience is not None else epochs,
-        restore_best_weights=True,
+        restore_best_weights=restore_best,
         verbose=0,
     )
     start = time.perf_counter()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[best], shuffle=False, verbose=verbose)
+    history = model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, callbacks=[best, *(callbacks or [])], shuffle=False, verbose=verbose
+    )
     seconds = time.perf_counter() - start
     val_acc = history.history["val_accuracy"]
-    monitored = history.history[monitor]
-    best_epoch = int(np.argmax(monitored) if "acc" in monitor else np.argmin(monitored))
+    best_epoch = best_index(history.history[monitor], monitor)
+    kept_epoch = best_epoch if restore_best else len(val_acc) - 1
     return TrainingResult(
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         seconds=seconds,
@@ -137,6 +163,9 @@ def fit(
         best_epoch=best_epoch + 1,
         best_val_accuracy=float(val_acc[best_epoch]),
         best_val_loss=float(history.history["val_loss"][best_epoch]),
+        kept_epoch=kept_epoch + 1,
+        val_accuracy=float(val_acc[kept_epoch]),
+        val_loss=float(history.history["val_loss"][kept_epoch]),
         images_per_second=len(train[0]) * len(val_acc) / seconds,
         config=dict(
             epochs=epochs,
@@ -145,6 +174,7 @@ def fit(
             augment=augment,
             patience=patience,
             monitor=monitor,
+            restore_best=restore_best,
             steps_per_execution=steps_per_execution,
             seed=seed,
         ),

@@ -2,8 +2,9 @@
 
 Usage: python scripts/render_readme.py [--check]
 Replaces what stands between `<!-- results:NAME -->` and `<!-- /results:NAME -->` in
-README.md with a table built from the matching report; `--check` only reports whether
-the README is up to date (exit 1 if not).
+README.md with a table built from the matching reports (`SECTIONS`: the first report is
+required, the others are optional extras); `--check` only reports whether the README is up
+to date (exit 1 if not).
 """
 
 from __future__ import annotations
@@ -47,9 +48,7 @@ def models_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def robustness_table(report: dict) -> str:
-    control_path = REPORTS / "robustness_no_augmentation.json"
-    control = json.loads(control_path.read_text()) if control_path.exists() else None
+def robustness_table(report: dict, control: dict | None = None) -> str:
     header = "| kind of change | images | spec's naive snippet | `digits` pipeline |"
     rule = "|---|---|---|---|"
     if control:
@@ -72,15 +71,41 @@ def robustness_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def kept_epoch(run: dict) -> int:
+    """The epoch whose weights a seed kept (reports from before `--keep` name it best_epoch)."""
+    return run.get("epoch", run["best_epoch"])
+
+
+def weights_kept(report: dict) -> str:
+    monitor = report.get("monitor", "val_accuracy")
+    return "last epoch" if report.get("keep") == "last" else f"best epoch by {monitor}"
+
+
 def train_full_table(report: dict) -> str:
-    lines = ["| seed | best epoch | validation accuracy | test accuracy | test loss | training time |", "|---|---|---|---|---|---|"]
+    compare = all("best_epoch_test_accuracy" in run for run in report["runs"])
+    header = "| seed | epoch kept | validation accuracy | test accuracy | test loss | training time |"
+    rule = "|---|---|---|---|---|---|"
+    if compare:
+        header += f" for comparison: best epoch by {report.get('monitor', 'val_accuracy')}, its validation / test accuracy |"
+        rule += "---|"
+    lines = [header, rule]
     for run in report["runs"]:
         shipped = " (shipped)" if run["seed"] == report["shipped_seed"] and report["saved"]["saved"] else ""
+        extra = (
+            f" {run['best_epoch']}: {run['best_epoch_val_accuracy']:.2%} / {run['best_epoch_test_accuracy']:.2%} |" if compare else ""
+        )
         lines.append(
-            f"| {run['seed']}{shipped} | {run['best_epoch']} | {run['val_accuracy']:.2%} | {run['test_accuracy']:.2%} | "
-            f"{run['test_loss']:.4f} | {run['train_seconds'] / 60:.1f} min |"
+            f"| {run['seed']}{shipped} | {kept_epoch(run)} | {run['val_accuracy']:.2%} | {run['test_accuracy']:.2%} | "
+            f"{run['test_loss']:.4f} | {run['train_seconds'] / 60:.1f} min |{extra}"
         )
     lines.append("")
+    if compare:
+        best = [run["best_epoch_test_accuracy"] for run in report["runs"]]
+        lines.append(
+            f"Each seed keeps the weights of its {weights_kept(report)}; had it kept its best epoch instead, the test "
+            f"accuracy would average {sum(best) / len(best):.2%}."
+        )
+        lines.append("")
     lines.append(
         f"{report['model']}, {report['epochs']} epochs: test accuracy {report['test_accuracy_mean']:.2%} ± "
         f"{report['test_accuracy_std']:.2%} (mean ± standard deviation over {len(report['runs'])} seeds). "
@@ -91,28 +116,27 @@ def train_full_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def experiments_table(reports: dict[str, dict]) -> str:
+def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> str:
     """One row per `make train-full`-style run kept under reports/experiments/ (not shipped)."""
     lines = [
-        "| report | augmentation | epochs | picked by | seeds' best epochs | seeds' test accuracy | mean ± std | lowest validation loss | ensemble |",
+        "| report | augmentation | epochs | weights kept | seeds' epochs | seeds' test accuracy | mean ± std | lowest validation loss | ensemble |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, report in sorted(reports.items()):
         tests = " / ".join(f"{run['test_accuracy']:.2%}" for run in report["runs"])
-        epochs = " / ".join(str(run["best_epoch"]) for run in report["runs"])
+        epochs = " / ".join(str(kept_epoch(run)) for run in report["runs"])
         losses = [run["val_loss"] for run in report["runs"] if "val_loss" in run]
         lowest = f"{min(losses):.4f}" if losses else "–"
         spread = f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%}" if len(report["runs"]) > 1 else "– (1 seed)"
         augment = "yes" if report.get("augment", True) else "no"
         lines.append(
-            f"| `reports/experiments/{name}` | {augment} | {report['epochs']} | {report.get('monitor', 'val_accuracy')} | "
+            f"| `reports/experiments/{name}` | {augment} | {report['epochs']} | {weights_kept(report)} | "
             f"{epochs} | {tests} | {spread} | {lowest} | {report['ensemble_test_accuracy']:.2%} |"
         )
     lines.append("")
     commands = [report.get("equivalent_command", report["command"].split("  ")[-1].strip("()")) for _, report in sorted(reports.items())]
     lines.append("Made by `" + "`; `".join(commands) + "`.")
-    metrics = REPORTS / "metrics.json"
-    shipped = json.loads(metrics.read_text())["saved_model"] if metrics.exists() else {}
+    shipped = metrics["saved_model"] if metrics else {}
     if "val_loss" in shipped:
         lines.append(f"The shipped model: validation loss {shipped['val_loss']:.4f}, test accuracy {shipped['test_accuracy']:.2%}.")
     return "\n".join(lines)
@@ -155,25 +179,30 @@ def train_speed_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+# README section -> (the table's function, its reports under reports/: the first one required,
+# the others passed as None when missing). A folder gives {file name: report} for its JSON files.
 SECTIONS = {
-    "models": ("metrics.json", models_table),
-    "robustness": ("robustness.json", robustness_table),
-    "latency": ("predict_latency.json", latency_table),
-    "train_full": ("train_full.json", train_full_table),
-    "train_speed": ("train_speed.json", train_speed_table),
-    "experiments": ("experiments", experiments_table),
+    "models": (models_table, ["metrics.json"]),
+    "robustness": (robustness_table, ["robustness.json", "robustness_no_augmentation.json"]),
+    "latency": (latency_table, ["predict_latency.json"]),
+    "train_full": (train_full_table, ["train_full.json"]),
+    "train_speed": (train_speed_table, ["train_speed.json"]),
+    "experiments": (experiments_table, ["experiments", "metrics.json"]),
 }
 
 
+def load_report(path: Path) -> dict | None:
+    if path.is_dir():
+        return {p.name: json.loads(p.read_text()) for p in sorted(path.glob("*.json"))}
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def render(readme: str) -> str:
-    for name, (filename, make_table) in SECTIONS.items():
-        path = REPORTS / filename
+    for name, (make_table, filenames) in SECTIONS.items():
         pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(<!-- /results:{name} -->)", re.S)
-        if path.exists() and pattern.search(readme):
-            if path.is_dir():
-                table = make_table({p.name: json.loads(p.read_text()) for p in sorted(path.glob("*.json"))})
-            else:
-                table = make_table(json.loads(path.read_text()))
+        reports = [load_report(REPORTS / filename) for filename in filenames]
+        if reports[0] is not None and pattern.search(readme):
+            table = make_table(*reports)
             readme = pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), readme)
     return readme
 

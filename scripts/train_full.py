@@ -1,7 +1,7 @@
 """`make train-full`: train the Deeper CNN longer, with several seeds, and ship the best.
 
 Usage: python scripts/train_full.py [--epochs 30] [--seeds 1 2 3] [--monitor val_accuracy|val_loss]
-                                   [--replace if_better|always]
+                                   [--keep best|last] [--replace if_better|always]
 
 Same code path as the notebook (digits.data / models / train / evaluate), same validation
 split. Each seed's model is scored on the validation split and, for the report only, on
@@ -44,6 +44,9 @@ def main() -> int:
     parser.add_argument("--replace", choices=["if_better", "always"], default="if_better")
     parser.add_argument("--monitor", choices=["val_accuracy", "val_loss"], default="val_accuracy",
                         help="what picks each seed's best epoch and the seed to ship (validation split only)")
+    parser.add_argument("--keep", choices=["best", "last"], default="best",
+                        help="weights each seed keeps: its best epoch by --monitor, or its last epoch "
+                             "(then the best epoch's test accuracy is reported next to it for comparison)")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation (a control run)")
     parser.add_argument("--subset", type=int, default=None, help="train on the first N training images only (for a quick try)")
     args = parser.parse_args()
@@ -58,29 +61,34 @@ def main() -> int:
         for seed in args.seeds:
             print(f"\n=== Deeper CNN, seed {seed}, {args.epochs} epochs ===", flush=True)
             model = models.build_deeper_cnn()
+            best_weights = Path(scratch) / f"seed{seed}-best.weights.h5"
+            checkpoint = keras.callbacks.ModelCheckpoint(best_weights, monitor=args.monitor, save_best_only=True, save_weights_only=True)
             result = train.fit(model, (x_train, y_train), (x_val, y_val), epochs=args.epochs, batch_size=args.batch_size,
-                               augment=not args.no_augment, monitor=args.monitor, seed=seed)
+                               augment=not args.no_augment, monitor=args.monitor, restore_best=args.keep == "best",
+                               seed=seed, callbacks=[checkpoint] if args.keep == "last" else None)
             scores = evaluate.evaluate_model(model, x_test, y_test)
             probabilities.append(scores["probabilities"])
             model.save(Path(scratch) / f"seed{seed}.h5")
-            runs.append(
-                {
-                    "seed": seed,
-                    "val_accuracy": result.best_val_accuracy,
-                    "val_loss": result.best_val_loss,
-                    "best_epoch": result.best_epoch,
-                    "test_accuracy": scores["accuracy"],
-                    "test_loss": scores["loss"],
-                    "train_seconds": round(result.seconds, 1),
-                    "history": {key: [round(v, 5) for v in values] for key, values in result.history.items()},
-                }
-            )
+            run = {
+                "seed": seed,
+                "epoch": result.kept_epoch,
+                "val_accuracy": result.val_accuracy,
+                "val_loss": result.val_loss,
+                "test_accuracy": scores["accuracy"],
+                "test_loss": scores["loss"],
+                "best_epoch": result.best_epoch,
+                "train_seconds": round(result.seconds, 1),
+            }
+            if args.keep == "last":  # for comparison only: the best epoch's weights, scored on test
+                model.load_weights(best_weights)
+                best_scores = evaluate.evaluate_model(model, x_test, y_test)
+                run.update(best_epoch_val_accuracy=result.best_val_accuracy, best_epoch_val_loss=result.best_val_loss,
+                           best_epoch_test_accuracy=best_scores["accuracy"], best_epoch_test_loss=best_scores["loss"])
+            run["history"] = {key: [round(v, 5) for v in values] for key, values in result.history.items()}
+            runs.append(run)
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "history"}), flush=True)
         # Chosen on validation, never on test.
-        if args.monitor == "val_loss":
-            best = min(runs, key=lambda run: run["val_loss"])
-        else:
-            best = max(runs, key=lambda run: run["val_accuracy"])
+        best = runs[train.best_index([run[args.monitor] for run in runs], args.monitor)]
         chosen = keras.models.load_model(Path(scratch) / f"seed{best['seed']}.h5", compile=False)
         saved = evaluate.save_best_model(chosen, args.model_path, x_val, y_val, replace=args.replace)
     test = np.array([run["test_accuracy"] for run in runs])
@@ -93,6 +101,7 @@ def main() -> int:
         "batch_size": args.batch_size,
         "augment": not args.no_augment,
         "monitor": args.monitor,
+        "keep": args.keep,
         "train_size": len(x_train),
         "runs": runs,
         "test_accuracy_mean": float(test.mean()),

@@ -1,7 +1,12 @@
 """The README renderer: tables come from the report files, never typed by hand."""
 
 import importlib.util
+import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +45,7 @@ def test_models_table_comes_from_metrics():
 
 def test_render_replaces_only_between_markers(tmp_path, monkeypatch):
     module = _load("render_readme")
-    (tmp_path / "metrics.json").write_text(__import__("json").dumps(METRICS))
+    (tmp_path / "metrics.json").write_text(json.dumps(METRICS))
     monkeypatch.setattr(module, "REPORTS", tmp_path)
     readme = "intro\n<!-- results:models -->\nold table\n<!-- /results:models -->\noutro\n"
     rendered = module.render(readme)
@@ -55,18 +60,20 @@ def test_committed_readme_is_up_to_date():
     assert module.render(readme) == readme, "README tables differ from reports/: run `make report`"
 
 
-def test_train_full_picks_the_seed_on_validation_and_reports(tmp_path):
-    import json
-    import subprocess
-    import sys
-
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_train_full_picks_the_seed_on_validation_and_reports(tmp_path, keep):
     model, report = tmp_path / "model.h5", tmp_path / "train_full.json"
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train_full.py"), "--epochs", "1", "--seeds", "1", "2",
-         "--subset", "1500", "--model-path", str(model), "--report", str(report)],
+        [sys.executable, str(ROOT / "scripts" / "train_full.py"), "--epochs", "2", "--seeds", "1", "2",
+         "--subset", "1500", "--keep", keep, "--model-path", str(model), "--report", str(report)],
         check=True, cwd=ROOT, capture_output=True, text=True,
     )
     result = json.loads(report.read_text())
+    assert result["keep"] == keep
+    for run in result["runs"]:
+        kept = len(run["history"]["val_accuracy"]) if keep == "last" else run["best_epoch"]
+        assert run["epoch"] == kept and run["val_accuracy"] == pytest.approx(run["history"]["val_accuracy"][kept - 1])
+        assert ("best_epoch_test_accuracy" in run) == (keep == "last")
     assert [run["seed"] for run in result["runs"]] == [1, 2] and result["train_size"] == 1500
     best = max(result["runs"], key=lambda run: run["val_accuracy"])
     assert result["shipped_seed"] == best["seed"] and result["saved"]["saved"] and model.stat().st_size > 100_000
@@ -87,6 +94,36 @@ def test_experiments_table_has_a_row_per_report():
     table = module.experiments_table(reports)
     rows = [line for line in table.splitlines() if line.startswith("| `reports/experiments/")]
     assert len(rows) == 2
-    assert "| no | 7 | val_accuracy | 7 | 99.51% | – (1 seed) | 0.0200 |" in rows[0]
-    assert "| yes | 9 | val_loss | 7 / 7 | 99.51% / 99.61% | 99.56% ± 0.07% | 0.0100 | 99.70% |" in rows[1]
+    assert "| no | 7 | best epoch by val_accuracy | 7 | 99.51% | – (1 seed) | 0.0200 |" in rows[0]
+    assert "| yes | 9 | best epoch by val_loss | 7 / 7 | 99.51% / 99.61% | 99.56% ± 0.07% | 0.0100 | 99.70% |" in rows[1]
     assert "`python scripts/train_full.py --epochs 7`; `python scripts/train_full.py --monitor val_loss`" in table
+
+
+def test_train_full_table_compares_the_last_epoch_with_the_best_one():
+    module = _load("render_readme")
+    runs = [
+        {"seed": s, "epoch": 30, "best_epoch": b, "val_accuracy": 0.997, "test_accuracy": t, "test_loss": 0.011,
+         "train_seconds": 600.0, "best_epoch_val_accuracy": 0.998, "best_epoch_test_accuracy": bt}
+        for s, b, t, bt in [(1, 20, 0.9966, 0.9960), (2, 25, 0.9962, 0.9958)]
+    ]
+    report = {"model": "Deeper CNN", "epochs": 30, "keep": "last", "runs": runs, "shipped_seed": 1, "saved": {"saved": True},
+              "test_accuracy_mean": 0.9964, "test_accuracy_std": 0.0003, "ensemble_test_accuracy": 0.997,
+              "command": "make train-full  (python scripts/train_full.py --keep last)"}
+    table = module.train_full_table(report)
+    assert "| 1 (shipped) | 30 | 99.70% | 99.66% | 0.0110 | 10.0 min | 20: 99.80% / 99.60% |" in table
+    assert "weights of its last epoch" in table and "would average 99.59%" in table
+    # A report from before --keep: the epoch kept was the best one and there is no comparison column.
+    old = {**report, "keep": None, "runs": [{k: v for k, v in run.items() if k not in ("epoch", "best_epoch_test_accuracy")} for run in runs]}
+    assert "| 1 (shipped) | 20 | 99.70% |" in module.train_full_table(old) and "for comparison" not in module.train_full_table(old)
+
+
+def test_optional_reports_may_be_missing(tmp_path, monkeypatch):
+    module = _load("render_readme")
+    calls = []
+    monkeypatch.setattr(module, "REPORTS", tmp_path)
+    monkeypatch.setitem(module.SECTIONS, "robustness", (lambda *reports: calls.append(reports) or "T", ["a.json", "b.json"]))
+    readme = "<!-- results:robustness -->\nold\n<!-- /results:robustness -->\n"
+    assert module.render(readme) == readme  # the required report is missing: left as is
+    (tmp_path / "a.json").write_text('{"x": 1}')
+    assert module.render(readme) == "<!-- results:robustness -->\nT\n<!-- /results:robustness -->\n"
+    assert calls == [({"x": 1}, None)]

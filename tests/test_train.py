@@ -38,6 +38,7 @@ def test_fit_reports_the_best_epoch_by_the_monitored_metric(monitor):
     assert result.best_epoch == best + 1 and result.config["monitor"] == monitor
     assert result.best_val_loss == pytest.approx(result.history["val_loss"][best])
     assert result.best_val_accuracy == pytest.approx(result.history["val_accuracy"][best])
+    assert (result.kept_epoch, result.val_accuracy) == (result.best_epoch, result.best_val_accuracy)
 
 
 def test_fit_restores_the_weights_of_the_best_epoch_not_the_last():
@@ -52,6 +53,25 @@ def test_fit_restores_the_weights_of_the_best_epoch_not_the_last():
     loss, _ = model.evaluate(*data.prepare(xv, yv_noise), verbose=0)
     assert loss == pytest.approx(result.best_val_loss, rel=1e-3)
     assert loss < result.history["val_loss"][-1]
+
+
+def test_fit_keeps_the_last_epoch_when_asked_and_still_reports_the_best():
+    (x_train, y_train), _ = data.load_mnist()
+    (xt, yt), (xv, _) = data.split_validation(x_train[:1500], y_train[:1500], n_val=300)
+    yv_noise = np.random.default_rng(0).integers(0, 10, len(xv))  # as above: the loss is lowest early
+    model = models.build_simple_cnn()
+    result = train.fit(model, (xt, yt), (xv, yv_noise), epochs=3, augment=False, monitor="val_loss", restore_best=False, verbose=0)
+    assert result.kept_epoch == result.epochs_run == 3 and result.best_epoch < 3, result.history["val_loss"]
+    loss, _ = model.evaluate(*data.prepare(xv, yv_noise), verbose=0)
+    assert loss == pytest.approx(result.history["val_loss"][-1], rel=1e-3) == pytest.approx(result.val_loss, rel=1e-3)
+    assert result.best_val_loss == pytest.approx(min(result.history["val_loss"])) and result.config["restore_best"] is False
+
+
+def test_best_index_by_monitor():
+    assert train.best_index([0.98, 0.99, 0.985], "val_accuracy") == 1
+    assert train.best_index([0.05, 0.03, 0.04], "val_loss") == 1
+    with pytest.raises(ValueError, match="val_accuracy"):
+        train.best_index([0.1], "loss")
 
 
 def test_fit_refuses_an_unknown_monitor():
