@@ -45,23 +45,24 @@ def _conv_bn_relu(filters: int, name: str) -> list[layers.Layer]:
     ]
 
 
-def build_deeper_cnn(dropout_conv: float = 0.25, dropout_dense: float = 0.4) -> keras.Model:
+def build_deeper_cnn(dropout_conv: float = 0.25, dropout_dense: float = 0.4, filters: tuple[int, int] = (32, 64)) -> keras.Model:
     """The spec's Deeper CNN: two blocks of 2x Conv2D, each block closed by MaxPool + Dropout,
     then Dense(256) + Dropout and Dense(10, softmax).
 
     Batch normalisation after every convolution and the dense layer lets it train
     quickly with a high learning rate; 'valid' convolutions keep it cheap on a CPU
-    (28 -> 26 -> 24 -> 12 -> 10 -> 8 -> 4).
+    (28 -> 26 -> 24 -> 12 -> 10 -> 8 -> 4). ``filters`` are the widths of the two blocks.
     """
+    first, second = filters
     return keras.Sequential(
         [
             keras.Input(shape=INPUT_SHAPE, name="image"),
-            *_conv_bn_relu(32, "block1a"),
-            *_conv_bn_relu(32, "block1b"),
+            *_conv_bn_relu(first, "block1a"),
+            *_conv_bn_relu(first, "block1b"),
             layers.MaxPooling2D(name="block1_pool"),
             layers.Dropout(dropout_conv, name="block1_dropout"),
-            *_conv_bn_relu(64, "block2a"),
-            *_conv_bn_relu(64, "block2b"),
+            *_conv_bn_relu(second, "block2a"),
+            *_conv_bn_relu(second, "block2b"),
             layers.MaxPooling2D(name="block2_pool"),
             layers.Dropout(dropout_conv, name="block2_dropout"),
             layers.Flatten(name="flatten"),

@@ -119,8 +119,8 @@ def train_full_table(report: dict) -> str:
 def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> str:
     """One row per `make train-full`-style run kept under reports/experiments/ (not shipped)."""
     lines = [
-        "| report | augmentation | epochs | weights kept | seeds' epochs | seeds' test accuracy | mean ± std | lowest validation loss | ensemble |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| report | conv widths (parameters) | augmentation | epochs | weights kept | seeds' epochs | seeds' test accuracy | mean ± std | lowest validation loss | ensemble |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, report in sorted(reports.items()):
         tests = " / ".join(f"{run['test_accuracy']:.2%}" for run in report["runs"])
@@ -129,8 +129,9 @@ def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> 
         lowest = f"{min(losses):.4f}" if losses else "–"
         spread = f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%}" if len(report["runs"]) > 1 else "– (1 seed)"
         augment = "yes" if report.get("augment", True) else "no"
+        widths = "/".join(str(width) for width in report.get("filters", [32, 64]))  # reports from before --filters: 32/64
         lines.append(
-            f"| `reports/experiments/{name}` | {augment} | {report['epochs']} | {weights_kept(report)} | "
+            f"| `reports/experiments/{name}` | {widths} ({report['params']:,}) | {augment} | {report['epochs']} | {weights_kept(report)} | "
             f"{epochs} | {tests} | {spread} | {lowest} | {report['ensemble_test_accuracy']:.2%} |"
         )
     lines.append("")

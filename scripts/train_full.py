@@ -1,7 +1,8 @@
 """`make train-full`: train the Deeper CNN longer, with several seeds, and ship the best.
 
 Usage: python scripts/train_full.py [--epochs 30] [--seeds 1 2 3] [--monitor val_accuracy|val_loss]
-                                   [--keep best|last] [--replace if_better|always]
+                                   [--keep best|last] [--filters 32 64] [--batch-size 128]
+                                   [--learning-rate 3e-3] [--replace if_better|always]
 
 Same code path as the notebook (digits.data / models / train / evaluate), same validation
 split. Each seed's model is scored on the validation split and, for the report only, on
@@ -39,6 +40,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--filters", type=int, nargs=2, default=[32, 64], help="widths of the Deeper CNN's two conv blocks")
+    parser.add_argument("--learning-rate", type=float, default=3e-3, help="peak of the warm-up + cosine schedule")
     parser.add_argument("--model-path", type=Path, default=ROOT / "hand_written_digits_prediction.h5")
     parser.add_argument("--report", type=Path, default=ROOT / "reports" / "train_full.json")
     parser.add_argument("--replace", choices=["if_better", "always"], default="if_better")
@@ -60,10 +63,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for seed in args.seeds:
             print(f"\n=== Deeper CNN, seed {seed}, {args.epochs} epochs ===", flush=True)
-            model = models.build_deeper_cnn()
+            model = models.build_deeper_cnn(filters=tuple(args.filters))
             best_weights = Path(scratch) / f"seed{seed}-best.weights.h5"
             checkpoint = keras.callbacks.ModelCheckpoint(best_weights, monitor=args.monitor, save_best_only=True, save_weights_only=True)
             result = train.fit(model, (x_train, y_train), (x_val, y_val), epochs=args.epochs, batch_size=args.batch_size,
+                               learning_rate=args.learning_rate,
                                augment=not args.no_augment, monitor=args.monitor, restore_best=args.keep == "best",
                                seed=seed, callbacks=[checkpoint] if args.keep == "last" else None)
             scores = evaluate.evaluate_model(model, x_test, y_test)
@@ -96,9 +100,11 @@ def main() -> int:
     report = {
         "command": "make train-full  (python scripts/train_full.py " + " ".join(sys.argv[1:]) + ")",
         "model": "Deeper CNN",
-        "params": models.build_deeper_cnn().count_params(),
+        "filters": args.filters,
+        "params": models.build_deeper_cnn(filters=tuple(args.filters)).count_params(),
         "epochs": args.epochs,
         "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
         "augment": not args.no_augment,
         "monitor": args.monitor,
         "keep": args.keep,

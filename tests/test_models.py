@@ -36,6 +36,13 @@ def test_deeper_cnn_has_blocks_dropout_and_dense256():
     assert model.count_params() == 331_306
 
 
+def test_deeper_cnn_width_is_a_parameter():
+    model = models.build_deeper_cnn(filters=(32, 96))
+    widths = [l.filters for l in model.layers if isinstance(l, layers.Conv2D)]
+    assert widths == [32, 32, 96, 96] and model.count_params() == 517_930
+    assert model.output_shape == (None, 10)
+
+
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="simple"):
         models.build("resnet")

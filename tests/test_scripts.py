@@ -85,17 +85,17 @@ def test_experiments_table_has_a_row_per_report():
     module = _load("render_readme")
     run = {"seed": 1, "best_epoch": 7, "val_accuracy": 0.99, "val_loss": 0.02, "test_accuracy": 0.9951}
     reports = {
-        "a.json": {"command": "make train-full  (python scripts/train_full.py --epochs 7)", "epochs": 7, "augment": False,
+        "a.json": {"command": "make train-full  (python scripts/train_full.py --epochs 7)", "epochs": 7, "augment": False, "params": 331306,
                    "runs": [run], "test_accuracy_mean": 0.9951, "test_accuracy_std": 0.0, "ensemble_test_accuracy": 0.9951},
         "b.json": {"command": "x", "equivalent_command": "python scripts/train_full.py --monitor val_loss", "epochs": 9,
-                   "monitor": "val_loss", "runs": [run, {**run, "val_loss": 0.01, "test_accuracy": 0.9961}],
+                   "monitor": "val_loss", "filters": [32, 96], "params": 517930, "runs": [run, {**run, "val_loss": 0.01, "test_accuracy": 0.9961}],
                    "test_accuracy_mean": 0.9956, "test_accuracy_std": 0.0007, "ensemble_test_accuracy": 0.997},
     }
     table = module.experiments_table(reports)
     rows = [line for line in table.splitlines() if line.startswith("| `reports/experiments/")]
     assert len(rows) == 2
-    assert "| no | 7 | best epoch by val_accuracy | 7 | 99.51% | – (1 seed) | 0.0200 |" in rows[0]
-    assert "| yes | 9 | best epoch by val_loss | 7 / 7 | 99.51% / 99.61% | 99.56% ± 0.07% | 0.0100 | 99.70% |" in rows[1]
+    assert "| 32/64 (331,306) | no | 7 | best epoch by val_accuracy | 7 | 99.51% | – (1 seed) | 0.0200 |" in rows[0]
+    assert "| 32/96 (517,930) | yes | 9 | best epoch by val_loss | 7 / 7 | 99.51% / 99.61% | 99.56% ± 0.07% | 0.0100 | 99.70% |" in rows[1]
     assert "`python scripts/train_full.py --epochs 7`; `python scripts/train_full.py --monitor val_loss`" in table
 
 
