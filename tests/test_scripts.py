@@ -94,8 +94,8 @@ def test_experiments_table_has_a_row_per_report():
     table = module.experiments_table(reports)
     rows = [line for line in table.splitlines() if line.startswith("| `reports/experiments/")]
     assert len(rows) == 2
-    assert "| 32/64 (331,306) | no | 7 | best epoch by val_accuracy | 7 | 99.51% | – (1 seed) | 0.0200 |" in rows[0]
-    assert "| 32/96 (517,930) | yes | 9 | best epoch by val_loss | 7 / 7 | 99.51% / 99.61% | 99.56% ± 0.07% | 0.0100 | 99.70% |" in rows[1]
+    assert "| 32/64 (331,306) | no | 7 | best epoch by val_accuracy | 7 | 99.00% → 99.51% | – (1 seed) | 0.0200 |" in rows[0]
+    assert "| 32/96 (517,930) | yes | 9 | best epoch by val_loss | 7 / 7 | 99.00% → 99.51% / 99.00% → 99.61% | 99.56% ± 0.07% | 0.0100 | 99.70% |" in rows[1]
     assert "`python scripts/train_full.py --epochs 7`; `python scripts/train_full.py --monitor val_loss`" in table
 
 
@@ -127,3 +127,15 @@ def test_optional_reports_may_be_missing(tmp_path, monkeypatch):
     (tmp_path / "a.json").write_text('{"x": 1}')
     assert module.render(readme) == "<!-- results:robustness -->\nT\n<!-- /results:robustness -->\n"
     assert calls == [({"x": 1}, None)]
+
+
+def test_experiments_table_compares_the_kept_epoch_with_the_best_one():
+    module = _load("render_readme")
+    run = {"seed": 1, "epoch": 24, "best_epoch": 22, "val_accuracy": 0.9972, "val_loss": 0.0147, "test_accuracy": 0.9957,
+           "best_epoch_test_accuracy": 0.9956}
+    report = {"command": "make train-full  (python scripts/train_full.py --keep last)", "epochs": 24, "keep": "last",
+              "filters": [32, 96], "params": 517930, "runs": [run], "test_accuracy_mean": 0.9957, "test_accuracy_std": 0.0,
+              "ensemble_test_accuracy": 0.9957}
+    table = module.experiments_table({"w.json": report})
+    assert "| last epoch | 24 | 99.72% → 99.57% |" in table
+    assert "`w.json`: had each seed kept its best epoch by val_accuracy instead of its last, the test accuracy would have been (epoch: accuracy) 22: 99.56%." in table
