@@ -76,17 +76,26 @@ def kept_epoch(run: dict) -> int:
     return run.get("epoch", run["best_epoch"])
 
 
+def monitor_of(report: dict) -> str:
+    """What picked the best epoch (reports from before `--monitor` used validation accuracy)."""
+    return report.get("monitor", "val_accuracy")
+
+
 def weights_kept(report: dict) -> str:
-    monitor = report.get("monitor", "val_accuracy")
-    return "last epoch" if report.get("keep") == "last" else f"best epoch by {monitor}"
+    return "last epoch" if report.get("keep") == "last" else f"best epoch by {monitor_of(report)}"
+
+
+def scores_best_epoch(report: dict) -> bool:
+    """Whether every seed's best epoch was also scored on test (`--keep last` runs)."""
+    return all("best_epoch_test_accuracy" in run for run in report["runs"])
 
 
 def train_full_table(report: dict) -> str:
-    compare = all("best_epoch_test_accuracy" in run for run in report["runs"])
+    compare = scores_best_epoch(report)
     header = "| seed | epoch kept | validation accuracy | test accuracy | test loss | training time |"
     rule = "|---|---|---|---|---|---|"
     if compare:
-        header += f" for comparison: best epoch by {report.get('monitor', 'val_accuracy')}, its validation / test accuracy |"
+        header += f" for comparison: best epoch by {monitor_of(report)}, its validation / test accuracy |"
         rule += "---|"
     lines = [header, rule]
     for run in report["runs"]:
@@ -136,10 +145,10 @@ def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> 
         )
     lines.append("")
     for name, report in sorted(reports.items()):
-        if all("best_epoch_test_accuracy" in run for run in report["runs"]):
+        if scores_best_epoch(report):
             best = " / ".join(f"{run['best_epoch']}: {run['best_epoch_test_accuracy']:.2%}" for run in report["runs"])
             lines.append(
-                f"`{name}`: had each seed kept its best epoch by {report.get('monitor', 'val_accuracy')} instead of its last, "
+                f"`{name}`: had each seed kept its best epoch by {monitor_of(report)} instead of its last, "
                 f"the test accuracy would have been (epoch: accuracy) {best}."
             )
     commands = [report.get("equivalent_command", report["command"].split("  ")[-1].strip("()")) for _, report in sorted(reports.items())]

@@ -60,16 +60,18 @@ def main() -> int:
     if args.subset:
         x_train, y_train = x_train[: args.subset], y_train[: args.subset]
     runs, probabilities = [], []
+    compare = args.keep == "last"
     with tempfile.TemporaryDirectory() as scratch:
         for seed in args.seeds:
             print(f"\n=== Deeper CNN, seed {seed}, {args.epochs} epochs ===", flush=True)
             model = models.build_deeper_cnn(filters=tuple(args.filters))
+            # With --keep last, the best epoch's weights are also saved, to be scored for comparison.
             best_weights = Path(scratch) / f"seed{seed}-best.weights.h5"
-            checkpoint = keras.callbacks.ModelCheckpoint(best_weights, monitor=args.monitor, save_best_only=True, save_weights_only=True)
+            checkpoints = [keras.callbacks.ModelCheckpoint(best_weights, monitor=args.monitor, save_best_only=True, save_weights_only=True)]
             result = train.fit(model, (x_train, y_train), (x_val, y_val), epochs=args.epochs, batch_size=args.batch_size,
                                learning_rate=args.learning_rate,
-                               augment=not args.no_augment, monitor=args.monitor, restore_best=args.keep == "best",
-                               seed=seed, callbacks=[checkpoint] if args.keep == "last" else None)
+                               augment=not args.no_augment, monitor=args.monitor, restore_best=not compare,
+                               seed=seed, callbacks=checkpoints if compare else None)
             scores = evaluate.evaluate_model(model, x_test, y_test)
             probabilities.append(scores["probabilities"])
             model.save(Path(scratch) / f"seed{seed}.h5")
@@ -83,7 +85,7 @@ def main() -> int:
                 "best_epoch": result.best_epoch,
                 "train_seconds": round(result.seconds, 1),
             }
-            if args.keep == "last":  # for comparison only: the best epoch's weights, scored on test
+            if compare:  # for comparison only: the best epoch's weights, scored on test
                 model.load_weights(best_weights)
                 best_scores = evaluate.evaluate_model(model, x_test, y_test)
                 run.update(best_epoch_val_accuracy=result.best_val_accuracy, best_epoch_val_loss=result.best_val_loss,
