@@ -19,7 +19,7 @@ from digits.backend import keras, tf
 
 from digits.models import NUM_CLASSES, compile_model
 
-__all__ = ["TrainingResult", "make_augmenter", "make_dataset", "fit", "best_index"]
+__all__ = ["TrainingResult", "make_augmenter", "make_dataset", "fit", "best_index", "WeightAveraging", "recompute_batch_norm"]
 
 MONITORS = ("val_accuracy", "val_loss")
 
@@ -93,6 +93,56 @@ def best_index(values: list[float], monitor: str) -> int:
     return int(np.argmax(values) if monitor == "val_accuracy" else np.argmin(values))
 
 
+class WeightAveraging(keras.callbacks.Callback):
+    """Stochastic weight averaging (SWA): the running mean of the model's weights taken at
+    the end of each of the last ``epochs`` epochs (Izmailov et al., 2018).
+
+    `fit` puts the mean into the model when training ends; a mean of weights needs fresh
+    batch-norm statistics, which `recompute_batch_norm` provides.
+    """
+
+    def __init__(self, total_epochs: int, epochs: int):
+        super().__init__()
+        self.first = total_epochs - epochs  # 0-based index of the first averaged epoch
+        self.count = 0
+        self.mean: list[np.ndarray] | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch < self.first:
+            return
+        weights = [w.astype(np.float64) for w in self.model.get_weights()]
+        self.count += 1
+        if self.mean is None:
+            self.mean = weights
+        else:
+            self.mean = [m + (w - m) / self.count for m, w in zip(self.mean, weights)]
+
+
+def recompute_batch_norm(model: keras.Model, images: np.ndarray, batch_size: int = 1000) -> None:
+    """Set every BatchNormalization layer's moving mean and variance to the exact statistics
+    of its inputs over ``images`` (uint8, (N, 28, 28)), layer by layer in inference mode.
+
+    Needed after weight averaging: the moving statistics collected during training belong
+    to the weights of the last steps, not to their mean. Works on Sequential models.
+    """
+    x_all = images[..., None].astype("float32") / 255.0
+    for index, layer in enumerate(model.layers):
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        count, total, squares = 0, 0.0, 0.0
+        for start in range(0, len(x_all), batch_size):
+            x = tf.constant(x_all[start : start + batch_size])
+            for previous in model.layers[:index]:
+                x = previous(x, training=False)
+            x = x.numpy().astype(np.float64).reshape(-1, x.shape[-1])
+            count += len(x)
+            total = total + x.sum(axis=0)
+            squares = squares + (x * x).sum(axis=0)
+        mean = total / count
+        layer.moving_mean.assign(mean.astype("float32"))
+        layer.moving_variance.assign(np.maximum(squares / count - mean**2, 0.0).astype("float32"))
+
+
 def fit(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
@@ -108,6 +158,8 @@ def fit(
     seed: int = 0,
     verbose: int = 2,
     callbacks: list | None = None,
+    average_last: int = 0,
+    average_floor: float = 0.1,
 ) -> TrainingResult:
     """Compile ``model`` (Adam, categorical cross-entropy) and train it.
 
@@ -121,6 +173,12 @@ def fit(
     model keeps the weights of the last epoch, where the learning rate has decayed to zero.
     ``callbacks`` are extra Keras callbacks.
 
+    With ``average_last=K`` (> 0) the cosine decay reaches ``average_floor * learning_rate``
+    K epochs before the end and stays there; the weights at the end of each of the last K
+    epochs are averaged (`WeightAveraging`), the model keeps that mean (not the best or last
+    epoch), and its batch-norm statistics are recomputed on the training images. Its
+    validation scores are then those of the averaged model.
+
     ``steps_per_execution`` training steps run per call into TensorFlow (8 by default: faster
     than 1 for both models in `benchmarks/train_speed.py`, also with augmentation on).
 
@@ -131,12 +189,15 @@ def fit(
     _check_monitor(monitor)
     keras.utils.set_random_seed(seed)
     steps_per_epoch = math.ceil(len(train[0]) / batch_size)
+    if not 0 <= average_last < epochs:
+        raise ValueError(f"average_last must be between 0 and epochs - 1 = {epochs - 1}, not {average_last}")
     warmup = min(steps_per_epoch, max(1, epochs * steps_per_epoch // 5))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=learning_rate / 10,
-        decay_steps=max(1, epochs * steps_per_epoch - warmup),
+        decay_steps=max(1, (epochs - average_last) * steps_per_epoch - warmup),
         warmup_target=learning_rate,
         warmup_steps=warmup,
+        alpha=average_floor if average_last else 0.0,
     )
     compile_model(model, learning_rate=schedule, steps_per_execution=steps_per_execution)
     augmenter = make_augmenter(seed=seed) if augment else None
@@ -145,17 +206,25 @@ def fit(
     best = keras.callbacks.EarlyStopping(
         monitor=monitor,
         patience=patience if patience is not None else epochs,
-        restore_best_weights=restore_best,
+        restore_best_weights=restore_best and not average_last,
         verbose=0,
     )
+    averaging = [WeightAveraging(epochs, average_last)] if average_last else []
     start = time.perf_counter()
     history = model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=[best, *(callbacks or [])], shuffle=False, verbose=verbose
+        train_ds, validation_data=val_ds, epochs=epochs, callbacks=[best, *averaging, *(callbacks or [])], shuffle=False, verbose=verbose
     )
-    seconds = time.perf_counter() - start
     val_acc = history.history["val_accuracy"]
     best_epoch = best_index(history.history[monitor], monitor)
     kept_epoch = best_epoch if restore_best else len(val_acc) - 1
+    kept_scores = {"val_accuracy": float(val_acc[kept_epoch]), "val_loss": float(history.history["val_loss"][kept_epoch])}
+    if averaging and averaging[0].mean is not None:  # (None if early stopping ended training first)
+        model.set_weights([w.astype(np.float32) for w in averaging[0].mean])
+        recompute_batch_norm(model, train[0])
+        kept_epoch = len(val_acc) - 1
+        kept_scores = model.evaluate(val_ds, return_dict=True, verbose=0)
+        kept_scores = {"val_accuracy": float(kept_scores["accuracy"]), "val_loss": float(kept_scores["loss"])}
+    seconds = time.perf_counter() - start
     return TrainingResult(
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         seconds=seconds,
@@ -164,8 +233,8 @@ def fit(
         best_val_accuracy=float(val_acc[best_epoch]),
         best_val_loss=float(history.history["val_loss"][best_epoch]),
         kept_epoch=kept_epoch + 1,
-        val_accuracy=float(val_acc[kept_epoch]),
-        val_loss=float(history.history["val_loss"][kept_epoch]),
+        val_accuracy=kept_scores["val_accuracy"],
+        val_loss=kept_scores["val_loss"],
         images_per_second=len(train[0]) * len(val_acc) / seconds,
         config=dict(
             epochs=epochs,
@@ -175,6 +244,8 @@ def fit(
             patience=patience,
             monitor=monitor,
             restore_best=restore_best,
+            average_last=average_last,
+            average_floor=average_floor,
             steps_per_execution=steps_per_execution,
             seed=seed,
         ),

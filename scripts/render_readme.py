@@ -33,7 +33,7 @@ def models_table(metrics: dict) -> str:
         )
     env = metrics["environment"]
     lines.append("")
-    origin = "this run's " + metrics["best_model"] if shipped["from_this_run"] else "kept from `make train-full`, better on validation"
+    origin = "this run's " + metrics["best_model"] if shipped["from_this_run"] else "kept from `make train-full`: lower validation loss"
     lines.append(
         f"`{shipped['file']}` ({origin}): test accuracy **{shipped['test_accuracy']:.2%}**, "
         f"test loss {shipped['test_loss']:.4f}, validation accuracy {shipped['val_accuracy']:.2%}"
@@ -82,38 +82,44 @@ def monitor_of(report: dict) -> str:
 
 
 def weights_kept(report: dict) -> str:
+    if report.get("keep") == "average":
+        return f"average of the last {report['average_epochs']} epochs (SWA)"
     return "last epoch" if report.get("keep") == "last" else f"best epoch by {monitor_of(report)}"
 
 
-def scores_best_epoch(report: dict) -> bool:
-    """Whether every seed's best epoch was also scored on test (`--keep last` runs)."""
-    return all("best_epoch_test_accuracy" in run for run in report["runs"])
+def comparisons(report: dict) -> list[tuple[str, str]]:
+    """The other weights each seed's run also scored on test, for comparison (`--keep last`
+    scores the best epoch; `--keep average` the best and the last epoch): (key prefix, label)."""
+    candidates = [("best_epoch", f"best epoch by {monitor_of(report)}"), ("last_epoch", "last epoch, not averaged")]
+    return [(key, label) for key, label in candidates if all(f"{key}_test_accuracy" in run for run in report["runs"])]
 
 
 def train_full_table(report: dict) -> str:
-    compare = scores_best_epoch(report)
+    others = comparisons(report)
     header = "| seed | epoch kept | validation accuracy | test accuracy | test loss | training time |"
     rule = "|---|---|---|---|---|---|"
-    if compare:
-        header += f" for comparison: best epoch by {monitor_of(report)}, its validation / test accuracy |"
+    for _, label in others:
+        header += f" for comparison: {label}, validation / test accuracy |"
         rule += "---|"
     lines = [header, rule]
     for run in report["runs"]:
         shipped = " (shipped)" if run["seed"] == report["shipped_seed"] and report["saved"]["saved"] else ""
-        extra = (
-            f" {run['best_epoch']}: {run['best_epoch_val_accuracy']:.2%} / {run['best_epoch_test_accuracy']:.2%} |" if compare else ""
+        extra = "".join(
+            " " + f"{run['best_epoch']}: " * (key == "best_epoch") + f"{run[key + '_val_accuracy']:.2%} / {run[key + '_test_accuracy']:.2%} |"
+            for key, _ in others
         )
         lines.append(
             f"| {run['seed']}{shipped} | {kept_epoch(run)} | {run['val_accuracy']:.2%} | {run['test_accuracy']:.2%} | "
             f"{run['test_loss']:.4f} | {run['train_seconds'] / 60:.1f} min |{extra}"
         )
     lines.append("")
-    if compare:
-        best = [run["best_epoch_test_accuracy"] for run in report["runs"]]
+    for key, label in others:
+        scores = [run[f"{key}_test_accuracy"] for run in report["runs"]]
         lines.append(
-            f"Each seed keeps the weights of its {weights_kept(report)}; had it kept its best epoch instead, the test "
-            f"accuracy would average {sum(best) / len(best):.2%}."
+            f"Each seed keeps the weights of its {weights_kept(report)}; had it kept its {label} instead, the test "
+            f"accuracy would average {sum(scores) / len(scores):.2%}."
         )
+    if others:
         lines.append("")
     lines.append(
         f"{report['model']}, {report['epochs']} epochs: test accuracy {report['test_accuracy_mean']:.2%} ± "
@@ -145,11 +151,11 @@ def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> 
         )
     lines.append("")
     for name, report in sorted(reports.items()):
-        if scores_best_epoch(report):
-            best = " / ".join(f"{run['best_epoch']}: {run['best_epoch_test_accuracy']:.2%}" for run in report["runs"])
+        for key, label in comparisons(report):
+            scores = " / ".join(f"{run['best_epoch']}: " * (key == "best_epoch") + f"{run[key + '_test_accuracy']:.2%}" for run in report["runs"])
             lines.append(
-                f"`{name}`: had each seed kept its best epoch by {monitor_of(report)} instead of its last, "
-                f"the test accuracy would have been (epoch: accuracy) {best}."
+                f"`{name}`: had each seed kept its {label} instead of its {weights_kept(report)}, "
+                f"the test accuracy would have been {'(epoch: accuracy) ' * (key == 'best_epoch')}{scores}."
             )
     commands = [report.get("equivalent_command", report["command"].split("  ")[-1].strip("()")) for _, report in sorted(reports.items())]
     lines.append("Made by `" + "`; `".join(commands) + "`.")

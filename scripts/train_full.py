@@ -1,15 +1,16 @@
 """`make train-full`: train the Deeper CNN longer, with several seeds, and ship the best.
 
 Usage: python scripts/train_full.py [--epochs 30] [--seeds 1 2 3] [--monitor val_accuracy|val_loss]
-                                   [--keep best|last] [--filters 32 64] [--batch-size 128]
+                                   [--keep average|best|last] [--average-epochs 8] [--average-floor 0.1]
+                                   [--filters 32 64] [--batch-size 128]
                                    [--learning-rate 3e-3] [--replace if_better|always]
 
 Same code path as the notebook (digits.data / models / train / evaluate), same validation
 split. Each seed's model is scored on the validation split and, for the report only, on
 the test set; the seed with the highest *validation* accuracy (or the lowest validation
 loss with `--monitor val_loss`, which then also picks each seed's best epoch) is saved as
-hand_written_digits_prediction.h5 (unless the model already there is better on validation;
-`--replace always` ships it anyway).
+hand_written_digits_prediction.h5 (unless the model already there has a lower or equal
+validation loss, see `digits.evaluate.save_best_model`; `--replace always` ships it anyway).
 Writes reports/train_full.json: per-seed results, mean ± std test accuracy, the shipped
 seed, and the test accuracy of the seeds' ensemble (average of probabilities), reported
 separately.
@@ -47,9 +48,13 @@ def main() -> int:
     parser.add_argument("--replace", choices=["if_better", "always"], default="if_better")
     parser.add_argument("--monitor", choices=["val_accuracy", "val_loss"], default="val_accuracy",
                         help="what picks each seed's best epoch and the seed to ship (validation split only)")
-    parser.add_argument("--keep", choices=["best", "last"], default="best",
-                        help="weights each seed keeps: its best epoch by --monitor, or its last epoch "
-                             "(then the best epoch's test accuracy is reported next to it for comparison)")
+    parser.add_argument("--keep", choices=["best", "last", "average"], default="average",
+                        help="weights each seed keeps: its best epoch by --monitor, its last epoch, or the average "
+                             "of its last --average-epochs epochs (SWA); with last/average the best epoch's test "
+                             "accuracy is reported next to it for comparison, and with average the last epoch's too")
+    parser.add_argument("--average-epochs", type=int, default=8, help="with --keep average: how many final epochs to average")
+    parser.add_argument("--average-floor", type=float, default=0.1,
+                        help="with --keep average: the constant learning rate of those epochs, as a fraction of the peak")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation (a control run)")
     parser.add_argument("--subset", type=int, default=None, help="train on the first N training images only (for a quick try)")
     args = parser.parse_args()
@@ -60,18 +65,24 @@ def main() -> int:
     if args.subset:
         x_train, y_train = x_train[: args.subset], y_train[: args.subset]
     runs, probabilities = [], []
-    compare = args.keep == "last"
+    compare = args.keep in ("last", "average")
+    average_last = args.average_epochs if args.keep == "average" else 0
     with tempfile.TemporaryDirectory() as scratch:
         for seed in args.seeds:
             print(f"\n=== Deeper CNN, seed {seed}, {args.epochs} epochs ===", flush=True)
             model = models.build_deeper_cnn(filters=tuple(args.filters))
-            # With --keep last, the best epoch's weights are also saved, to be scored for comparison.
+            # With --keep last or average, the best epoch's weights are also saved, to be scored for
+            # comparison (and with average, the last epoch's).
             best_weights = Path(scratch) / f"seed{seed}-best.weights.h5"
+            last_weights = Path(scratch) / f"seed{seed}-last.weights.h5"
             checkpoints = [keras.callbacks.ModelCheckpoint(best_weights, monitor=args.monitor, save_best_only=True, save_weights_only=True)]
+            if average_last:  # the last epoch before averaging, also scored for comparison
+                checkpoints.append(keras.callbacks.ModelCheckpoint(last_weights, save_weights_only=True))
             result = train.fit(model, (x_train, y_train), (x_val, y_val), epochs=args.epochs, batch_size=args.batch_size,
                                learning_rate=args.learning_rate,
                                augment=not args.no_augment, monitor=args.monitor, restore_best=not compare,
-                               seed=seed, callbacks=checkpoints if compare else None)
+                               seed=seed, callbacks=checkpoints if compare else None,
+                               average_last=average_last, average_floor=args.average_floor)
             scores = evaluate.evaluate_model(model, x_test, y_test)
             probabilities.append(scores["probabilities"])
             model.save(Path(scratch) / f"seed{seed}.h5")
@@ -90,6 +101,12 @@ def main() -> int:
                 best_scores = evaluate.evaluate_model(model, x_test, y_test)
                 run.update(best_epoch_val_accuracy=result.best_val_accuracy, best_epoch_val_loss=result.best_val_loss,
                            best_epoch_test_accuracy=best_scores["accuracy"], best_epoch_test_loss=best_scores["loss"])
+            if average_last:
+                model.load_weights(last_weights)
+                last_scores = evaluate.evaluate_model(model, x_test, y_test)
+                run.update(last_epoch_val_accuracy=result.history["val_accuracy"][-1],
+                           last_epoch_val_loss=result.history["val_loss"][-1],
+                           last_epoch_test_accuracy=last_scores["accuracy"], last_epoch_test_loss=last_scores["loss"])
             run["history"] = {key: [round(v, 5) for v in values] for key, values in result.history.items()}
             runs.append(run)
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "history"}), flush=True)
@@ -110,6 +127,7 @@ def main() -> int:
         "augment": not args.no_augment,
         "monitor": args.monitor,
         "keep": args.keep,
+        **({"average_epochs": args.average_epochs, "average_floor": args.average_floor} if average_last else {}),
         "train_size": len(x_train),
         "runs": runs,
         "test_accuracy_mean": float(test.mean()),
@@ -126,7 +144,7 @@ def main() -> int:
         f"\nDeeper CNN, {args.epochs} epochs, {len(runs)} seeds: test accuracy "
         f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%}; seed {best['seed']} "
         f"(best on validation) has {best['test_accuracy']:.2%} and was "
-        f"{'saved to ' + str(args.model_path) if saved['saved'] else 'NOT saved: the existing model is better on validation'}; "
+        f"{'saved to ' + str(args.model_path) if saved['saved'] else 'NOT saved: the existing model has a lower validation loss'}; "
         f"ensemble of the seeds {report['ensemble_test_accuracy']:.2%}."
     )
     return 0

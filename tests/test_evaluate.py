@@ -62,6 +62,8 @@ def test_save_best_model_keeps_a_better_existing_model(tmp_path):
     rng = np.random.default_rng(0)
     x_val = rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
     good = models.build_simple_cnn()
+    kernel, bias = good.layers[-1].get_weights()
+    good.layers[-1].set_weights([kernel * 1000.0, bias])  # confident: a loss near 0, not near log(10)
     y_val = good.predict(x_val[..., None] / 255.0, verbose=0).argmax(1)  # 'good' is right on every image
     bad = models.build_simple_cnn()
     path = tmp_path / "model.h5"
@@ -73,7 +75,29 @@ def test_save_best_model_keeps_a_better_existing_model(tmp_path):
     assert not second["saved"] and second["existing_val_accuracy"] == 1.0
     assert second["existing_val_loss"] == pytest.approx(first["val_loss"]) and second["val_accuracy"] < 1.0
     assert path.read_bytes() == stamp  # the better model was not overwritten
+    assert second["val_loss"] > second["existing_val_loss"]
     third = evaluate.save_best_model(bad, path, x_val, y_val, replace="always")
     assert third["saved"] and path.read_bytes() != stamp
     with pytest.raises(ValueError, match="replace"):
         evaluate.save_best_model(bad, path, x_val, y_val, replace="sometimes")
+
+
+def test_save_best_model_compares_validation_loss_not_accuracy(tmp_path):
+    from digits import models
+
+    x_val = np.random.default_rng(1).integers(0, 256, size=(40, 28, 28), dtype=np.uint8)
+    sharp, soft = models.build_simple_cnn(), models.build_simple_cnn()
+    # 'sharp' (logits scaled up) is very confident: right on all but the 8 relabelled
+    # images, where its loss is huge; 'soft' always answers a uniform 10%: lower accuracy,
+    # lower loss.
+    kernel, bias = sharp.layers[-1].get_weights()
+    sharp.layers[-1].set_weights([kernel * 1000.0, bias])
+    y_val = sharp.predict(x_val[..., None] / 255.0, verbose=0).argmax(1)
+    y_val[:8] = (y_val[:8] + 1) % 10
+    soft.layers[-1].set_weights([kernel * 0.0, bias * 0.0])
+    scores = {name: evaluate.evaluate_model(m, x_val, y_val) for name, m in (("sharp", sharp), ("soft", soft))}
+    assert scores["sharp"]["accuracy"] > scores["soft"]["accuracy"] and scores["sharp"]["loss"] > scores["soft"]["loss"]
+    path = tmp_path / "model.h5"
+    evaluate.save_best_model(sharp, path, x_val, y_val)
+    result = evaluate.save_best_model(soft, path, x_val, y_val)
+    assert result["saved"] and result["existing_val_accuracy"] > result["val_accuracy"]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from digits import data, models, train
+from digits.backend import keras
 
 
 def test_dataset_batches_match_the_specs_preprocessing():
@@ -78,3 +79,48 @@ def test_fit_refuses_an_unknown_monitor():
     images, labels = np.zeros((4, 28, 28), np.uint8), np.arange(4)
     with pytest.raises(ValueError, match="val_loss"):
         train.fit(models.build_simple_cnn(), (images, labels), (images, labels), monitor="accuracy")
+
+
+def test_weight_averaging_keeps_the_mean_of_the_last_epochs_only():
+    model = models.build_simple_cnn()
+    averaging = train.WeightAveraging(total_epochs=3, epochs=2)
+    averaging.set_model(model)
+    snapshots = [[np.full_like(w, value) for w in model.get_weights()] for value in (100.0, 1.0, 2.0)]
+    for epoch, weights in enumerate(snapshots):
+        model.set_weights(weights)
+        averaging.on_epoch_end(epoch)
+    assert averaging.count == 2
+    assert all(np.allclose(mean, 1.5) for mean in averaging.mean)  # epochs 2 and 3, not the first
+
+
+def test_recompute_batch_norm_sets_the_exact_statistics_of_each_layers_inputs():
+    (x_train, _), _ = data.load_mnist()
+    images = x_train[:300]
+    model = models.build_deeper_cnn()
+    bn_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in bn_layers:  # stale statistics, far from the real ones
+        layer.moving_mean.assign(np.full(layer.moving_mean.shape, 5.0, np.float32))
+        layer.moving_variance.assign(np.full(layer.moving_variance.shape, 9.0, np.float32))
+    train.recompute_batch_norm(model, images, batch_size=128)  # batches that do not divide 300
+    x = data.scale(images)
+    for name in ("block1a_bn", "block2b_bn", "dense256_bn"):
+        index = [layer.name for layer in model.layers].index(name)
+        inputs = keras.Model(model.inputs, model.layers[index - 1].output).predict(x, verbose=0)
+        inputs = inputs.reshape(-1, inputs.shape[-1])
+        layer = model.layers[index]
+        assert np.allclose(layer.moving_mean.numpy(), inputs.mean(axis=0), atol=1e-4)
+        assert np.allclose(layer.moving_variance.numpy(), inputs.var(axis=0), rtol=1e-3, atol=1e-5)
+
+
+def test_fit_with_weight_averaging_keeps_the_averaged_model_and_scores_it():
+    (x_train, y_train), _ = data.load_mnist()
+    (xt, yt), (xv, yv) = data.split_validation(x_train[:1500], y_train[:1500], n_val=300)
+    model = models.build_deeper_cnn()
+    result = train.fit(model, (xt, yt), (xv, yv), epochs=3, average_last=2, verbose=0)
+    assert result.kept_epoch == 3 and result.config["average_last"] == 2
+    loss, accuracy = model.evaluate(*data.prepare(xv, yv), verbose=0)
+    assert accuracy == pytest.approx(result.val_accuracy) and loss == pytest.approx(result.val_loss, rel=1e-3)
+    # The model holds neither the last epoch's weights nor its scores.
+    assert loss != pytest.approx(result.history["val_loss"][-1], rel=1e-3)
+    with pytest.raises(ValueError, match="average_last"):
+        train.fit(models.build_simple_cnn(), (xt, yt), (xv, yv), epochs=3, average_last=3)
