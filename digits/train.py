@@ -17,6 +17,7 @@ import numpy as np
 
 from digits.backend import keras, tf
 
+from digits.data import scale
 from digits.models import NUM_CLASSES, compile_model
 
 __all__ = ["TrainingResult", "make_augmenter", "make_dataset", "fit", "best_index", "WeightAveraging", "recompute_batch_norm"]
@@ -125,7 +126,7 @@ def recompute_batch_norm(model: keras.Model, images: np.ndarray, batch_size: int
     Needed after weight averaging: the moving statistics collected during training belong
     to the weights of the last steps, not to their mean. Works on Sequential models.
     """
-    x_all = images[..., None].astype("float32") / 255.0
+    x_all = scale(images)
     for index, layer in enumerate(model.layers):
         if not isinstance(layer, keras.layers.BatchNormalization):
             continue

@@ -94,6 +94,11 @@ def comparisons(report: dict) -> list[tuple[str, str]]:
     return [(key, label) for key, label in candidates if all(f"{key}_test_accuracy" in run for run in report["runs"])]
 
 
+def epoch_label(run: dict, key: str) -> str:
+    """"27: " before a best-epoch comparison's score (which epoch that was), nothing before others."""
+    return f"{run['best_epoch']}: " if key == "best_epoch" else ""
+
+
 def train_full_table(report: dict) -> str:
     others = comparisons(report)
     header = "| seed | epoch kept | validation accuracy | test accuracy | test loss | training time |"
@@ -105,7 +110,7 @@ def train_full_table(report: dict) -> str:
     for run in report["runs"]:
         shipped = " (shipped)" if run["seed"] == report["shipped_seed"] and report["saved"]["saved"] else ""
         extra = "".join(
-            " " + f"{run['best_epoch']}: " * (key == "best_epoch") + f"{run[key + '_val_accuracy']:.2%} / {run[key + '_test_accuracy']:.2%} |"
+            f" {epoch_label(run, key)}{run[key + '_val_accuracy']:.2%} / {run[key + '_test_accuracy']:.2%} |"
             for key, _ in others
         )
         lines.append(
@@ -152,10 +157,11 @@ def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> 
     lines.append("")
     for name, report in sorted(reports.items()):
         for key, label in comparisons(report):
-            scores = " / ".join(f"{run['best_epoch']}: " * (key == "best_epoch") + f"{run[key + '_test_accuracy']:.2%}" for run in report["runs"])
+            scores = " / ".join(f"{epoch_label(run, key)}{run[key + '_test_accuracy']:.2%}" for run in report["runs"])
+            legend = "(epoch: accuracy) " if key == "best_epoch" else ""
             lines.append(
                 f"`{name}`: had each seed kept its {label} instead of its {weights_kept(report)}, "
-                f"the test accuracy would have been {'(epoch: accuracy) ' * (key == 'best_epoch')}{scores}."
+                f"the test accuracy would have been {legend}{scores}."
             )
     commands = [report.get("equivalent_command", report["command"].split("  ")[-1].strip("()")) for _, report in sorted(reports.items())]
     lines.append("Made by `" + "`; `".join(commands) + "`.")
