@@ -83,7 +83,8 @@ def monitor_of(report: dict) -> str:
 
 def weights_kept(report: dict) -> str:
     if report.get("keep") == "average":
-        return f"average of the last {report['average_epochs']} epochs (SWA)"
+        floor = f" at {report['average_floor']:g}× the peak learning rate" if "average_floor" in report else ""
+        return f"average of the last {report['average_epochs']} epochs (SWA{floor})"
     return "last epoch" if report.get("keep") == "last" else f"best epoch by {monitor_of(report)}"
 
 

@@ -158,4 +158,5 @@ def test_tables_compare_averaged_weights_with_the_best_and_the_last_epoch():
     assert "its average of the last 8 epochs (SWA); had it kept its last epoch, not averaged instead, the test accuracy would average 99.61%" in table
     experiments = module.experiments_table({"a.json": report})
     assert "| average of the last 8 epochs (SWA) | 30 | 99.72% → 99.66% |" in experiments
+    assert "| average of the last 8 epochs (SWA at 0.05× the peak learning rate) | 30 |" in module.experiments_table({"a.json": {**report, "average_floor": 0.05}})
     assert "had each seed kept its last epoch, not averaged instead of its average of the last 8 epochs (SWA), the test accuracy would have been 99.61%." in experiments
