@@ -178,7 +178,8 @@ def fit(
     K epochs before the end and stays there; the weights at the end of each of the last K
     epochs are averaged (`WeightAveraging`), the model keeps that mean (not the best or last
     epoch), and its batch-norm statistics are recomputed on the training images. Its
-    validation scores are then those of the averaged model.
+    validation scores are then those of the averaged model. (If early stopping ends training
+    before the averaging starts, the model keeps its last epoch.)
 
     ``steps_per_execution`` training steps run per call into TensorFlow (8 by default: faster
     than 1 for both models in `benchmarks/train_speed.py`, also with augmentation on).
@@ -204,10 +205,11 @@ def fit(
     augmenter = make_augmenter(seed=seed) if augment else None
     train_ds = make_dataset(*train, batch_size=batch_size, shuffle=True, augmenter=augmenter, seed=seed)
     val_ds = make_dataset(*validation, batch_size=1024)
+    restores = restore_best and not average_last  # averaged weights replace any epoch's
     best = keras.callbacks.EarlyStopping(
         monitor=monitor,
         patience=patience if patience is not None else epochs,
-        restore_best_weights=restore_best and not average_last,
+        restore_best_weights=restores,
         verbose=0,
     )
     averaging = [WeightAveraging(epochs, average_last)] if average_last else []
@@ -217,7 +219,7 @@ def fit(
     )
     val_acc = history.history["val_accuracy"]
     best_epoch = best_index(history.history[monitor], monitor)
-    kept_epoch = best_epoch if restore_best else len(val_acc) - 1
+    kept_epoch = best_epoch if restores else len(val_acc) - 1
     kept_scores = {"val_accuracy": float(val_acc[kept_epoch]), "val_loss": float(history.history["val_loss"][kept_epoch])}
     if averaging and averaging[0].mean is not None:  # (None if early stopping ended training first)
         model.set_weights([w.astype(np.float32) for w in averaging[0].mean])

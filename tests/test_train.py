@@ -68,6 +68,21 @@ def test_fit_keeps_the_last_epoch_when_asked_and_still_reports_the_best():
     assert result.best_val_loss == pytest.approx(min(result.history["val_loss"])) and result.config["restore_best"] is False
 
 
+def test_fit_that_stops_before_averaging_reports_the_weights_it_holds():
+    (x_train, y_train), _ = data.load_mnist()
+    (xt, yt), (xv, _) = data.split_validation(x_train[:1500], y_train[:1500], n_val=300)
+    yv_noise = np.random.default_rng(0).integers(0, 10, len(xv))  # as above: the loss is lowest early
+    model = models.build_simple_cnn()
+    # Early stopping ends training before the last epoch, the only one to average: no weights are
+    # averaged or restored, so the model holds (and the result reports) the last epoch run.
+    result = train.fit(model, (xt, yt), (xv, yv_noise), epochs=5, augment=False, monitor="val_loss", patience=1,
+                       average_last=1, verbose=0)
+    assert result.epochs_run < 5 and result.best_epoch < result.epochs_run, result.history["val_loss"]
+    loss, _ = model.evaluate(*data.prepare(xv, yv_noise), verbose=0)
+    assert result.kept_epoch == result.epochs_run
+    assert loss == pytest.approx(result.history["val_loss"][-1], rel=1e-3) == pytest.approx(result.val_loss, rel=1e-3)
+
+
 def test_best_index_by_monitor():
     assert train.best_index([0.98, 0.99, 0.985], "val_accuracy") == 1
     assert train.best_index([0.05, 0.03, 0.04], "val_loss") == 1
