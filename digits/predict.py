@@ -31,6 +31,7 @@ __all__ = [
     "Predictor",
     "default_model_path",
     "find_images",
+    "load_model",
 ]
 
 MODEL_FILENAME = "hand_written_digits_prediction.h5"
@@ -143,7 +144,7 @@ class Predictor:
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         self.low_confidence = float(low_confidence)
         self.batch_size = int(batch_size)
-        self.model = _load_model(self.model_path)
+        self.model = load_model(self.model_path)
         self._forward = _compile_forward(self.model)
         probabilities = self.predict_inputs(np.zeros((1, 28, 28, 1), dtype=np.float32))  # warm-up
         if not (np.all(probabilities >= 0) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)):
@@ -209,7 +210,13 @@ class Predictor:
         return f"Predictor(model_path={str(self.model_path)!r}, low_confidence={self.low_confidence})"
 
 
-def _load_model(path: Path):
+def load_model(path: str | Path):
+    """Load a digits model file (.h5 or .keras) and check its shapes: (N, 28, 28, 1) in, (N, 10) out.
+
+    Raises:
+        ModelError: the file is missing, not a Keras model, or has the wrong shapes.
+    """
+    path = Path(path)
     if not path.is_file():
         hint = " Train one first (see the README) or pass another file." if path.name == MODEL_FILENAME else ""
         raise ModelError(f"No model file at {path}.{hint}")

@@ -20,7 +20,16 @@ from digits.backend import keras, tf
 from digits.data import scale
 from digits.models import NUM_CLASSES, compile_model
 
-__all__ = ["TrainingResult", "make_augmenter", "make_dataset", "fit", "best_index", "WeightAveraging", "recompute_batch_norm"]
+__all__ = [
+    "TrainingResult",
+    "make_augmenter",
+    "make_dataset",
+    "make_teacher_views",
+    "fit",
+    "best_index",
+    "WeightAveraging",
+    "recompute_batch_norm",
+]
 
 MONITORS = ("val_accuracy", "val_loss")
 
@@ -81,6 +90,63 @@ def make_dataset(
     if augmenter is not None:
         dataset = dataset.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def make_teacher_views(
+    teachers: list[keras.Model],
+    images: np.ndarray,
+    labels: np.ndarray,
+    views: int = 10,
+    teacher_weight: float = 0.5,
+    batch_size: int = 1000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Knowledge distillation targets: ``views`` augmented copies of each training image and,
+    for each copy, what the ``teachers`` (an ensemble: their probabilities averaged) say it is.
+
+    The target of a view is ``teacher_weight`` x the teachers' probabilities + the rest x the
+    one-hot label. Teachers score the very view the student will see ("consistent teaching",
+    Beyer et al., 2022), but only once: the views are made here, before training, because
+    running several teachers on every batch would double each epoch's time on a CPU.
+
+    Returns uint8 views (N, views, 28, 28) and float32 targets (N, views, 10), for
+    ``fit(teacher_views=...)``.
+    """
+    if not teachers:
+        raise ValueError("make_teacher_views needs at least one teacher model")
+    if not 0.0 <= teacher_weight <= 1.0:
+        raise ValueError(f"teacher_weight must be between 0 and 1, not {teacher_weight}")
+    augmenter = make_augmenter(seed=seed)
+    ensemble = tf.function(
+        lambda x: tf.add_n([t(x, training=False) for t in teachers]) / len(teachers), reduce_retracing=True
+    )
+    out_views = np.empty((len(images), views, *images.shape[1:]), np.uint8)
+    targets = np.empty((len(images), views, NUM_CLASSES), np.float32)
+    one_hot = np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+    for view in range(views):
+        for start in range(0, len(images), batch_size):
+            x = tf.constant(scale(images[start : start + batch_size]))
+            x = augmenter(x, training=True)
+            x = tf.round(tf.clip_by_value(x, 0.0, 1.0) * 255.0)  # stored as uint8, like the images
+            out_views[start : start + batch_size, view] = x.numpy()[..., 0].astype(np.uint8)
+            probabilities = ensemble(x / 255.0).numpy()
+            targets[start : start + batch_size, view] = teacher_weight * probabilities + (1 - teacher_weight) * one_hot[start : start + batch_size]
+    return out_views, targets
+
+
+def _view_dataset(views: np.ndarray, targets: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
+    """Batches of one randomly chosen view per image (a new choice every epoch) and its target."""
+    count, n_views = views.shape[:2]
+    views_t, targets_t = tf.constant(views), tf.constant(targets)
+    dataset = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+
+    def pick(index):
+        view = tf.random.uniform(tf.shape(index), 0, n_views, dtype=tf.int64, seed=seed)
+        where = tf.stack([index, view], axis=1)
+        x = tf.cast(tf.expand_dims(tf.gather_nd(views_t, where), -1), tf.float32) / 255.0
+        return x, tf.gather_nd(targets_t, where)
+
+    return dataset.map(pick, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _check_monitor(monitor: str) -> None:
@@ -161,6 +227,7 @@ def fit(
     callbacks: list | None = None,
     average_last: int = 0,
     average_floor: float = 0.1,
+    teacher_views: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainingResult:
     """Compile ``model`` (Adam, categorical cross-entropy) and train it.
 
@@ -180,6 +247,11 @@ def fit(
     epoch), and its batch-norm statistics are recomputed on the training images. Its
     validation scores are then those of the averaged model. (If early stopping ends training
     before the averaging starts, the model keeps its last epoch.)
+
+    With ``teacher_views`` (from `make_teacher_views`, made from ``train``'s images) the
+    model is distilled: each epoch it sees one of the precomputed augmented views of every
+    training image and fits that view's target instead of the one-hot label (no augmentation
+    on the fly). ``train`` still gives the images the batch-norm statistics are recomputed on.
 
     ``steps_per_execution`` training steps run per call into TensorFlow (8 by default: faster
     than 1 for both models in `benchmarks/train_speed.py`, also with augmentation on).
@@ -202,8 +274,13 @@ def fit(
         alpha=average_floor if average_last else 0.0,
     )
     compile_model(model, learning_rate=schedule, steps_per_execution=steps_per_execution)
-    augmenter = make_augmenter(seed=seed) if augment else None
-    train_ds = make_dataset(*train, batch_size=batch_size, shuffle=True, augmenter=augmenter, seed=seed)
+    if teacher_views is not None:
+        if len(teacher_views[0]) != len(train[0]):
+            raise ValueError(f"teacher_views has {len(teacher_views[0])} images, train has {len(train[0])}: make them from the same images")
+        train_ds = _view_dataset(*teacher_views, batch_size=batch_size, seed=seed)
+    else:
+        augmenter = make_augmenter(seed=seed) if augment else None
+        train_ds = make_dataset(*train, batch_size=batch_size, shuffle=True, augmenter=augmenter, seed=seed)
     val_ds = make_dataset(*validation, batch_size=1024)
     restores = restore_best and not average_last  # averaged weights replace any epoch's
     best = keras.callbacks.EarlyStopping(
@@ -251,5 +328,6 @@ def fit(
             average_floor=average_floor,
             steps_per_execution=steps_per_execution,
             seed=seed,
+            distilled=teacher_views is not None,
         ),
     )

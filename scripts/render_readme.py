@@ -88,6 +88,25 @@ def weights_kept(report: dict) -> str:
     return "last epoch" if report.get("keep") == "last" else f"best epoch by {monitor_of(report)}"
 
 
+def augmentation(report: dict) -> str:
+    """How a run augmented its training images: on the fly, not at all, or views scored by teachers."""
+    if "teachers" in report:
+        return f"{report['teacher_views']} views per image, distilled from {len(report['teachers']['models'])} models"
+    return "yes" if report.get("augment", True) else "no"
+
+
+def teachers_line(report: dict) -> str:
+    """For a distilled run: its teachers and their scores, one line."""
+    teachers = report["teachers"]
+    models = ", ".join(f"`{t['path']}` ({t['val_accuracy']:.2%} / {t['test_accuracy']:.2%})" for t in teachers["models"])
+    return (
+        f"Distilled from {len(teachers['models'])} teachers (validation / test accuracy): {models}; their ensemble "
+        f"{teachers['ensemble_val_accuracy']:.2%} / {teachers['ensemble_test_accuracy']:.2%}. Each seed learns from "
+        f"{report['teacher_views']} augmented views of every training image, each view's target "
+        f"{report['teacher_weight']:g} × the teachers' mean probabilities + {1 - report['teacher_weight']:g} × its label."
+    )
+
+
 def comparisons(report: dict) -> list[tuple[str, str]]:
     """The other weights each seed's run also scored on test, for comparison (`--keep last`
     scores the best epoch; `--keep average` the best and the last epoch): (key prefix, label)."""
@@ -127,6 +146,8 @@ def train_full_table(report: dict) -> str:
         )
     if others:
         lines.append("")
+    if "teachers" in report:
+        lines += [teachers_line(report), ""]
     lines.append(
         f"{report['model']}, {report['epochs']} epochs: test accuracy {report['test_accuracy_mean']:.2%} ± "
         f"{report['test_accuracy_std']:.2%} (mean ± standard deviation over {len(report['runs'])} seeds). "
@@ -149,10 +170,9 @@ def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> 
         losses = [run["val_loss"] for run in report["runs"] if "val_loss" in run]
         lowest = f"{min(losses):.4f}" if losses else "–"
         spread = f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%}" if len(report["runs"]) > 1 else "– (1 seed)"
-        augment = "yes" if report.get("augment", True) else "no"
         widths = "/".join(str(width) for width in report.get("filters", [32, 64]))  # reports from before --filters: 32/64
         lines.append(
-            f"| `reports/experiments/{name}` | {widths} ({report['params']:,}) | {augment} | {report['epochs']} | {weights_kept(report)} | "
+            f"| `reports/experiments/{name}` | {widths} ({report['params']:,}) | {augmentation(report)} | {report['epochs']} | {weights_kept(report)} | "
             f"{epochs} | {tests} | {spread} | {lowest} | {report['ensemble_test_accuracy']:.2%} |"
         )
     lines.append("")
@@ -164,6 +184,8 @@ def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> 
                 f"`{name}`: had each seed kept its {label} instead of its {weights_kept(report)}, "
                 f"the test accuracy would have been {legend}{scores}."
             )
+        if "teachers" in report:
+            lines.append(f"`{name}`: " + teachers_line(report))
     commands = [report.get("equivalent_command", report["command"].split("  ")[-1].strip("()")) for _, report in sorted(reports.items())]
     lines.append("Made by `" + "`; `".join(commands) + "`.")
     shipped = metrics["saved_model"] if metrics else {}

@@ -4,6 +4,8 @@ Usage: python scripts/train_full.py [--epochs 30] [--seeds 1 2 3] [--monitor val
                                    [--keep average|best|last] [--average-epochs 8] [--average-floor 0.1]
                                    [--filters 32 64] [--batch-size 128]
                                    [--learning-rate 3e-3] [--replace if_better|always]
+                                   [--teachers A.h5 B.h5 ... [--teacher-views 10] [--teacher-weight 0.5]]
+                                   [--save-models DIR]
 
 Same code path as the notebook (digits.data / models / train / evaluate), same validation
 split. Each seed's model is scored on the validation split and, for the report only, on
@@ -14,11 +16,16 @@ validation loss, see `digits.evaluate.save_best_model`; `--replace always` ships
 Writes reports/train_full.json: per-seed results, mean ± std test accuracy, the shipped
 seed, and the test accuracy of the seeds' ensemble (average of probabilities), reported
 separately.
+
+With `--teachers`, each seed is distilled from those trained models (their probabilities
+averaged) instead of learning from the labels alone: see `digits.train.make_teacher_views`.
+The teachers' own validation and test accuracy are reported next to the students'.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -32,8 +39,33 @@ import numpy as np  # noqa: E402
 
 from digits import data, evaluate, models, train  # noqa: E402
 from digits.backend import keras  # noqa: E402  (quiet TensorFlow import)
+from digits.predict import ModelError, load_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def distillation_targets(args, x_train, y_train, validation, test):
+    """Load the --teachers, score them, and make the augmented views and targets every seed learns from."""
+    teachers, files, probabilities = [], [], {"val": [], "test": []}
+    for path in args.teachers:
+        try:  # the prediction path's checks: a loadable Keras file, 28x28x1 -> 10 probabilities
+            teachers.append(load_model(path))
+        except ModelError as error:
+            raise SystemExit(f"Teacher model: {error}") from None
+        files.append({"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+        for name, (x, y) in (("val", validation), ("test", test)):
+            scores = evaluate.evaluate_model(teachers[-1], x, y)
+            files[-1][f"{name}_accuracy"] = scores["accuracy"]
+            probabilities[name].append(scores["probabilities"])
+    ensemble = {f"ensemble_{name}_accuracy": float(np.mean(np.mean(probabilities[name], axis=0).argmax(axis=1) == y))
+                for name, (x, y) in (("val", validation), ("test", test))}
+    print(f"{len(teachers)} teachers, ensemble validation accuracy {ensemble['ensemble_val_accuracy']:.2%}; "
+          f"making {args.teacher_views} views of each training image...", flush=True)
+    start = time.perf_counter()
+    views = train.make_teacher_views(teachers, x_train, y_train, views=args.teacher_views, teacher_weight=args.teacher_weight)
+    seconds = round(time.perf_counter() - start, 1)
+    print(f"Views made in {seconds} s", flush=True)
+    return views, {"models": files, **ensemble, "views_seconds": seconds}
 
 
 def main() -> int:
@@ -57,13 +89,27 @@ def main() -> int:
                         help="with --keep average: the constant learning rate of those epochs, as a fraction of the peak")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation (a control run)")
     parser.add_argument("--subset", type=int, default=None, help="train on the first N training images only (for a quick try)")
+    parser.add_argument("--teachers", type=Path, nargs="+", default=None,
+                        help="trained .h5 models to distil into each seed (their probabilities averaged)")
+    parser.add_argument("--teacher-views", type=int, default=10, help="with --teachers: augmented views made per training image")
+    parser.add_argument("--teacher-weight", type=float, default=0.5,
+                        help="with --teachers: weight of the teachers' probabilities in each target (the rest: the label)")
+    parser.add_argument("--save-models", type=Path, default=None,
+                        help="also keep every seed's model in this folder as seed<N>.h5 (e.g. as teachers for --teachers)")
     args = parser.parse_args()
+    if args.save_models is not None:
+        existing = [args.save_models / f"seed{seed}.h5" for seed in args.seeds if (args.save_models / f"seed{seed}.h5").exists()]
+        if existing:
+            raise SystemExit(f"Not overwriting {', '.join(map(str, existing))}: move them away or choose another --save-models folder")
 
     started = time.perf_counter()
     (x_train_full, y_train_full), (x_test, y_test) = data.load_mnist()
     (x_train, y_train), (x_val, y_val) = data.split_validation(x_train_full, y_train_full)
     if args.subset:
         x_train, y_train = x_train[: args.subset], y_train[: args.subset]
+    teacher_views, teachers_report = None, None
+    if args.teachers:
+        teacher_views, teachers_report = distillation_targets(args, x_train, y_train, (x_val, y_val), (x_test, y_test))
     runs, probabilities = [], []
     compare = args.keep in ("last", "average")
     average_last = args.average_epochs if args.keep == "average" else 0
@@ -82,10 +128,14 @@ def main() -> int:
                                learning_rate=args.learning_rate,
                                augment=not args.no_augment, monitor=args.monitor, restore_best=not compare,
                                seed=seed, callbacks=checkpoints if compare else None,
-                               average_last=average_last, average_floor=args.average_floor)
+                               average_last=average_last, average_floor=args.average_floor,
+                               teacher_views=teacher_views)
             scores = evaluate.evaluate_model(model, x_test, y_test)
             probabilities.append(scores["probabilities"])
             model.save(Path(scratch) / f"seed{seed}.h5")
+            if args.save_models is not None:
+                args.save_models.mkdir(parents=True, exist_ok=True)
+                model.save(args.save_models / f"seed{seed}.h5")
             run = {
                 "seed": seed,
                 "epoch": result.kept_epoch,
@@ -129,6 +179,8 @@ def main() -> int:
         "keep": args.keep,
         **({"average_epochs": args.average_epochs, "average_floor": args.average_floor} if average_last else {}),
         "train_size": len(x_train),
+        **({"teachers": teachers_report, "teacher_views": args.teacher_views, "teacher_weight": args.teacher_weight}
+           if args.teachers else {}),
         "runs": runs,
         "test_accuracy_mean": float(test.mean()),
         "test_accuracy_std": float(test.std(ddof=1)) if len(test) > 1 else 0.0,

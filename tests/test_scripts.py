@@ -85,6 +85,30 @@ def test_train_full_picks_the_seed_on_validation_and_reports(tmp_path, keep):
     assert abs(result["test_accuracy_mean"] - sum(tests) / 2) < 1e-9 and 0 <= result["ensemble_test_accuracy"] <= 1
 
 
+
+def test_train_full_distils_from_teacher_models_and_reports_them(tmp_path):
+    teacher, model, report = tmp_path / "teacher.h5", tmp_path / "model.h5", tmp_path / "train_full.json"
+    command = [sys.executable, str(ROOT / "scripts" / "train_full.py"), "--epochs", "2", "--seeds", "1", "--subset", "1000",
+               "--average-epochs", "1", "--report", str(report)]
+    kept = tmp_path / "kept"
+    subprocess.run([*command, "--model-path", str(teacher), "--save-models", str(kept)], check=True, cwd=ROOT, capture_output=True, text=True)
+    assert (kept / "seed1.h5").is_file()
+    again = subprocess.run([*command, "--model-path", str(model), "--save-models", str(kept)], cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode != 0 and "Not overwriting" in again.stderr and not model.exists()
+    missing = subprocess.run([*command, "--model-path", str(model), "--teachers", str(tmp_path / "nope.h5")],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert missing.returncode != 0 and "Teacher model: No model file at" in missing.stderr and not model.exists()
+    assert "Traceback" not in missing.stderr
+    subprocess.run([*command, "--model-path", str(model), "--teachers", str(teacher), str(kept / "seed1.h5"), "--teacher-views", "2",
+                    "--teacher-weight", "0.7"], check=True, cwd=ROOT, capture_output=True, text=True)
+    result = json.loads(report.read_text())
+    teachers = result["teachers"]
+    assert [t["path"] for t in teachers["models"]] == [str(teacher), str(kept / "seed1.h5")]
+    # The file shipped and the seed's kept copy are one model: same scores, ensemble included.
+    assert teachers["models"][0]["val_accuracy"] == teachers["models"][1]["val_accuracy"] and len(teachers["models"][0]["sha256"]) == 64
+    assert teachers["ensemble_val_accuracy"] == pytest.approx(teachers["models"][0]["val_accuracy"])
+    assert (result["teacher_views"], result["teacher_weight"]) == (2, 0.7) and model.is_file()
+
 def test_experiments_table_has_a_row_per_report():
     module = _load("render_readme")
     run = {"seed": 1, "best_epoch": 7, "val_accuracy": 0.99, "val_loss": 0.02, "test_accuracy": 0.9951}
@@ -160,3 +184,22 @@ def test_tables_compare_averaged_weights_with_the_best_and_the_last_epoch():
     assert "| average of the last 8 epochs (SWA) | 30 | 99.72% → 99.66% |" in experiments
     assert "| average of the last 8 epochs (SWA at 0.05× the peak learning rate) | 30 |" in module.experiments_table({"a.json": {**report, "average_floor": 0.05}})
     assert "had each seed kept its last epoch, not averaged instead of its average of the last 8 epochs (SWA), the test accuracy would have been 99.61%." in experiments
+
+
+def test_distilled_runs_name_their_teachers_in_the_tables():
+    module = _load("render_readme")
+    run = {"seed": 1, "epoch": 30, "best_epoch": 24, "val_accuracy": 0.9968, "val_loss": 0.014, "test_accuracy": 0.9967,
+           "test_loss": 0.0118, "train_seconds": 1130.0}
+    teachers = {"models": [{"path": "build/a.h5", "val_accuracy": 0.997, "test_accuracy": 0.9964},
+                           {"path": "build/b.h5", "val_accuracy": 0.9972, "test_accuracy": 0.9959}],
+                "ensemble_val_accuracy": 0.9978, "ensemble_test_accuracy": 0.9967}
+    report = {"model": "Deeper CNN", "epochs": 30, "keep": "average", "average_epochs": 8, "runs": [run], "shipped_seed": 1,
+              "saved": {"saved": True}, "test_accuracy_mean": 0.9967, "test_accuracy_std": 0.0, "ensemble_test_accuracy": 0.9967,
+              "command": "make train-full  (python scripts/train_full.py --teachers build/a.h5 build/b.h5)", "params": 331306,
+              "teachers": teachers, "teacher_views": 10, "teacher_weight": 0.5}
+    assert ("Distilled from 2 teachers (validation / test accuracy): `build/a.h5` (99.70% / 99.64%), `build/b.h5` (99.72% / 99.59%); "
+            "their ensemble 99.78% / 99.67%. Each seed learns from 10 augmented views of every training image, each view's "
+            "target 0.5 × the teachers' mean probabilities + 0.5 × its label.") in module.train_full_table(report)
+    experiments = module.experiments_table({"d.json": report})
+    assert "| 10 views per image, distilled from 2 models |" in experiments and "`d.json`: Distilled from 2 teachers" in experiments
+    assert "distilled" not in module.experiments_table({"d.json": {k: v for k, v in report.items() if k != "teachers"}})
