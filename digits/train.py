@@ -114,6 +114,8 @@ def make_teacher_views(
     """
     if not teachers:
         raise ValueError("make_teacher_views needs at least one teacher model")
+    if views < 1:
+        raise ValueError(f"views must be at least 1, not {views}")
     if not 0.0 <= teacher_weight <= 1.0:
         raise ValueError(f"teacher_weight must be between 0 and 1, not {teacher_weight}")
     augmenter = make_augmenter(seed=seed)

@@ -97,6 +97,8 @@ def main() -> int:
     parser.add_argument("--save-models", type=Path, default=None,
                         help="also keep every seed's model in this folder as seed<N>.h5 (e.g. as teachers for --teachers)")
     args = parser.parse_args()
+    if args.teacher_views < 1 or not 0.0 <= args.teacher_weight <= 1.0:
+        parser.error("--teacher-views must be at least 1 and --teacher-weight between 0 and 1")
     if args.save_models is not None:
         existing = [args.save_models / f"seed{seed}.h5" for seed in args.seeds if (args.save_models / f"seed{seed}.h5").exists()]
         if existing:

@@ -90,6 +90,8 @@ def test_train_full_distils_from_teacher_models_and_reports_them(tmp_path):
     teacher, model, report = tmp_path / "teacher.h5", tmp_path / "model.h5", tmp_path / "train_full.json"
     command = [sys.executable, str(ROOT / "scripts" / "train_full.py"), "--epochs", "2", "--seeds", "1", "--subset", "1000",
                "--average-epochs", "1", "--report", str(report)]
+    bad = subprocess.run([*command, "--teachers", "x.h5", "--teacher-weight", "2"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--teacher-weight between 0 and 1" in bad.stderr
     kept = tmp_path / "kept"
     subprocess.run([*command, "--model-path", str(teacher), "--save-models", str(kept)], check=True, cwd=ROOT, capture_output=True, text=True)
     assert (kept / "seed1.h5").is_file()

@@ -171,6 +171,8 @@ def test_teacher_weight_mixes_the_teachers_with_the_labels():
     assert np.all(mixed[np.arange(40), :, labels] >= 0.75 - 1e-6)
     with pytest.raises(ValueError, match="teacher_weight"):
         train.make_teacher_views(teacher, images, labels, teacher_weight=1.5)
+    with pytest.raises(ValueError, match="views must be at least 1"):
+        train.make_teacher_views(teacher, images, labels, views=0)
     with pytest.raises(ValueError, match="at least one teacher"):
         train.make_teacher_views([], images, labels)
 
