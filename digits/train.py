@@ -5,6 +5,10 @@ batch inside a ``tf.data`` pipeline, so the training loop never waits on Python.
 Augmentation uses Keras preprocessing layers (small rotations, shifts and zoom; never
 flips, a flipped 2 is not a 2). It runs in the input pipeline, not in the model, so the
 saved model is the plain CNN.
+
+Also here: weight averaging over the last epochs (`WeightAveraging`, with
+`recompute_batch_norm`) and knowledge distillation from trained models
+(`make_teacher_views`, then ``fit(teacher_views=...)``).
 """
 
 from __future__ import annotations
