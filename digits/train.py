@@ -72,6 +72,11 @@ def make_augmenter(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: flo
     )
 
 
+def _as_model_input(images: tf.Tensor) -> tf.Tensor:
+    """uint8 (B, 28, 28) -> float32 (B, 28, 28, 1) in [0, 1], inside a tf.data pipeline (`data.scale` in TensorFlow)."""
+    return tf.cast(tf.expand_dims(images, -1), tf.float32) / 255.0
+
+
 def make_dataset(
     images: np.ndarray,
     labels: np.ndarray,
@@ -87,8 +92,7 @@ def make_dataset(
     dataset = dataset.batch(batch_size)
 
     def to_model_input(x, y):
-        x = tf.cast(tf.expand_dims(x, -1), tf.float32) / 255.0
-        return x, tf.one_hot(tf.cast(y, tf.int32), NUM_CLASSES)
+        return _as_model_input(x), tf.one_hot(tf.cast(y, tf.int32), NUM_CLASSES)
 
     dataset = dataset.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
@@ -149,8 +153,7 @@ def _view_dataset(views: np.ndarray, targets: np.ndarray, batch_size: int, seed:
     def pick(index):
         view = tf.random.uniform(tf.shape(index), 0, n_views, dtype=tf.int64, seed=seed)
         where = tf.stack([index, view], axis=1)
-        x = tf.cast(tf.expand_dims(tf.gather_nd(views_t, where), -1), tf.float32) / 255.0
-        return x, tf.gather_nd(targets_t, where)
+        return _as_model_input(tf.gather_nd(views_t, where)), tf.gather_nd(targets_t, where)
 
     return dataset.map(pick, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 

@@ -44,6 +44,11 @@ from digits.predict import ModelError, load_model  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def ensemble_accuracy(probabilities: list[np.ndarray], labels: np.ndarray) -> float:
+    """Accuracy of several models' averaged probabilities (an ensemble)."""
+    return float(np.mean(np.mean(probabilities, axis=0).argmax(axis=1) == labels))
+
+
 def distillation_targets(args, x_train, y_train, validation, test):
     """Load the --teachers, score them, and make the augmented views and targets every seed learns from."""
     teachers, files, probabilities = [], [], {"val": [], "test": []}
@@ -57,8 +62,8 @@ def distillation_targets(args, x_train, y_train, validation, test):
             scores = evaluate.evaluate_model(teachers[-1], x, y)
             files[-1][f"{name}_accuracy"] = scores["accuracy"]
             probabilities[name].append(scores["probabilities"])
-    ensemble = {f"ensemble_{name}_accuracy": float(np.mean(np.mean(probabilities[name], axis=0).argmax(axis=1) == y))
-                for name, (x, y) in (("val", validation), ("test", test))}
+    ensemble = {f"ensemble_{name}_accuracy": ensemble_accuracy(probabilities[name], y)
+                for name, (_, y) in (("val", validation), ("test", test))}
     print(f"{len(teachers)} teachers, ensemble validation accuracy {ensemble['ensemble_val_accuracy']:.2%}; "
           f"making {args.teacher_views} views of each training image...", flush=True)
     start = time.perf_counter()
@@ -100,7 +105,8 @@ def main() -> int:
     if args.teacher_views < 1 or not 0.0 <= args.teacher_weight <= 1.0:
         parser.error("--teacher-views must be at least 1 and --teacher-weight between 0 and 1")
     if args.save_models is not None:
-        existing = [args.save_models / f"seed{seed}.h5" for seed in args.seeds if (args.save_models / f"seed{seed}.h5").exists()]
+        existing = [args.save_models / f"seed{seed}.h5" for seed in args.seeds]
+        existing = [path for path in existing if path.exists()]
         if existing:
             raise SystemExit(f"Not overwriting {', '.join(map(str, existing))}: move them away or choose another --save-models folder")
 
@@ -116,6 +122,8 @@ def main() -> int:
     compare = args.keep in ("last", "average")
     average_last = args.average_epochs if args.keep == "average" else 0
     with tempfile.TemporaryDirectory() as scratch:
+        model_dir = args.save_models or Path(scratch)  # each seed's model, kept with --save-models
+        model_dir.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             print(f"\n=== Deeper CNN, seed {seed}, {args.epochs} epochs ===", flush=True)
             model = models.build_deeper_cnn(filters=tuple(args.filters))
@@ -134,10 +142,7 @@ def main() -> int:
                                teacher_views=teacher_views)
             scores = evaluate.evaluate_model(model, x_test, y_test)
             probabilities.append(scores["probabilities"])
-            model.save(Path(scratch) / f"seed{seed}.h5")
-            if args.save_models is not None:
-                args.save_models.mkdir(parents=True, exist_ok=True)
-                model.save(args.save_models / f"seed{seed}.h5")
+            model.save(model_dir / f"seed{seed}.h5")
             run = {
                 "seed": seed,
                 "epoch": result.kept_epoch,
@@ -164,10 +169,9 @@ def main() -> int:
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "history"}), flush=True)
         # Chosen on validation, never on test.
         best = runs[train.best_index([run[args.monitor] for run in runs], args.monitor)]
-        chosen = keras.models.load_model(Path(scratch) / f"seed{best['seed']}.h5", compile=False)
+        chosen = keras.models.load_model(model_dir / f"seed{best['seed']}.h5", compile=False)
         saved = evaluate.save_best_model(chosen, args.model_path, x_val, y_val, replace=args.replace)
     test = np.array([run["test_accuracy"] for run in runs])
-    ensemble = np.mean(probabilities, axis=0).argmax(axis=1)
     report = {
         "command": "make train-full  (python scripts/train_full.py " + " ".join(sys.argv[1:]) + ")",
         "model": "Deeper CNN",
@@ -189,7 +193,7 @@ def main() -> int:
         "shipped_seed": best["seed"],
         "shipped_test_accuracy": best["test_accuracy"],
         "saved": saved,
-        "ensemble_test_accuracy": float(np.mean(ensemble == y_test)),
+        "ensemble_test_accuracy": ensemble_accuracy(probabilities, y_test),
         "total_seconds": round(time.perf_counter() - started, 1),
         "environment": evaluate.environment(),
     }
