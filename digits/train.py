@@ -7,8 +7,9 @@ flips, a flipped 2 is not a 2). It runs in the input pipeline, not in the model,
 saved model is the plain CNN.
 
 Also here: weight averaging over the last epochs (`WeightAveraging`, with
-`recompute_batch_norm`) and knowledge distillation from trained models
-(`make_teacher_views`, then ``fit(teacher_views=...)``).
+`recompute_batch_norm`), knowledge distillation from trained models
+(`make_teacher_views`, then ``fit(teacher_views=...)``) and the weight average of several
+models fine-tuned from one start (`average_models`, a "model soup").
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "best_index",
     "WeightAveraging",
     "recompute_batch_norm",
+    "average_models",
 ]
 
 MONITORS = ("val_accuracy", "val_loss")
@@ -217,6 +219,28 @@ def recompute_batch_norm(model: keras.Model, images: np.ndarray, batch_size: int
         mean = total / count
         layer.moving_mean.assign(mean.astype("float32"))
         layer.moving_variance.assign(np.maximum(squares / count - mean**2, 0.0).astype("float32"))
+
+
+def average_models(models: list[keras.Model], images: np.ndarray) -> keras.Model:
+    """One model whose weights are the mean of ``models``' weights (a "model soup",
+    Wortsman et al., 2022), with batch-norm statistics recomputed on ``images`` (uint8
+    training images, (N, 28, 28)).
+
+    Averaging only makes sense for models fine-tuned from the same trained weights (they
+    stay in one basin of the loss); models trained from different random starts average
+    into a useless one. The models must share one architecture. Returns a new, uncompiled
+    model; the inputs are not changed.
+    """
+    if not models:
+        raise ValueError("average_models needs at least one model")
+    shapes = [[w.shape for w in model.get_weights()] for model in models]
+    if any(s != shapes[0] for s in shapes[1:]):
+        raise ValueError("average_models needs models of one architecture (their weight shapes differ)")
+    soup = keras.models.clone_model(models[0])
+    weights = [model.get_weights() for model in models]
+    soup.set_weights([np.mean([w[i].astype(np.float64) for w in weights], axis=0).astype(np.float32) for i in range(len(shapes[0]))])
+    recompute_batch_norm(soup, images)
+    return soup
 
 
 def fit(

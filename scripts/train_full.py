@@ -1,11 +1,11 @@
-"""`make train-full`: train the Deeper CNN longer, with several seeds, and ship the best.
+"""`make train-full`: train the Deeper CNN longer, with several seeds, and ship the best (or their model soup).
 
 Usage: python scripts/train_full.py [--epochs 30] [--seeds 1 2 3] [--monitor val_accuracy|val_loss]
                                    [--keep average|best|last] [--average-epochs 8] [--average-floor 0.1]
                                    [--filters 32 64] [--batch-size 128]
                                    [--learning-rate 3e-3] [--replace if_better|always]
                                    [--teachers A.h5 B.h5 ... [--teacher-views 10] [--teacher-weight 0.5]]
-                                   [--save-models DIR]
+                                   [--save-models DIR] [--init MODEL.h5 [--soup]]
 
 Same code path as the notebook (digits.data / models / train / evaluate), same validation
 split. Each seed's model is scored on the validation split and, for the report only, on
@@ -20,6 +20,14 @@ separately.
 With `--teachers`, each seed is distilled from those trained models (their probabilities
 averaged) instead of learning from the labels alone: see `digits.train.make_teacher_views`.
 The teachers' own validation and test accuracy are reported next to the students'.
+
+With `--init`, each seed starts from that trained model's weights (fine-tuning) instead of
+a random start. `--soup` then averages the seeds' weights into one model (a "model soup",
+`digits.train.average_models`) and ships the soup instead of picking a seed: no choice at
+all is made between the seeds. The seeds are still scored and reported. The soup replaces
+the file at --model-path only if its validation accuracy is above the --init model's
+(`--replace always`: in any case); validation loss is not the yardstick here, because a
+distilled model learns softer targets and its loss is not comparable with its start's.
 """
 
 from __future__ import annotations
@@ -53,15 +61,11 @@ def distillation_targets(args, x_train, y_train, validation, test):
     """Load the --teachers, score them, and make the augmented views and targets every seed learns from."""
     teachers, files, probabilities = [], [], {"val": [], "test": []}
     for path in args.teachers:
-        try:  # the prediction path's checks: a loadable Keras file, 28x28x1 -> 10 probabilities
-            teachers.append(load_model(path))
-        except ModelError as error:
-            raise SystemExit(f"Teacher model: {error}") from None
-        files.append({"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
-        for name, (x, y) in (("val", validation), ("test", test)):
-            scores = evaluate.evaluate_model(teachers[-1], x, y)
-            files[-1][f"{name}_accuracy"] = scores["accuracy"]
-            probabilities[name].append(scores["probabilities"])
+        teachers.append(load_checked(path, "Teacher model"))
+        report, scores = describe_model(path, teachers[-1], validation, test)
+        files.append(report)
+        for name in probabilities:
+            probabilities[name].append(scores[name])
     ensemble = {f"ensemble_{name}_accuracy": ensemble_accuracy(probabilities[name], y)
                 for name, (_, y) in (("val", validation), ("test", test))}
     print(f"{len(teachers)} teachers, ensemble validation accuracy {ensemble['ensemble_val_accuracy']:.2%}; "
@@ -71,6 +75,25 @@ def distillation_targets(args, x_train, y_train, validation, test):
     seconds = round(time.perf_counter() - start, 1)
     print(f"Views made in {seconds} s", flush=True)
     return views, {"models": files, **ensemble, "views_seconds": seconds}
+
+
+def describe_model(path: Path, model, validation, test) -> tuple[dict, dict]:
+    """Path, SHA-256 and validation/test accuracy of a model file, for the report, and its
+    probabilities on both splits ({"val": ..., "test": ...})."""
+    report = {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    probabilities = {}
+    for name, (x, y) in (("val", validation), ("test", test)):
+        scores = evaluate.evaluate_model(model, x, y)
+        report[f"{name}_accuracy"], probabilities[name] = scores["accuracy"], scores["probabilities"]
+    return report, probabilities
+
+
+def load_checked(path: Path, role: str):
+    """Load a model file through the prediction path's checks; a bad file is a usage error."""
+    try:  # a loadable Keras file, 28x28x1 -> 10 probabilities
+        return load_model(path)
+    except ModelError as error:
+        raise SystemExit(f"{role}: {error}") from None
 
 
 def main() -> int:
@@ -101,7 +124,13 @@ def main() -> int:
                         help="with --teachers: weight of the teachers' probabilities in each target (the rest: the label)")
     parser.add_argument("--save-models", type=Path, default=None,
                         help="also keep every seed's model in this folder as seed<N>.h5 (e.g. as teachers for --teachers)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start every seed from this trained model's weights (fine-tuning) instead of a random start")
+    parser.add_argument("--soup", action="store_true",
+                        help="with --init: ship the average of the seeds' weights (a model soup), not a seed picked on validation")
     args = parser.parse_args()
+    if args.soup and args.init is None:
+        parser.error("--soup needs --init: only models fine-tuned from one start can be averaged")
     if args.teacher_views < 1 or not 0.0 <= args.teacher_weight <= 1.0:
         parser.error("--teacher-views must be at least 1 and --teacher-weight between 0 and 1")
     if args.save_models is not None:
@@ -115,6 +144,9 @@ def main() -> int:
     (x_train, y_train), (x_val, y_val) = data.split_validation(x_train_full, y_train_full)
     if args.subset:
         x_train, y_train = x_train[: args.subset], y_train[: args.subset]
+    init_report = None
+    if args.init:
+        init_report, _ = describe_model(args.init, load_checked(args.init, "Starting model (--init)"), (x_val, y_val), (x_test, y_test))
     teacher_views, teachers_report = None, None
     if args.teachers:
         teacher_views, teachers_report = distillation_targets(args, x_train, y_train, (x_val, y_val), (x_test, y_test))
@@ -126,7 +158,7 @@ def main() -> int:
         model_dir.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             print(f"\n=== Deeper CNN, seed {seed}, {args.epochs} epochs ===", flush=True)
-            model = models.build_deeper_cnn(filters=tuple(args.filters))
+            model = load_model(args.init) if args.init else models.build_deeper_cnn(filters=tuple(args.filters))
             # With --keep last or average, the best epoch's weights are also saved, to be scored for
             # comparison (and with average, the last epoch's).
             best_weights = Path(scratch) / f"seed{seed}-best.weights.h5"
@@ -167,16 +199,33 @@ def main() -> int:
             run["history"] = {key: [round(v, 5) for v in values] for key, values in result.history.items()}
             runs.append(run)
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "history"}), flush=True)
-        # Chosen on validation, never on test.
+        # Chosen on validation, never on test; or, with --soup, no choice: the seeds' average.
         best = runs[train.best_index([run[args.monitor] for run in runs], args.monitor)]
-        chosen = keras.models.load_model(model_dir / f"seed{best['seed']}.h5", compile=False)
-        saved = evaluate.save_best_model(chosen, args.model_path, x_val, y_val, replace=args.replace)
+        seeds = [keras.models.load_model(model_dir / f"seed{run['seed']}.h5", compile=False) for run in runs]
+        soup = None
+        if args.soup:
+            chosen = train.average_models(seeds, x_train)
+            soup = {name: evaluate.evaluate_model(chosen, x, y) for name, (x, y) in (("val", (x_val, y_val)), ("test", (x_test, y_test)))}
+            soup = {f"{name}_{key}": scores[key] for name, scores in soup.items() for key in ("accuracy", "loss")}
+            print(f"Soup of {len(seeds)} seeds: {json.dumps(soup)}", flush=True)
+        else:
+            chosen = seeds[runs.index(best)]
+        if soup and args.replace == "if_better":
+            # A soup is judged against the model it was fine-tuned from, by validation accuracy: distilled
+            # models fit softer targets, so their validation loss is not comparable with the start's.
+            if soup["val_accuracy"] > init_report["val_accuracy"]:
+                saved = evaluate.save_best_model(chosen, args.model_path, x_val, y_val, replace="always")
+            else:
+                saved = {"saved": False, "path": str(args.model_path), "val_loss": soup["val_loss"], "val_accuracy": soup["val_accuracy"],
+                         "reason": "its validation accuracy is not above the --init model's"}
+        else:
+            saved = evaluate.save_best_model(chosen, args.model_path, x_val, y_val, replace=args.replace)
     test = np.array([run["test_accuracy"] for run in runs])
     report = {
         "command": "make train-full  (python scripts/train_full.py " + " ".join(sys.argv[1:]) + ")",
         "model": "Deeper CNN",
         "filters": args.filters,
-        "params": models.build_deeper_cnn(filters=tuple(args.filters)).count_params(),
+        "params": chosen.count_params(),
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
@@ -187,11 +236,13 @@ def main() -> int:
         "train_size": len(x_train),
         **({"teachers": teachers_report, "teacher_views": args.teacher_views, "teacher_weight": args.teacher_weight}
            if args.teachers else {}),
+        **({"init": init_report} if args.init else {}),
         "runs": runs,
         "test_accuracy_mean": float(test.mean()),
         "test_accuracy_std": float(test.std(ddof=1)) if len(test) > 1 else 0.0,
-        "shipped_seed": best["seed"],
-        "shipped_test_accuracy": best["test_accuracy"],
+        "shipped_seed": "soup" if soup else best["seed"],
+        "shipped_test_accuracy": soup["test_accuracy"] if soup else best["test_accuracy"],
+        **({"soup": soup} if soup else {}),
         "saved": saved,
         "ensemble_test_accuracy": ensemble_accuracy(probabilities, y_test),
         "total_seconds": round(time.perf_counter() - started, 1),
@@ -200,10 +251,12 @@ def main() -> int:
     evaluate.save_metrics(report, args.report)
     print(
         f"\nDeeper CNN, {args.epochs} epochs, {len(runs)} seeds: test accuracy "
-        f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%}; seed {best['seed']} "
-        f"(best on validation) has {best['test_accuracy']:.2%} and was "
-        f"{'saved to ' + str(args.model_path) if saved['saved'] else 'NOT saved: the existing model has a lower validation loss'}; "
-        f"ensemble of the seeds {report['ensemble_test_accuracy']:.2%}."
+        f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%}; "
+        + (f"the soup of the seeds has {soup['test_accuracy']:.2%} and was " if soup else
+           f"seed {best['seed']} (best on validation) has {best['test_accuracy']:.2%} and was ")
+        + (f"saved to {args.model_path}; " if saved["saved"] else
+           f"NOT saved: {saved.get('reason', 'the existing model has a lower validation loss')}; ")
+        + f"ensemble of the seeds {report['ensemble_test_accuracy']:.2%}."
     )
     return 0
 

@@ -127,6 +127,34 @@ def test_recompute_batch_norm_sets_the_exact_statistics_of_each_layers_inputs():
         assert np.allclose(layer.moving_variance.numpy(), inputs.var(axis=0), rtol=1e-3, atol=1e-5)
 
 
+def test_average_models_averages_weights_and_recomputes_batch_norm():
+    (x_train, _), _ = data.load_mnist()
+    images = x_train[:200]
+    first, second = models.build_deeper_cnn(), models.build_deeper_cnn()
+    first.set_weights([np.full_like(w, 1.0) for w in first.get_weights()])
+    second.set_weights([np.full_like(w, 3.0) for w in second.get_weights()])
+    before = [w.copy() for w in first.get_weights()]
+    soup = train.average_models([first, second], images)
+    assert soup is not first and all(np.array_equal(a, b) for a, b in zip(first.get_weights(), before))  # inputs untouched
+    for layer in soup.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):  # recomputed on the images, not the mean 2.0
+            assert not np.allclose(layer.moving_mean.numpy(), 2.0)
+            assert np.allclose(layer.gamma.numpy(), 2.0)
+        elif layer.get_weights():
+            assert all(np.allclose(w, 2.0) for w in layer.get_weights())
+    reference = models.build_deeper_cnn()
+    reference.set_weights(soup.get_weights())
+    train.recompute_batch_norm(reference, images)
+    assert np.allclose(reference.predict(data.scale(images[:20]), verbose=0), soup.predict(data.scale(images[:20]), verbose=0), atol=1e-5)
+
+
+def test_average_models_refuses_what_cannot_be_averaged():
+    with pytest.raises(ValueError, match="at least one model"):
+        train.average_models([], np.zeros((1, 28, 28), np.uint8))
+    with pytest.raises(ValueError, match="one architecture"):
+        train.average_models([models.build_deeper_cnn(), models.build_simple_cnn()], np.zeros((1, 28, 28), np.uint8))
+
+
 def test_fit_with_weight_averaging_keeps_the_averaged_model_and_scores_it():
     (x_train, y_train), _ = data.load_mnist()
     (xt, yt), (xv, yv) = data.split_validation(x_train[:1500], y_train[:1500], n_val=300)
