@@ -19,21 +19,31 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
 
 
+def kept_weights(name: str, m: dict, averaged: int) -> str:
+    """Which weights a notebook model kept: the Deeper CNN's average of its last epochs (DEEPER_AVERAGE),
+    otherwise its best epoch."""
+    if name == "Deeper CNN" and averaged:
+        return f"average of the last {averaged} epochs"
+    return f"best epoch ({m['best_epoch']})" if "best_epoch" in m else "best epoch"
+
+
 def models_table(metrics: dict) -> str:
     lines = [
-        "| model | test accuracy | test loss | test errors | validation accuracy (best epoch) | parameters | epochs | training time |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | test accuracy | test loss | test errors | validation accuracy | weights kept | parameters | epochs | training time |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     shipped = metrics["saved_model"]
+    averaged = metrics.get("parameters", {}).get("DEEPER_AVERAGE", 0)
     for name, m in metrics["models"].items():
         star = " (saved)" if name == metrics["best_model"] and shipped["from_this_run"] else ""
         lines.append(
             f"| {name}{star} | {m['test_accuracy']:.2%} | {m['test_loss']:.4f} | {m['test_errors']} | "
-            f"{m['best_val_accuracy']:.2%} | {m['params']:,} | {m['epochs']} | {m['train_seconds'] / 60:.1f} min |"
+            f"{m.get('val_accuracy', m['best_val_accuracy']):.2%} | {kept_weights(name, m, averaged)} | {m['params']:,} | "
+            f"{m['epochs']} | {m['train_seconds'] / 60:.1f} min |"
         )
     env = metrics["environment"]
     lines.append("")
-    origin = "this run's " + metrics["best_model"] if shipped["from_this_run"] else "kept from `make train-full`: lower validation loss"
+    origin = "this run's " + metrics["best_model"] if shipped["from_this_run"] else "kept from `make train-full`: this run's model is not better on both validation loss and accuracy"
     lines.append(
         f"`{shipped['file']}` ({origin}): test accuracy **{shipped['test_accuracy']:.2%}**, "
         f"test loss {shipped['test_loss']:.4f}, validation accuracy {shipped['val_accuracy']:.2%}"
@@ -107,6 +117,18 @@ def teachers_line(report: dict) -> str:
     )
 
 
+def init_line(report: dict) -> str:
+    """For a fine-tuning run (`--init`): the model every seed started from, and the soup if one was made."""
+    init = report["init"]
+    line = (f"Every seed fine-tunes `{init['path']}` (validation / test accuracy {init['val_accuracy']:.2%} / "
+            f"{init['test_accuracy']:.2%}) instead of starting from random weights.")
+    if "soup" in report:
+        soup = report["soup"]
+        line += (f" The average of the {len(report['runs'])} seeds' weights (a model soup, no seed picked) scores "
+                 f"{soup['val_accuracy']:.2%} / {soup['test_accuracy']:.2%} (validation loss {soup['val_loss']:.4f}).")
+    return line
+
+
 def comparisons(report: dict) -> list[tuple[str, str]]:
     """The other weights each seed's run also scored on test, for comparison (`--keep last`
     scores the best epoch; `--keep average` the best and the last epoch): (key prefix, label)."""
@@ -117,6 +139,15 @@ def comparisons(report: dict) -> list[tuple[str, str]]:
 def epoch_label(run: dict, key: str) -> str:
     """"27: " before a best-epoch comparison's score (which epoch that was), nothing before others."""
     return f"{run['best_epoch']}: " if key == "best_epoch" else ""
+
+
+def made_by(report: dict) -> str:
+    """`make train-full`, or the command a report names as its equivalent, with its own remark:
+    "`python scripts/train_full.py ...` (stage 2 of `make train-full`)"."""
+    if "equivalent_command" not in report:
+        return f"`{report['command'].split('  ')[0]}`"
+    command, _, remark = report["equivalent_command"].partition("  (")
+    return f"`{command}`" + (f" ({remark.removesuffix(')')})" if remark else "")
 
 
 def train_full_table(report: dict) -> str:
@@ -137,6 +168,11 @@ def train_full_table(report: dict) -> str:
             f"| {run['seed']}{shipped} | {kept_epoch(run)} | {run['val_accuracy']:.2%} | {run['test_accuracy']:.2%} | "
             f"{run['test_loss']:.4f} | {run['train_seconds'] / 60:.1f} min |{extra}"
         )
+    if "soup" in report:
+        shipped = " (shipped)" if report["shipped_seed"] == "soup" and report["saved"]["saved"] else ""
+        soup = report["soup"]
+        lines.append(f"| average of the seeds' weights{shipped} | – | {soup['val_accuracy']:.2%} | {soup['test_accuracy']:.2%} | "
+                     f"{soup['test_loss']:.4f} | – |" + " – |" * len(others))
     lines.append("")
     for key, label in others:
         scores = [run[f"{key}_test_accuracy"] for run in report["runs"]]
@@ -148,12 +184,14 @@ def train_full_table(report: dict) -> str:
         lines.append("")
     if "teachers" in report:
         lines += [teachers_line(report), ""]
+    if "init" in report:
+        lines += [init_line(report), ""]
     lines.append(
         f"{report['model']}, {report['epochs']} epochs: test accuracy {report['test_accuracy_mean']:.2%} ± "
         f"{report['test_accuracy_std']:.2%} (mean ± standard deviation over {len(report['runs'])} seeds). "
         f"Reported separately, not shipped: the average of the {len(report['runs'])} models' probabilities "
-        f"(an ensemble) scores {report['ensemble_test_accuracy']:.2%}. Made by `{report['command'].split('  ')[0]}`; "
-        "source: `reports/train_full.json`."
+        f"(an ensemble) scores {report['ensemble_test_accuracy']:.2%}. Made by {made_by(report)}; "
+        "source: `reports/train_full.json`" + (", whose note says how the run was made." if "note" in report else ".")
     )
     return "\n".join(lines)
 
@@ -186,6 +224,8 @@ def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> 
             )
         if "teachers" in report:
             lines.append(f"`{name}`: " + teachers_line(report))
+        if "init" in report:
+            lines.append(f"`{name}`: " + init_line(report))
     commands = [report.get("equivalent_command", report["command"].split("  ")[-1].strip("()")) for _, report in sorted(reports.items())]
     lines.append("Made by `" + "`; `".join(commands) + "`.")
     shipped = metrics["saved_model"] if metrics else {}

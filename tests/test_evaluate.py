@@ -82,7 +82,7 @@ def test_save_best_model_keeps_a_better_existing_model(tmp_path):
         evaluate.save_best_model(bad, path, x_val, y_val, replace="sometimes")
 
 
-def test_save_best_model_compares_validation_loss_not_accuracy(tmp_path):
+def test_save_best_model_replaces_only_a_model_worse_on_loss_and_accuracy(tmp_path):
     from digits import models
 
     x_val = np.random.default_rng(1).integers(0, 256, size=(40, 28, 28), dtype=np.uint8)
@@ -99,5 +99,12 @@ def test_save_best_model_compares_validation_loss_not_accuracy(tmp_path):
     assert scores["sharp"]["accuracy"] > scores["soft"]["accuracy"] and scores["sharp"]["loss"] > scores["soft"]["loss"]
     path = tmp_path / "model.h5"
     evaluate.save_best_model(sharp, path, x_val, y_val)
-    result = evaluate.save_best_model(soft, path, x_val, y_val)
-    assert result["saved"] and result["existing_val_accuracy"] > result["val_accuracy"]
+    result = evaluate.save_best_model(soft, path, x_val, y_val)  # lower loss, lower accuracy: kept
+    assert not result["saved"] and result["existing_val_accuracy"] > result["val_accuracy"]
+    assert result["existing_val_loss"] > result["val_loss"]
+    evaluate.save_best_model(soft, path, x_val, y_val, replace="always")
+    result = evaluate.save_best_model(sharp, path, x_val, y_val)  # higher accuracy, higher loss: kept too
+    assert not result["saved"] and result["val_accuracy"] > result["existing_val_accuracy"]
+    y_val[:8] = sharp.predict(x_val[:8, ..., None] / 255.0, verbose=0).argmax(1)  # now 'sharp' is right everywhere
+    result = evaluate.save_best_model(sharp, path, x_val, y_val)  # better on both: replaces
+    assert result["saved"] and result["val_loss"] < result["existing_val_loss"]

@@ -30,6 +30,7 @@ def test_notebook_runs_end_to_end_with_tiny_parameters(tmp_path):
         parameters={
             "SIMPLE_EPOCHS": 1,
             "DEEPER_EPOCHS": 3,
+            "DEEPER_AVERAGE": 1,
             "TRAIN_SUBSET": 2000,
             "VALIDATION_SIZE": 1000,
             "OUTPUT_DIR": str(tmp_path),

@@ -36,11 +36,21 @@ METRICS = {
 
 def test_models_table_comes_from_metrics():
     table = _load("render_readme").models_table(METRICS)
-    assert "| Deeper CNN | 99.57% | 0.0150 | 43 |" in table
+    assert "| Deeper CNN | 99.57% | 0.0150 | 43 | 99.50% | best epoch |" in table
     assert "| Simple CNN | 99.12% |" in table
     assert "15.0 min" in table and "`make run`" in table
     assert "| Deeper CNN (saved) |" not in table  # the shipped file came from make train-full ...
     assert "kept from `make train-full`" in table and "**99.68%**" in table  # ... and the table says so
+
+
+def test_models_table_says_which_weights_each_model_kept():
+    metrics = json.loads(json.dumps(METRICS))
+    metrics["parameters"] = {"DEEPER_AVERAGE": 5}
+    metrics["models"]["Deeper CNN"].update(val_accuracy=0.9976, best_epoch=11)
+    metrics["models"]["Simple CNN"]["best_epoch"] = 12
+    table = _load("render_readme").models_table(metrics)
+    assert "| Deeper CNN | 99.57% | 0.0150 | 43 | 99.76% | average of the last 5 epochs |" in table
+    assert "| Simple CNN | 99.12% | 0.0300 | 88 | 99.00% | best epoch (12) |" in table
 
 
 def test_render_replaces_only_between_markers(tmp_path, monkeypatch):
@@ -110,6 +120,38 @@ def test_train_full_distils_from_teacher_models_and_reports_them(tmp_path):
     assert teachers["models"][0]["val_accuracy"] == teachers["models"][1]["val_accuracy"] and len(teachers["models"][0]["sha256"]) == 64
     assert teachers["ensemble_val_accuracy"] == pytest.approx(teachers["models"][0]["val_accuracy"])
     assert (result["teacher_views"], result["teacher_weight"]) == (2, 0.7) and model.is_file()
+
+def test_train_full_fine_tunes_a_model_and_ships_the_soup_of_its_seeds(tmp_path):
+    start, model, report = tmp_path / "start.h5", tmp_path / "model.h5", tmp_path / "train_full.json"
+    command = [sys.executable, str(ROOT / "scripts" / "train_full.py"), "--epochs", "2", "--subset", "1000",
+               "--average-epochs", "1", "--report", str(report)]
+    bad = subprocess.run([*command, "--soup"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--soup needs --init" in bad.stderr
+    missing = subprocess.run([*command, "--model-path", str(model), "--init", str(tmp_path / "nope.h5")], cwd=ROOT, capture_output=True, text=True)
+    assert missing.returncode != 0 and "Starting model (--init): No model file at" in missing.stderr and "Traceback" not in missing.stderr
+    subprocess.run([*command, "--seeds", "1", "--model-path", str(start)], check=True, cwd=ROOT, capture_output=True, text=True)
+    subprocess.run([*command, "--seeds", "1", "2", "--model-path", str(model), "--init", str(start), "--soup"],
+                   check=True, cwd=ROOT, capture_output=True, text=True)
+    result = json.loads(report.read_text())
+    assert result["init"]["path"] == str(start) and len(result["init"]["sha256"]) == 64
+    soup = result["soup"]
+    assert result["shipped_seed"] == "soup" and result["shipped_test_accuracy"] == soup["test_accuracy"]
+    # The soup replaces the file only if it is more accurate on validation than the model it started from.
+    ships = soup["val_accuracy"] > result["init"]["val_accuracy"]
+    assert result["saved"]["saved"] == ships == model.is_file()
+    assert soup["val_accuracy"] == pytest.approx(result["saved"]["val_accuracy"])  # what was judged is the soup
+    table = _load("render_readme").train_full_table(result)
+    assert ("| average of the seeds' weights (shipped) |" in table) == ships and "Every seed fine-tunes" in table
+    assert "| 1 (shipped) |" not in table and "| 2 (shipped) |" not in table
+
+
+def test_train_full_table_names_the_command_that_made_it():
+    module = _load("render_readme")
+    assert module.made_by({"command": "make train-full  (python scripts/train_full.py --seeds 1)"}) == "`make train-full`"
+    report = {"command": "make train-full  (python scripts/train_full.py --init build/a.h5)",
+              "equivalent_command": "python scripts/train_full.py --init build/teachers/a.h5  (stage 2 of `make train-full`)"}
+    assert module.made_by(report) == "`python scripts/train_full.py --init build/teachers/a.h5` (stage 2 of `make train-full`)"
+
 
 def test_experiments_table_has_a_row_per_report():
     module = _load("render_readme")
