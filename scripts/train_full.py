@@ -11,8 +11,9 @@ Same code path as the notebook (digits.data / models / train / evaluate), same v
 split. Each seed's model is scored on the validation split and, for the report only, on
 the test set; the seed with the highest *validation* accuracy (or the lowest validation
 loss with `--monitor val_loss`, which then also picks each seed's best epoch) is saved as
-hand_written_digits_prediction.h5 (unless the model already there has a lower or equal
-validation loss, see `digits.evaluate.save_best_model`; `--replace always` ships it anyway).
+hand_written_digits_prediction.h5 (unless the model already there is not beaten on both
+validation loss and accuracy, see `digits.evaluate.save_best_model`; `--replace always`
+ships it anyway).
 Writes reports/train_full.json: per-seed results, mean ± std test accuracy, the shipped
 seed, and the test accuracy of the seeds' ensemble (average of probabilities), reported
 separately.
@@ -201,15 +202,15 @@ def main() -> int:
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "history"}), flush=True)
         # Chosen on validation, never on test; or, with --soup, no choice: the seeds' average.
         best = runs[train.best_index([run[args.monitor] for run in runs], args.monitor)]
-        seeds = [keras.models.load_model(model_dir / f"seed{run['seed']}.h5", compile=False) for run in runs]
         soup = None
         if args.soup:
+            seeds = [keras.models.load_model(model_dir / f"seed{run['seed']}.h5", compile=False) for run in runs]
             chosen = train.average_models(seeds, x_train)
             soup = {name: evaluate.evaluate_model(chosen, x, y) for name, (x, y) in (("val", (x_val, y_val)), ("test", (x_test, y_test)))}
             soup = {f"{name}_{key}": scores[key] for name, scores in soup.items() for key in ("accuracy", "loss")}
             print(f"Soup of {len(seeds)} seeds: {json.dumps(soup)}", flush=True)
         else:
-            chosen = seeds[runs.index(best)]
+            chosen = keras.models.load_model(model_dir / f"seed{best['seed']}.h5", compile=False)
         if soup and args.replace == "if_better":
             # A soup is judged against the model it was fine-tuned from, by validation accuracy: distilled
             # models fit softer targets, so their validation loss is not comparable with the start's.
@@ -255,7 +256,7 @@ def main() -> int:
         + (f"the soup of the seeds has {soup['test_accuracy']:.2%} and was " if soup else
            f"seed {best['seed']} (best on validation) has {best['test_accuracy']:.2%} and was ")
         + (f"saved to {args.model_path}; " if saved["saved"] else
-           f"NOT saved: {saved.get('reason', 'the existing model has a lower validation loss')}; ")
+           f"NOT saved: {saved.get('reason', 'the existing model is not beaten on both validation loss and accuracy')}; ")
         + f"ensemble of the seeds {report['ensemble_test_accuracy']:.2%}."
     )
     return 0
