@@ -128,7 +128,9 @@ def main() -> None:
         },
         "machine": {
             "cpu_count": os.cpu_count(),
-            "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "usable_cpus": len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count(),
             "cpu": _cpu_model(),
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -142,12 +144,20 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2) + "\n")
 
     single = report["single_image"]
-    print(f"Model: {args.model}   CPUs: {report['machine']['usable_cpus']} ({report['machine']['cpu']})\n")
+    print(
+        f"Model: {args.model}   CPUs: {report['machine']['usable_cpus']} ({report['machine']['cpu']})\n"
+    )
     print("| measure | median | p95 |")
     print("|---|---:|---:|")
-    for name, key in [("file -> digit, one image (warm)", "file_to_digit"), ("  read + preprocess", "read_and_preprocess"), ("  model call", "model_only")]:
+    for name, key in [
+        ("file -> digit, one image (warm)", "file_to_digit"),
+        ("  read + preprocess", "read_and_preprocess"),
+        ("  model call", "model_only"),
+    ]:
         print(f"| {name} | {single[key]['median_ms']:.2f} ms | {single[key]['p95_ms']:.2f} ms |")
-    print(f"| predict_many, {args.batch} files | {report['batch']['images_per_second']:.0f} images/s | |")
+    print(
+        f"| predict_many, {args.batch} files | {report['batch']['images_per_second']:.0f} images/s | |"
+    )
     print(f"\nwrote {args.out}")
 
 

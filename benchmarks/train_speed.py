@@ -32,12 +32,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def keras_images_per_second(
-    name: str, x: np.ndarray, y: np.ndarray, batch_size: int, steps_per_execution: int, repeats: int, augment: bool = False
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    steps_per_execution: int,
+    repeats: int,
+    augment: bool = False,
 ) -> float:
     keras.utils.set_random_seed(0)
     model = models.compile_model(models.build(name), steps_per_execution=steps_per_execution)
     if augment:  # the training pipeline of digits.train.fit
-        dataset = train.make_dataset(x, y, batch_size=batch_size, shuffle=True, augmenter=train.make_augmenter(seed=0))
+        dataset = train.make_dataset(
+            x, y, batch_size=batch_size, shuffle=True, augmenter=train.make_augmenter(seed=0)
+        )
     else:
         dataset = train.make_dataset(x, y, batch_size=batch_size).cache()
     model.fit(dataset, epochs=1, shuffle=False, verbose=0)  # warm-up: tracing, first allocations
@@ -49,7 +57,9 @@ def keras_images_per_second(
     return len(x) / statistics.median(times)
 
 
-def torch_images_per_second(x: np.ndarray, y: np.ndarray, batch_size: int, repeats: int) -> float | None:
+def torch_images_per_second(
+    x: np.ndarray, y: np.ndarray, batch_size: int, repeats: int
+) -> float | None:
     try:
         import torch
         from torch import nn
@@ -58,13 +68,22 @@ def torch_images_per_second(x: np.ndarray, y: np.ndarray, batch_size: int, repea
     torch.manual_seed(0)
     torch.set_num_threads(os.cpu_count() or 1)
     model = nn.Sequential(  # the Simple CNN, layer for layer (PyTorch is channels-first)
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10),
+        nn.Conv2d(1, 32, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 5 * 5, 128),
+        nn.ReLU(),
+        nn.Linear(128, 10),
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    images = torch.from_numpy(x).unsqueeze(1)  # uint8 (N, 1, 28, 28), scaled per batch like the Keras pipeline
+    images = torch.from_numpy(x).unsqueeze(
+        1
+    )  # uint8 (N, 1, 28, 28), scaled per batch like the Keras pipeline
     labels = torch.from_numpy(y.astype(np.int64))
 
     def epoch() -> None:
@@ -90,7 +109,9 @@ def torch_images_per_second(x: np.ndarray, y: np.ndarray, batch_size: int, repea
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=12800, help="training images per timed epoch")
-    parser.add_argument("--repeats", type=int, default=3, help="timed epochs (the median is reported)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed epochs (the median is reported)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "train_speed.json")
     args = parser.parse_args()
 
@@ -98,22 +119,57 @@ def main() -> int:
     x, y = x_train[: args.images], y_train[: args.images]
     rows = []
     for name, batch_size, spe, augment in [
-        ("simple", 64, 1, False), ("simple", 128, 1, False), ("simple", 256, 1, False), ("simple", 128, 8, False),
-        ("deeper", 64, 1, False), ("deeper", 128, 1, False), ("deeper", 256, 1, False), ("deeper", 128, 8, False),
-        ("simple", 128, 1, True), ("simple", 128, 8, True), ("deeper", 128, 1, True), ("deeper", 128, 8, True),
+        ("simple", 64, 1, False),
+        ("simple", 128, 1, False),
+        ("simple", 256, 1, False),
+        ("simple", 128, 8, False),
+        ("deeper", 64, 1, False),
+        ("deeper", 128, 1, False),
+        ("deeper", 256, 1, False),
+        ("deeper", 128, 8, False),
+        ("simple", 128, 1, True),
+        ("simple", 128, 8, True),
+        ("deeper", 128, 1, True),
+        ("deeper", 128, 8, True),
     ]:
         ips = keras_images_per_second(name, x, y, batch_size, spe, args.repeats, augment=augment)
-        rows.append({"framework": "keras", "model": name, "batch_size": batch_size, "steps_per_execution": spe,
-                     "augment": augment, "images_per_second": round(ips)})
-        print(f"keras   {name:7s} batch {batch_size:4d}  steps/exec {spe:2d}  {'augmented' if augment else 'cached   '}  {ips:8.0f} images/s", flush=True)
+        rows.append(
+            {
+                "framework": "keras",
+                "model": name,
+                "batch_size": batch_size,
+                "steps_per_execution": spe,
+                "augment": augment,
+                "images_per_second": round(ips),
+            }
+        )
+        print(
+            f"keras   {name:7s} batch {batch_size:4d}  steps/exec {spe:2d}  {'augmented' if augment else 'cached   '}  {ips:8.0f} images/s",
+            flush=True,
+        )
     peer = torch_images_per_second(x, y, 128, args.repeats)
     ratio = None
     if peer is not None:
         import torch
 
-        rows.append({"framework": f"pytorch {torch.__version__}", "model": "simple", "batch_size": 128, "steps_per_execution": None, "augment": False, "images_per_second": round(peer)})
-        ours = next(r["images_per_second"] for r in rows
-                    if r["model"] == "simple" and r["batch_size"] == 128 and r["steps_per_execution"] == 1 and not r["augment"])
+        rows.append(
+            {
+                "framework": f"pytorch {torch.__version__}",
+                "model": "simple",
+                "batch_size": 128,
+                "steps_per_execution": None,
+                "augment": False,
+                "images_per_second": round(peer),
+            }
+        )
+        ours = next(
+            r["images_per_second"]
+            for r in rows
+            if r["model"] == "simple"
+            and r["batch_size"] == 128
+            and r["steps_per_execution"] == 1
+            and not r["augment"]
+        )
         ratio = ours / peer
         print(f"pytorch simple  batch  128                cached     {peer:8.0f} images/s")
         print(f"\nSimple CNN, batch 128: Keras / PyTorch = {ratio:.2f}x")

@@ -25,7 +25,6 @@ import json
 import sys
 from pathlib import Path
 
-
 from digits.predict import find_images  # light: TensorFlow is imported only when a model loads
 
 __all__ = ["main", "find_images"]
@@ -37,15 +36,25 @@ def _top_k(text: str) -> int:
     try:
         k = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to 10, got {text!r}"
+        ) from None
     if not 1 <= k <= 10:
         raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10, got {k}")
     return k
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="digits", description="Handwritten digit recognition (MNIST CNN).")
+    parser = argparse.ArgumentParser(
+        prog="digits", description="Handwritten digit recognition (MNIST CNN)."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in _COMMANDS:
+        add(commands)
+    return parser
+
+
+def _add_predict(commands) -> None:
     predict = commands.add_parser(
         "predict",
         help="predict the digit in image files",
@@ -55,18 +64,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     predict.add_argument(
-        "--model", type=Path, default=None, metavar="FILE",
+        "--model",
+        type=Path,
+        default=None,
+        metavar="FILE",
         help="Keras model file (default: hand_written_digits_prediction.h5 at the repository root)",
     )
-    predict.add_argument("--json", action="store_true", help="print JSON Lines (one object per input)")
-    predict.add_argument("--top-k", type=_top_k, default=None, metavar="K", help="also show the K most likely digits")
-    return parser
+    predict.add_argument(
+        "--json", action="store_true", help="print JSON Lines (one object per input)"
+    )
+    predict.add_argument(
+        "--top-k", type=_top_k, default=None, metavar="K", help="also show the K most likely digits"
+    )
+    predict.set_defaults(run=_run_predict)
 
 
 def _record(path: str, prediction, top_k: int | None) -> dict:
     record = {"path": path, **prediction.to_dict()}
     if top_k:
-        record["top_k"] = [{"digit": d, "probability": round(p, 6)} for d, p in prediction.top_k(top_k)]
+        record["top_k"] = [
+            {"digit": d, "probability": round(p, 6)} for d, p in prediction.top_k(top_k)
+        ]
     return record
 
 
@@ -92,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
         return int(exit_.code or 0)
+    return args.run(args)
 
+
+def _run_predict(args: argparse.Namespace) -> int:
     from digits.backend import held_stderr  # imports TensorFlow, quietly
     from digits.predict import ModelError, Predictor
 
@@ -118,15 +139,24 @@ def main(argv: list[str] | None = None) -> int:
             if error is None:
                 record = _record(path, next(predictions), top_k)
             else:
-                record = {"path": path, "digit": None, "confidence": 0.0, "probabilities": None,
-                          "low_confidence": True, "error": error}
+                record = {
+                    "path": path,
+                    "digit": None,
+                    "confidence": 0.0,
+                    "probabilities": None,
+                    "low_confidence": True,
+                    "error": error,
+                }
             failed = failed or "error" in record
             if args.json:
                 print(json.dumps(record))
             else:
                 row = _table_row(record, top_k)
-                print(
-                    f"{row[0].ljust(width)}  {row[1]:>5}  {row[2]:>10}  {row[3]:<26}  {row[4]}".rstrip()
-                )
+                line = f"{row[0].ljust(width)}  {row[1]:>5}  {row[2]:>10}  {row[3]:<26}  {row[4]}"
+                print(line.rstrip())
         sys.stdout.flush()
     return 1 if failed else 0
+
+
+#: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).
+_COMMANDS = [_add_predict]

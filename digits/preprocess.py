@@ -31,7 +31,6 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import cv2
 import numpy as np
@@ -87,7 +86,7 @@ _STROKE_SIDE = 80  # resolution (longer side) at which the stroke width is norma
 _STROKE_MIN, _STROKE_MAX = 0.085, 0.19
 _STROKE_TARGETS = (0.10, 0.17)
 
-ImageInput = Union[str, Path, bytes, bytearray, memoryview, np.ndarray, Image.Image]
+ImageInput = str | Path | bytes | bytearray | memoryview | np.ndarray | Image.Image
 
 
 class ImageError(ValueError):
@@ -232,7 +231,9 @@ def _to_array(image: ImageInput, colour: bool) -> tuple[np.ndarray, str]:
         if not data:
             raise ImageError("The image data is empty (0 bytes).")
         if len(data) > MAX_FILE_BYTES:
-            raise ImageError(f"The image data is over {MAX_FILE_BYTES // 2**20} MiB; send a smaller image.")
+            raise ImageError(
+                f"The image data is over {MAX_FILE_BYTES // 2**20} MiB; send a smaller image."
+            )
         return _decode(data, "The image data", colour)
     if isinstance(image, Image.Image):
         _check_size(image.width, image.height, "The image")
@@ -291,7 +292,9 @@ def load_image(image: ImageInput) -> np.ndarray:
     if array.dtype != np.uint8:
         array = np.round(_as_unit_float(array) * 255).astype(np.uint8)
     if order == "bgr" and array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB if array.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
+        array = cv2.cvtColor(
+            array, cv2.COLOR_BGR2RGB if array.shape[2] == 3 else cv2.COLOR_BGRA2RGBA
+        )
     return array
 
 
@@ -341,7 +344,9 @@ def _flatten_background(ink: np.ndarray) -> np.ndarray:
     f = 64.0 / max(h, w)
     small = ink
     if f < 1.0:
-        small = cv2.resize(ink, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            ink, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA
+        )
     k = _odd(max(3, 0.35 * max(small.shape)))
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     # Pad first: opening a padded image follows shading ramps up to the border.
@@ -391,7 +396,9 @@ def _normalise_digit(crop: np.ndarray) -> tuple[np.ndarray, float]:
         if radius:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
             if ratio < _STROKE_MIN:
-                big = cv2.copyMakeBorder(big, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0)
+                big = cv2.copyMakeBorder(
+                    big, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0
+                )
                 big = cv2.dilate(big, kernel)
             else:
                 eroded = cv2.erode(big, kernel)
@@ -450,7 +457,8 @@ def _find_digit(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]
     contrast = float(blurred.max())
     if contrast < MIN_CONTRAST:
         raise NoDigitFound(
-            f"no digit found: the image is blank or almost blank (ink contrast {contrast:.2f} < {MIN_CONTRAST})"
+            "no digit found: the image is blank or almost blank "
+            f"(ink contrast {contrast:.2f} < {MIN_CONTRAST})"
         )
     detect = cv2.GaussianBlur(ink, (0, 0), 2 * sigma)
     peak = max(float(detect.max()), 1e-6)
@@ -469,7 +477,8 @@ def _find_digit(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]
     keep = np.flatnonzero(areas >= SPECK_FRACTION * areas.max()) + 1
     if len(keep) > MAX_COMPONENTS:
         raise NoDigitFound(
-            f"no digit found: {len(keep)} separate marks of similar size (noise, text or a photo?), "
+            f"no digit found: {len(keep)} separate marks of similar size "
+            "(noise, text or a photo?), "
             "expected one digit"
         )
     left, top = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
@@ -487,13 +496,19 @@ def _find_digit(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]
     if ink_area > 0.85 * (x1 - x0) * (y1 - y0) and min(x1 - x0, y1 - y0) > 0.5 * longest:
         raise NoDigitFound("no digit found: the ink is a solid block, not pen strokes")
     contours, hierarchy = cv2.findContours(selected, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    holes = 0 if hierarchy is None else sum(
-        1
-        for contour, link in zip(contours, hierarchy[0])
-        if link[3] != -1 and cv2.contourArea(contour) >= 0.002 * ink_area
+    holes = (
+        0
+        if hierarchy is None
+        else sum(
+            1
+            for contour, link in zip(contours, hierarchy[0])
+            if link[3] != -1 and cv2.contourArea(contour) >= 0.002 * ink_area
+        )
     )
     if holes > MAX_HOLES:
-        raise NoDigitFound(f"no digit found: the ink has {holes} enclosed holes (noise, a texture or a photo?)")
+        raise NoDigitFound(
+            f"no digit found: the ink has {holes} enclosed holes (noise, a texture or a photo?)"
+        )
 
     # Crop the soft ink, keep only the digit's components (plus their anti-aliased rim),
     # and stretch it so the strokes' cores are 1 and the background 0.
@@ -542,5 +557,9 @@ def to_model_input(image: ImageInput) -> PreprocessResult:
         min(int(np.ceil((y1 - y0) / factor)), height - top),
     )
     return PreprocessResult(
-        image=field, bbox=bbox, inverted=inverted, image_size=(width, height), stroke_width=round(ratio, 4)
+        image=field,
+        bbox=bbox,
+        inverted=inverted,
+        image_size=(width, height),
+        stroke_width=round(ratio, 4),
     )

@@ -33,7 +33,9 @@ KINDS = (
 )
 
 
-def _paper(shape: tuple[int, int], rng: np.random.Generator, level: float, texture: float) -> np.ndarray:
+def _paper(
+    shape: tuple[int, int], rng: np.random.Generator, level: float, texture: float
+) -> np.ndarray:
     """Off-white paper: a constant tone plus a smooth random texture."""
     h, w = shape
     paper = np.full(shape, level, dtype=np.float32)
@@ -50,7 +52,9 @@ def _lighting(shape: tuple[int, int], rng: np.random.Generator, strength: float)
     h, w = shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(angle) * (xx / max(w - 1, 1) - 0.5) + np.sin(angle) * (yy / max(h - 1, 1) - 0.5)) + 0.5
+    ramp = (
+        np.cos(angle) * (xx / max(w - 1, 1) - 0.5) + np.sin(angle) * (yy / max(h - 1, 1) - 0.5)
+    ) + 0.5
     ramp = np.clip(ramp, 0.0, 1.0)
     r2 = ((xx / max(w - 1, 1) - 0.5) ** 2 + (yy / max(h - 1, 1) - 0.5) ** 2) * 2
     return (1.0 - strength * ramp) * (1.0 - 0.25 * strength * r2)
@@ -106,7 +110,9 @@ def render(
     longest = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
     scale = digit_fraction * size / longest
     big_side = max(28, int(round(28 * scale)))
-    ink_alpha = cv2.resize(digit.astype(np.float32) / 255.0, (big_side, big_side), interpolation=cv2.INTER_CUBIC)
+    ink_alpha = cv2.resize(
+        digit.astype(np.float32) / 255.0, (big_side, big_side), interpolation=cv2.INTER_CUBIC
+    )
     # Upscaled MNIST strokes are blurry; a contrast curve makes them look like pen strokes.
     ink_alpha = np.clip((ink_alpha - 0.3) / 0.4, 0.0, 1.0)
     if thickness:
@@ -131,7 +137,11 @@ def render(
     h, w = ink_alpha.shape
     fit = min(1.0, 0.96 * size / max(h, w))
     if fit < 1.0:
-        ink_alpha = cv2.resize(ink_alpha, (max(1, round(w * fit)), max(1, round(h * fit))), interpolation=cv2.INTER_AREA)
+        ink_alpha = cv2.resize(
+            ink_alpha,
+            (max(1, round(w * fit)), max(1, round(h * fit))),
+            interpolation=cv2.INTER_AREA,
+        )
         h, w = ink_alpha.shape
     dx, dy = (float(np.clip(v, -1.0, 1.0)) for v in offset)
     left = int(round((size - w) / 2 * (1 + dx)))
@@ -146,9 +156,18 @@ def render(
 
     background = _paper((size, size), rng, paper, texture)
     if colour:
-        paper_tint = np.array([1.0, 0.98, 0.93], dtype=np.float32) * rng.uniform(0.97, 1.0, 3).astype(np.float32)
-        ink_rgb = np.array([0.6, 0.7, 1.6], dtype=np.float32) * ink * rng.uniform(0.8, 1.2, 3).astype(np.float32)
-        image = background[:, :, None] * paper_tint * (1 - alpha[:, :, None]) + ink_rgb * alpha[:, :, None]
+        paper_tint = np.array([1.0, 0.98, 0.93], dtype=np.float32) * rng.uniform(
+            0.97, 1.0, 3
+        ).astype(np.float32)
+        ink_rgb = (
+            np.array([0.6, 0.7, 1.6], dtype=np.float32)
+            * ink
+            * rng.uniform(0.8, 1.2, 3).astype(np.float32)
+        )
+        image = (
+            background[:, :, None] * paper_tint * (1 - alpha[:, :, None])
+            + ink_rgb * alpha[:, :, None]
+        )
     else:
         image = background * (1 - alpha) + ink * alpha
     if lighting:
@@ -186,8 +205,11 @@ def variant(kind: str, rng: np.random.Generator) -> tuple[dict, str, int]:
         ext, quality = ".jpg", 80
     elif kind == "offcentre":
         radius, angle = u(0.7, 1.0), u(0, 2 * np.pi)
-        base.update(size=int(rng.integers(150, 221)), digit_fraction=u(0.3, 0.45),
-                    offset=(radius * np.cos(angle), radius * np.sin(angle)))
+        base.update(
+            size=int(rng.integers(150, 221)),
+            digit_fraction=u(0.3, 0.45),
+            offset=(radius * np.cos(angle), radius * np.sin(angle)),
+        )
     elif kind == "thin":
         base.update(thickness=-u(0.3, 0.6))
     elif kind == "thick":
@@ -201,7 +223,12 @@ def variant(kind: str, rng: np.random.Generator) -> tuple[dict, str, int]:
     elif kind == "rgba":
         base.update(size=int(rng.integers(180, 261)), rgba=True, colour=False)
     elif kind == "photo":
-        base.update(lighting=u(0.3, 0.55), texture=u(0.01, 0.03), noise=u(0.0, 0.02), colour=bool(rng.random() < 0.6))
+        base.update(
+            lighting=u(0.3, 0.55),
+            texture=u(0.01, 0.03),
+            noise=u(0.0, 0.02),
+            colour=bool(rng.random() < 0.6),
+        )
         ext, quality = ".jpg", int(rng.integers(70, 91))
     else:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -213,7 +240,11 @@ def encode(image: np.ndarray, ext: str = ".png", quality: int = 95) -> bytes:
     if image.ndim == 3:
         code = cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
         image = cv2.cvtColor(image, code)
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext.lower() in (".jpg", ".jpeg") else [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    params = (
+        [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+        if ext.lower() in (".jpg", ".jpeg")
+        else [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    )
     ok, buffer = cv2.imencode(ext, image, params)
     if not ok:
         raise ValueError(f"could not encode the image as {ext}")

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from digits.backend import keras, tf
-
 from digits.data import scale
 from digits.models import NUM_CLASSES, compile_model
 
@@ -62,7 +61,9 @@ class TrainingResult:
     config: dict = field(default_factory=dict)
 
 
-def make_augmenter(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1, seed: int | None = None) -> keras.Sequential:
+def make_augmenter(
+    rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1, seed: int | None = None
+) -> keras.Sequential:
     """Random rotation, translation and zoom, filling with black (the MNIST background)."""
     return keras.Sequential(
         [
@@ -98,7 +99,9 @@ def make_dataset(
 
     dataset = dataset.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
-        dataset = dataset.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(
+            lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
+        )
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -130,7 +133,8 @@ def make_teacher_views(
         raise ValueError(f"teacher_weight must be between 0 and 1, not {teacher_weight}")
     augmenter = make_augmenter(seed=seed)
     ensemble = tf.function(
-        lambda x: tf.add_n([t(x, training=False) for t in teachers]) / len(teachers), reduce_retracing=True
+        lambda x: tf.add_n([t(x, training=False) for t in teachers]) / len(teachers),
+        reduce_retracing=True,
     )
     out_views = np.empty((len(images), views, *images.shape[1:]), np.uint8)
     targets = np.empty((len(images), views, NUM_CLASSES), np.float32)
@@ -142,15 +146,24 @@ def make_teacher_views(
             x = tf.round(tf.clip_by_value(x, 0.0, 1.0) * 255.0)  # stored as uint8, like the images
             out_views[start : start + batch_size, view] = x.numpy()[..., 0].astype(np.uint8)
             probabilities = ensemble(x / 255.0).numpy()
-            targets[start : start + batch_size, view] = teacher_weight * probabilities + (1 - teacher_weight) * one_hot[start : start + batch_size]
+            targets[start : start + batch_size, view] = (
+                teacher_weight * probabilities
+                + (1 - teacher_weight) * one_hot[start : start + batch_size]
+            )
     return out_views, targets
 
 
-def _view_dataset(views: np.ndarray, targets: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
+def _view_dataset(
+    views: np.ndarray, targets: np.ndarray, batch_size: int, seed: int
+) -> tf.data.Dataset:
     """Batches of one randomly chosen view per image (a new choice every epoch) and its target."""
     count, n_views = views.shape[:2]
     views_t, targets_t = tf.constant(views), tf.constant(targets)
-    dataset = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    dataset = (
+        tf.data.Dataset.range(count)
+        .shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+    )
 
     def pick(index):
         view = tf.random.uniform(tf.shape(index), 0, n_views, dtype=tf.int64, seed=seed)
@@ -235,10 +248,17 @@ def average_models(models: list[keras.Model], images: np.ndarray) -> keras.Model
         raise ValueError("average_models needs at least one model")
     shapes = [[w.shape for w in model.get_weights()] for model in models]
     if any(s != shapes[0] for s in shapes[1:]):
-        raise ValueError("average_models needs models of one architecture (their weight shapes differ)")
+        raise ValueError(
+            "average_models needs models of one architecture (their weight shapes differ)"
+        )
     soup = keras.models.clone_model(models[0])
     weights = [model.get_weights() for model in models]
-    soup.set_weights([np.mean([w[i].astype(np.float64) for w in weights], axis=0).astype(np.float32) for i in range(len(shapes[0]))])
+    soup.set_weights(
+        [
+            np.mean([w[i].astype(np.float64) for w in weights], axis=0).astype(np.float32)
+            for i in range(len(shapes[0]))
+        ]
+    )
     recompute_batch_norm(soup, images)
     return soup
 
@@ -297,7 +317,9 @@ def fit(
     keras.utils.set_random_seed(seed)
     steps_per_epoch = math.ceil(len(train[0]) / batch_size)
     if not 0 <= average_last < epochs:
-        raise ValueError(f"average_last must be between 0 and epochs - 1 = {epochs - 1}, not {average_last}")
+        raise ValueError(
+            f"average_last must be between 0 and epochs - 1 = {epochs - 1}, not {average_last}"
+        )
     warmup = min(steps_per_epoch, max(1, epochs * steps_per_epoch // 5))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=learning_rate / 10,
@@ -309,11 +331,15 @@ def fit(
     compile_model(model, learning_rate=schedule, steps_per_execution=steps_per_execution)
     if teacher_views is not None:
         if len(teacher_views[0]) != len(train[0]):
-            raise ValueError(f"teacher_views has {len(teacher_views[0])} images, train has {len(train[0])}: make them from the same images")
+            raise ValueError(
+                f"teacher_views has {len(teacher_views[0])} images, train has {len(train[0])}: make them from the same images"
+            )
         train_ds = _view_dataset(*teacher_views, batch_size=batch_size, seed=seed)
     else:
         augmenter = make_augmenter(seed=seed) if augment else None
-        train_ds = make_dataset(*train, batch_size=batch_size, shuffle=True, augmenter=augmenter, seed=seed)
+        train_ds = make_dataset(
+            *train, batch_size=batch_size, shuffle=True, augmenter=augmenter, seed=seed
+        )
     val_ds = make_dataset(*validation, batch_size=1024)
     restores = restore_best and not average_last  # averaged weights replace any epoch's
     best = keras.callbacks.EarlyStopping(
@@ -325,18 +351,29 @@ def fit(
     averaging = [WeightAveraging(epochs, average_last)] if average_last else []
     start = time.perf_counter()
     history = model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=[best, *averaging, *(callbacks or [])], shuffle=False, verbose=verbose
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        callbacks=[best, *averaging, *(callbacks or [])],
+        shuffle=False,
+        verbose=verbose,
     )
     val_acc = history.history["val_accuracy"]
     best_epoch = best_index(history.history[monitor], monitor)
     kept_epoch = best_epoch if restores else len(val_acc) - 1
-    kept_scores = {"val_accuracy": float(val_acc[kept_epoch]), "val_loss": float(history.history["val_loss"][kept_epoch])}
+    kept_scores = {
+        "val_accuracy": float(val_acc[kept_epoch]),
+        "val_loss": float(history.history["val_loss"][kept_epoch]),
+    }
     if averaging and averaging[0].mean is not None:  # (None if early stopping ended training first)
         model.set_weights([w.astype(np.float32) for w in averaging[0].mean])
         recompute_batch_norm(model, train[0])
         kept_epoch = len(val_acc) - 1
         kept_scores = model.evaluate(val_ds, return_dict=True, verbose=0)
-        kept_scores = {"val_accuracy": float(kept_scores["accuracy"]), "val_loss": float(kept_scores["loss"])}
+        kept_scores = {
+            "val_accuracy": float(kept_scores["accuracy"]),
+            "val_loss": float(kept_scores["loss"]),
+        }
     seconds = time.perf_counter() - start
     return TrainingResult(
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},

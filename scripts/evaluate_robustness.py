@@ -39,8 +39,13 @@ def _shown(path: Path) -> str:
 def run_pipeline(model: Path, data: Path) -> tuple[dict[str, dict], str]:
     """Run the CLI on the set; return {path relative to data: JSON record} and the command."""
     arguments = ["-m", "digits", "predict", "--json", "--model", _shown(model), _shown(data)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    completed = subprocess.run([sys.executable, *arguments], capture_output=True, text=True, env=env, cwd=ROOT)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    completed = subprocess.run(
+        [sys.executable, *arguments], capture_output=True, text=True, env=env, cwd=ROOT
+    )
     if completed.returncode not in (0, 1):
         raise SystemExit(f"the CLI failed (exit {completed.returncode}):\n{completed.stderr}")
     records = {}
@@ -63,7 +68,9 @@ def naive_predictions(model_path: Path, paths: list[Path]) -> np.ndarray:
         img = 255 - img
         img = img / 255.0
         batch.append(img.reshape(1, 28, 28, 1))
-    probabilities = model.predict(np.concatenate(batch).astype(np.float32), batch_size=256, verbose=0)
+    probabilities = model.predict(
+        np.concatenate(batch).astype(np.float32), batch_size=256, verbose=0
+    )
     return probabilities.argmax(axis=1)
 
 
@@ -118,7 +125,9 @@ def main() -> None:
     print("| kind | n | pipeline | naive snippet |")
     print("|---|---:|---:|---:|")
     for name, stats in [*report["kinds"].items(), ("**overall**", report["overall"])]:
-        print(f"| {name} | {stats['n']} | {stats['accuracy_pipeline']:.1%} | {stats['accuracy_naive']:.1%} |")
+        print(
+            f"| {name} | {stats['n']} | {stats['accuracy_pipeline']:.1%} | {stats['accuracy_naive']:.1%} |"
+        )
     print(f"\nwrote {args.out}")
 
 

@@ -42,7 +42,15 @@ def main() -> None:
     predicted = probabilities.argmax(axis=1)
 
     fig = plt.figure(figsize=(12, 4.6), facecolor="#0d1117")
-    fig.text(0.5, 0.93, "Handwritten Digit Recognition with CNNs", ha="center", color="white", fontsize=22, weight="bold")
+    fig.text(
+        0.5,
+        0.93,
+        "Handwritten Digit Recognition with CNNs",
+        ha="center",
+        color="white",
+        fontsize=22,
+        weight="bold",
+    )
     fig.text(
         0.5,
         0.855,
@@ -51,7 +59,9 @@ def main() -> None:
         color="#8b949e",
         fontsize=12,
     )
-    grid = fig.add_gridspec(rows, columns, left=0.03, right=0.97, bottom=0.03, top=0.8, wspace=0.12, hspace=0.35)
+    grid = fig.add_gridspec(
+        rows, columns, left=0.03, right=0.97, bottom=0.03, top=0.8, wspace=0.12, hspace=0.35
+    )
     for k, i in enumerate(index):
         ax = fig.add_subplot(grid[k // columns, k % columns])
         ax.imshow(x_test[i], cmap="gray")
@@ -63,7 +73,9 @@ def main() -> None:
             spine.set_color("#30363d")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=100, facecolor=fig.get_facecolor())
-    print(f"wrote {args.out} ({best}, {accuracy:.2%}; {int((predicted == y_test[index]).sum())}/{len(index)} shown digits right)")
+    print(
+        f"wrote {args.out} ({best}, {accuracy:.2%}; {int((predicted == y_test[index]).sum())}/{len(index)} shown digits right)"
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ def make_examples(out: Path, seed: int = 2024) -> list[Path]:
     for digit in range(10):
         index_a, index_b = rng.choice(np.flatnonzero(y_test == digit), size=2, replace=False)
         options, _, _ = samples.variant("clean", rng)
-        written.append(samples.save(out / f"{digit}_a.png", samples.render(x_test[index_a], rng, **options)))
+        written.append(
+            samples.save(out / f"{digit}_a.png", samples.render(x_test[index_a], rng, **options))
+        )
         options, _, quality = samples.variant("photo", rng)
         image = samples.render(x_test[index_b], rng, **options)
         written.append(samples.save(out / f"{digit}_b.jpg", image, quality=quality))
@@ -40,7 +42,9 @@ def make_examples(out: Path, seed: int = 2024) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "digit_examples")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "digit_examples"
+    )
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args()
     written = make_examples(args.out, args.seed)

@@ -40,7 +40,9 @@ def make_set(out: Path, per_kind: int = 100, seed: int = 7) -> list[dict]:
             label = int(y_test[index])
             relative = f"{kind}/{label}_{index:05d}{ext}"
             samples.save(out / relative, image, quality=quality)
-            rows.append({"path": relative, "kind": kind, "label": label, "mnist_test_index": int(index)})
+            rows.append(
+                {"path": relative, "kind": kind, "label": label, "mnist_test_index": int(index)}
+            )
     with open(out / "labels.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["path", "kind", "label", "mnist_test_index"])
         writer.writeheader()
@@ -50,13 +52,17 @@ def make_set(out: Path, per_kind: int = 100, seed: int = 7) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "data" / "robustness")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "data" / "robustness"
+    )
     parser.add_argument("--per-kind", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rows = make_set(args.out, args.per_kind, args.seed)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
-    print(f"wrote {len(rows)} images in {len(samples.KINDS)} kinds ({size / 2**20:.2f} MiB) to {args.out}")
+    print(
+        f"wrote {len(rows)} images in {len(samples.KINDS)} kinds ({size / 2**20:.2f} MiB) to {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,11 @@ def models_table(metrics: dict) -> str:
         )
     env = metrics["environment"]
     lines.append("")
-    origin = "this run's " + metrics["best_model"] if shipped["from_this_run"] else "kept from `make train-full`: this run's model is not better on both validation loss and accuracy"
+    origin = (
+        "this run's " + metrics["best_model"]
+        if shipped["from_this_run"]
+        else "kept from `make train-full`: this run's model is not better on both validation loss and accuracy"
+    )
     lines.append(
         f"`{shipped['file']}` ({origin}): test accuracy **{shipped['test_accuracy']:.2%}**, "
         f"test loss {shipped['test_loss']:.4f}, validation accuracy {shipped['val_accuracy']:.2%}"
@@ -67,10 +71,14 @@ def robustness_table(report: dict, control: dict | None = None) -> str:
     lines = [header, rule]
     for kind, r in report["kinds"].items():
         extra = f" {control['kinds'][kind]['accuracy_pipeline']:.1%} |" if control else ""
-        lines.append(f"| {kind} | {r['n']} | {r['accuracy_naive']:.1%} | {r['accuracy_pipeline']:.1%} |{extra}")
+        lines.append(
+            f"| {kind} | {r['n']} | {r['accuracy_naive']:.1%} | {r['accuracy_pipeline']:.1%} |{extra}"
+        )
     o = report["overall"]
     extra = f" **{control['overall']['accuracy_pipeline']:.1%}** |" if control else ""
-    lines.append(f"| **all** | {o['n']} | **{o['accuracy_naive']:.1%}** | **{o['accuracy_pipeline']:.1%}** |{extra}")
+    lines.append(
+        f"| **all** | {o['n']} | **{o['accuracy_naive']:.1%}** | **{o['accuracy_pipeline']:.1%}** |{extra}"
+    )
     lines.append("")
     lines.append(f"Made by `{report['command']}`. Source: `reports/robustness.json`.")
     if control:
@@ -93,7 +101,11 @@ def monitor_of(report: dict) -> str:
 
 def weights_kept(report: dict) -> str:
     if report.get("keep") == "average":
-        floor = f" at {report['average_floor']:g}× the peak learning rate" if "average_floor" in report else ""
+        floor = (
+            f" at {report['average_floor']:g}× the peak learning rate"
+            if "average_floor" in report
+            else ""
+        )
         return f"average of the last {report['average_epochs']} epochs (SWA{floor})"
     return "last epoch" if report.get("keep") == "last" else f"best epoch by {monitor_of(report)}"
 
@@ -108,7 +120,10 @@ def augmentation(report: dict) -> str:
 def teachers_line(report: dict) -> str:
     """For a distilled run: its teachers and their scores, one line."""
     teachers = report["teachers"]
-    models = ", ".join(f"`{t['path']}` ({t['val_accuracy']:.2%} / {t['test_accuracy']:.2%})" for t in teachers["models"])
+    models = ", ".join(
+        f"`{t['path']}` ({t['val_accuracy']:.2%} / {t['test_accuracy']:.2%})"
+        for t in teachers["models"]
+    )
     return (
         f"Distilled from {len(teachers['models'])} teachers (validation / test accuracy): {models}; their ensemble "
         f"{teachers['ensemble_val_accuracy']:.2%} / {teachers['ensemble_test_accuracy']:.2%}. Each seed learns from "
@@ -120,24 +135,35 @@ def teachers_line(report: dict) -> str:
 def init_line(report: dict) -> str:
     """For a fine-tuning run (`--init`): the model every seed started from, and the soup if one was made."""
     init = report["init"]
-    line = (f"Every seed fine-tunes `{init['path']}` (validation / test accuracy {init['val_accuracy']:.2%} / "
-            f"{init['test_accuracy']:.2%}) instead of starting from random weights.")
+    line = (
+        f"Every seed fine-tunes `{init['path']}` (validation / test accuracy {init['val_accuracy']:.2%} / "
+        f"{init['test_accuracy']:.2%}) instead of starting from random weights."
+    )
     if "soup" in report:
         soup = report["soup"]
-        line += (f" The average of the {len(report['runs'])} seeds' weights (a model soup, no seed picked) scores "
-                 f"{soup['val_accuracy']:.2%} / {soup['test_accuracy']:.2%} (validation loss {soup['val_loss']:.4f}).")
+        line += (
+            f" The average of the {len(report['runs'])} seeds' weights (a model soup, no seed picked) scores "
+            f"{soup['val_accuracy']:.2%} / {soup['test_accuracy']:.2%} (validation loss {soup['val_loss']:.4f})."
+        )
     return line
 
 
 def comparisons(report: dict) -> list[tuple[str, str]]:
     """The other weights each seed's run also scored on test, for comparison (`--keep last`
     scores the best epoch; `--keep average` the best and the last epoch): (key prefix, label)."""
-    candidates = [("best_epoch", f"best epoch by {monitor_of(report)}"), ("last_epoch", "last epoch, not averaged")]
-    return [(key, label) for key, label in candidates if all(f"{key}_test_accuracy" in run for run in report["runs"])]
+    candidates = [
+        ("best_epoch", f"best epoch by {monitor_of(report)}"),
+        ("last_epoch", "last epoch, not averaged"),
+    ]
+    return [
+        (key, label)
+        for key, label in candidates
+        if all(f"{key}_test_accuracy" in run for run in report["runs"])
+    ]
 
 
 def epoch_label(run: dict, key: str) -> str:
-    """"27: " before a best-epoch comparison's score (which epoch that was), nothing before others."""
+    """ "27: " before a best-epoch comparison's score (which epoch that was), nothing before others."""
     return f"{run['best_epoch']}: " if key == "best_epoch" else ""
 
 
@@ -152,14 +178,20 @@ def made_by(report: dict) -> str:
 
 def train_full_table(report: dict) -> str:
     others = comparisons(report)
-    header = "| seed | epoch kept | validation accuracy | test accuracy | test loss | training time |"
+    header = (
+        "| seed | epoch kept | validation accuracy | test accuracy | test loss | training time |"
+    )
     rule = "|---|---|---|---|---|---|"
     for _, label in others:
         header += f" for comparison: {label}, validation / test accuracy |"
         rule += "---|"
     lines = [header, rule]
     for run in report["runs"]:
-        shipped = " (shipped)" if run["seed"] == report["shipped_seed"] and report["saved"]["saved"] else ""
+        shipped = (
+            " (shipped)"
+            if run["seed"] == report["shipped_seed"] and report["saved"]["saved"]
+            else ""
+        )
         extra = "".join(
             f" {epoch_label(run, key)}{run[key + '_val_accuracy']:.2%} / {run[key + '_test_accuracy']:.2%} |"
             for key, _ in others
@@ -169,10 +201,14 @@ def train_full_table(report: dict) -> str:
             f"{run['test_loss']:.4f} | {run['train_seconds'] / 60:.1f} min |{extra}"
         )
     if "soup" in report:
-        shipped = " (shipped)" if report["shipped_seed"] == "soup" and report["saved"]["saved"] else ""
+        shipped = (
+            " (shipped)" if report["shipped_seed"] == "soup" and report["saved"]["saved"] else ""
+        )
         soup = report["soup"]
-        lines.append(f"| average of the seeds' weights{shipped} | – | {soup['val_accuracy']:.2%} | {soup['test_accuracy']:.2%} | "
-                     f"{soup['test_loss']:.4f} | – |" + " – |" * len(others))
+        lines.append(
+            f"| average of the seeds' weights{shipped} | – | {soup['val_accuracy']:.2%} | {soup['test_accuracy']:.2%} | "
+            f"{soup['test_loss']:.4f} | – |" + " – |" * len(others)
+        )
     lines.append("")
     for key, label in others:
         scores = [run[f"{key}_test_accuracy"] for run in report["runs"]]
@@ -191,7 +227,8 @@ def train_full_table(report: dict) -> str:
         f"{report['test_accuracy_std']:.2%} (mean ± standard deviation over {len(report['runs'])} seeds). "
         f"Reported separately, not shipped: the average of the {len(report['runs'])} models' probabilities "
         f"(an ensemble) scores {report['ensemble_test_accuracy']:.2%}. Made by {made_by(report)}; "
-        "source: `reports/train_full.json`" + (", whose note says how the run was made." if "note" in report else ".")
+        "source: `reports/train_full.json`"
+        + (", whose note says how the run was made." if "note" in report else ".")
     )
     return "\n".join(lines)
 
@@ -203,12 +240,20 @@ def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> 
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, report in sorted(reports.items()):
-        tests = " / ".join(f"{run['val_accuracy']:.2%} → {run['test_accuracy']:.2%}" for run in report["runs"])
+        tests = " / ".join(
+            f"{run['val_accuracy']:.2%} → {run['test_accuracy']:.2%}" for run in report["runs"]
+        )
         epochs = " / ".join(str(kept_epoch(run)) for run in report["runs"])
         losses = [run["val_loss"] for run in report["runs"] if "val_loss" in run]
         lowest = f"{min(losses):.4f}" if losses else "–"
-        spread = f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%}" if len(report["runs"]) > 1 else "– (1 seed)"
-        widths = "/".join(str(width) for width in report.get("filters", [32, 64]))  # reports from before --filters: 32/64
+        spread = (
+            f"{report['test_accuracy_mean']:.2%} ± {report['test_accuracy_std']:.2%}"
+            if len(report["runs"]) > 1
+            else "– (1 seed)"
+        )
+        widths = "/".join(
+            str(width) for width in report.get("filters", [32, 64])
+        )  # reports from before --filters: 32/64
         lines.append(
             f"| `reports/experiments/{name}` | {widths} ({report['params']:,}) | {augmentation(report)} | {report['epochs']} | {weights_kept(report)} | "
             f"{epochs} | {tests} | {spread} | {lowest} | {report['ensemble_test_accuracy']:.2%} |"
@@ -216,7 +261,10 @@ def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> 
     lines.append("")
     for name, report in sorted(reports.items()):
         for key, label in comparisons(report):
-            scores = " / ".join(f"{epoch_label(run, key)}{run[key + '_test_accuracy']:.2%}" for run in report["runs"])
+            scores = " / ".join(
+                f"{epoch_label(run, key)}{run[key + '_test_accuracy']:.2%}"
+                for run in report["runs"]
+            )
             legend = "(epoch: accuracy) " if key == "best_epoch" else ""
             lines.append(
                 f"`{name}`: had each seed kept its {label} instead of its {weights_kept(report)}, "
@@ -226,21 +274,34 @@ def experiments_table(reports: dict[str, dict], metrics: dict | None = None) -> 
             lines.append(f"`{name}`: " + teachers_line(report))
         if "init" in report:
             lines.append(f"`{name}`: " + init_line(report))
-    commands = [report.get("equivalent_command", report["command"].split("  ")[-1].strip("()")) for _, report in sorted(reports.items())]
+    commands = [
+        report.get("equivalent_command", report["command"].split("  ")[-1].strip("()"))
+        for _, report in sorted(reports.items())
+    ]
     lines.append("Made by `" + "`; `".join(commands) + "`.")
     shipped = metrics["saved_model"] if metrics else {}
     if "val_loss" in shipped:
-        lines.append(f"The shipped model: validation loss {shipped['val_loss']:.4f}, test accuracy {shipped['test_accuracy']:.2%}.")
+        lines.append(
+            f"The shipped model: validation loss {shipped['val_loss']:.4f}, test accuracy {shipped['test_accuracy']:.2%}."
+        )
     return "\n".join(lines)
 
 
 def latency_table(report: dict) -> str:
     single = report["single_image"]
     lines = ["| measure | median | 95th percentile |", "|---|---|---|"]
-    for name, key in [("file → digit, one image, warm", "file_to_digit"), ("… of which reading + preprocessing", "read_and_preprocess"), ("… of which the model call", "model_only")]:
-        lines.append(f"| {name} | {single[key]['median_ms']:.1f} ms | {single[key]['p95_ms']:.1f} ms |")
+    for name, key in [
+        ("file → digit, one image, warm", "file_to_digit"),
+        ("… of which reading + preprocessing", "read_and_preprocess"),
+        ("… of which the model call", "model_only"),
+    ]:
+        lines.append(
+            f"| {name} | {single[key]['median_ms']:.1f} ms | {single[key]['p95_ms']:.1f} ms |"
+        )
     batch = report["batch"]
-    lines.append(f"| `predict_many`, {batch['images']:,} files | {batch['images_per_second']:.0f} images/s | |")
+    lines.append(
+        f"| `predict_many`, {batch['images']:,} files | {batch['images_per_second']:.0f} images/s | |"
+    )
     machine = report["machine"]
     lines.append("")
     lines.append(
@@ -257,12 +318,18 @@ def train_speed_table(report: dict) -> str:
     ]
     for row in report["rows"]:
         spe = row["steps_per_execution"] if row["steps_per_execution"] is not None else "–"
-        source = "shuffled + augmented, as trained" if row.get("augment") else "cached, no augmentation"
-        lines.append(f"| {row['framework']} | {row['model']} | {row['batch_size']} | {spe} | {source} | {row['images_per_second']:,} |")
+        source = (
+            "shuffled + augmented, as trained" if row.get("augment") else "cached, no augmentation"
+        )
+        lines.append(
+            f"| {row['framework']} | {row['model']} | {row['batch_size']} | {spe} | {source} | {row['images_per_second']:,} |"
+        )
     lines.append("")
     ratio = report["simple_keras_over_pytorch"]
     if ratio is not None:
-        lines.append(f"Simple CNN at batch size 128: Keras trains at **{ratio:.2f}×** the speed of the same network in PyTorch, in the same run.")
+        lines.append(
+            f"Simple CNN at batch size 128: Keras trains at **{ratio:.2f}×** the speed of the same network in PyTorch, in the same run."
+        )
     env = report["environment"]
     lines.append(
         f"{report['images']:,} images per timed epoch, median of {report['repeats']}, on {env['cpu_count']} CPU cores. "
@@ -301,13 +368,19 @@ def render(readme: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is not up to date")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if README.md is not up to date"
+    )
     args = parser.parse_args()
     readme_path = ROOT / "README.md"
     old = readme_path.read_text()
     new = render(old)
     if args.check:
-        print("README.md is up to date" if new == old else "README.md is out of date: run `make report`")
+        print(
+            "README.md is up to date"
+            if new == old
+            else "README.md is out of date: run `make report`"
+        )
         return 0 if new == old else 1
     readme_path.write_text(new)
     print("README.md tables rendered from reports/")

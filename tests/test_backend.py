@@ -34,5 +34,7 @@ def test_importing_and_first_operation_print_nothing_on_stderr():
     import sys
 
     code = "from digits.backend import tf; print(int(tf.reduce_sum(tf.ones(3))))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "3" and result.stderr == "", result.stderr

@@ -40,7 +40,12 @@ def test_json_lines(capsys, image_folder, small_model_path):
     code, records, _ = run_json(capsys, "--model", small_model_path, image_folder)
     assert code == 0
     paths = [Path(r["path"]).relative_to(image_folder).as_posix() for r in records]
-    assert paths == ["a.png", "b.png", "sub/blank.png", "sub/c.JPG"]  # sorted, recursive, images only
+    assert paths == [
+        "a.png",
+        "b.png",
+        "sub/blank.png",
+        "sub/c.JPG",
+    ]  # sorted, recursive, images only
     for record in records:
         assert {"path", "digit", "confidence", "probabilities"} <= set(record)
         assert "error" not in record and "top_k" not in record
@@ -56,7 +61,9 @@ def test_json_lines(capsys, image_folder, small_model_path):
 
 
 def test_top_k(capsys, image_folder, small_model_path):
-    code, records, _ = run_json(capsys, "--model", small_model_path, "--top-k", "3", image_folder / "a.png")
+    code, records, _ = run_json(
+        capsys, "--model", small_model_path, "--top-k", "3", image_folder / "a.png"
+    )
     assert code == 0 and len(records) == 1
     top = records[0]["top_k"]
     assert len(top) == 3 and top[0]["digit"] == records[0]["digit"]
@@ -67,7 +74,13 @@ def test_bad_file_does_not_stop_the_others(capsys, image_folder, small_model_pat
     fake = tmp_path / "fake.png"
     fake.write_text("this is text")
     code, records, err = run_json(
-        capsys, "--model", small_model_path, image_folder / "a.png", fake, tmp_path / "missing.png", image_folder / "b.png"
+        capsys,
+        "--model",
+        small_model_path,
+        image_folder / "a.png",
+        fake,
+        tmp_path / "missing.png",
+        image_folder / "b.png",
     )
     assert code == 1
     assert [r["digit"] is not None for r in records] == [True, False, False, True]
@@ -90,7 +103,13 @@ def test_table_output(capsys, image_folder, small_model_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["predict"], ["predict", "x.png", "--top-k", "0"], ["predict", "x.png", "--top-k", "many"], ["classify", "x.png"]],
+    [
+        [],
+        ["predict"],
+        ["predict", "x.png", "--top-k", "0"],
+        ["predict", "x.png", "--top-k", "many"],
+        ["classify", "x.png"],
+    ],
 )
 def test_usage_errors(capsys, argv):
     assert cli.main(argv) == 2
@@ -117,8 +136,21 @@ def test_folder_without_images(capsys, tmp_path, small_model_path):
 def test_python_dash_m_gives_clean_json(image_folder, small_model_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     completed = subprocess.run(
-        [sys.executable, "-m", "digits", "predict", "--json", "--model", str(small_model_path), str(image_folder / "a.png")],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "digits",
+            "predict",
+            "--json",
+            "--model",
+            str(small_model_path),
+            str(image_folder / "a.png"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
     (record,) = [json.loads(line) for line in completed.stdout.splitlines()]
@@ -132,13 +164,20 @@ def _real_huge_png(path: Path, side: int) -> None:
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     compressor = zlib.compressobj(9)
     row = b"\x00" * (side + 1)  # filter byte + pixels
     body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
     header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    )
 
 
 def test_issue_cases_blank_noise_and_bad_files(capsys, tmp_path, small_model_path, image_folder):
@@ -156,15 +195,25 @@ def test_issue_cases_blank_noise_and_bad_files(capsys, tmp_path, small_model_pat
     import time
 
     start = time.perf_counter()
-    code, records, err = run_json(capsys, "--model", small_model_path, image_folder / "a.png", tmp_path)
+    code, records, err = run_json(
+        capsys, "--model", small_model_path, image_folder / "a.png", tmp_path
+    )
     elapsed = time.perf_counter() - start
     assert code == 1 and "Traceback" not in err
     by_name = {Path(r["path"]).name: r for r in records}
     assert by_name["a.png"]["digit"] is not None  # the good file before them still got its answer
     for name in ("1_white.png", "2_black.png", "3_noise.jpg"):
         record = by_name[name]
-        assert record["digit"] is None and "error" not in record and record["reason"].startswith("no digit found"), record
-    for name, words in [("4_text.png", "not an image"), ("5_empty.png", "empty"), ("6_huge.png", "MP")]:
+        assert (
+            record["digit"] is None
+            and "error" not in record
+            and record["reason"].startswith("no digit found")
+        ), record
+    for name, words in [
+        ("4_text.png", "not an image"),
+        ("5_empty.png", "empty"),
+        ("6_huge.png", "MP"),
+    ]:
         record = by_name[name]
         assert record["digit"] is None and words in record["error"], record
     assert elapsed < 6.0  # seven files, well under a second each

@@ -12,10 +12,14 @@ def test_confusion_and_pairs():
     labels = np.array([3, 3, 5, 5, 4, 9, 9, 1])
     predicted = np.array([5, 3, 3, 5, 9, 4, 4, 1])
     matrix = evaluate.confusion(labels, predicted)
-    assert matrix.shape == (10, 10) and matrix[3, 5] == 1 and matrix[5, 3] == 1 and matrix[9, 4] == 2
+    assert (
+        matrix.shape == (10, 10) and matrix[3, 5] == 1 and matrix[5, 3] == 1 and matrix[9, 4] == 2
+    )
     pairs = evaluate.most_confused_pairs(matrix, k=2)
     assert pairs["pair"].tolist() == ["4/9", "3/5"]
-    assert pairs.loc[0, "a_as_b"] == 1 and pairs.loc[0, "b_as_a"] == 2 and pairs.loc[0, "total"] == 3
+    assert (
+        pairs.loc[0, "a_as_b"] == 1 and pairs.loc[0, "b_as_a"] == 2 and pairs.loc[0, "total"] == 3
+    )
     accuracy = evaluate.per_class_accuracy(labels, predicted)
     assert accuracy[3] == 0.5 and accuracy[9] == 0.0 and accuracy[1] == 1.0
 
@@ -25,9 +29,13 @@ def test_classification_table_and_misclassified():
     predicted = np.array([0, 1, 2, 2])
     probabilities = np.eye(10)[predicted] * 0.9 + 0.01
     table = evaluate.classification_table(labels, predicted)
-    assert table.loc["1", "recall"] == pytest.approx(0.5) and table.loc["2", "precision"] == pytest.approx(0.5)
+    assert table.loc["1", "recall"] == pytest.approx(0.5) and table.loc[
+        "2", "precision"
+    ] == pytest.approx(0.5)
     wrong = evaluate.misclassified(labels, predicted, probabilities)
-    assert wrong.to_dict("records") == [{"index": 2, "true": 1, "predicted": 2, "confidence": pytest.approx(0.91)}]
+    assert wrong.to_dict("records") == [
+        {"index": 2, "true": 1, "predicted": 2, "confidence": pytest.approx(0.91)}
+    ]
 
 
 class Constant:
@@ -51,7 +59,9 @@ def test_evaluate_model_accuracy_and_loss():
 
 
 def test_save_metrics_round_trip(tmp_path):
-    path = evaluate.save_metrics({"a": 1, "env": evaluate.environment()}, tmp_path / "reports" / "metrics.json")
+    path = evaluate.save_metrics(
+        {"a": 1, "env": evaluate.environment()}, tmp_path / "reports" / "metrics.json"
+    )
     loaded = json.loads(path.read_text())
     assert loaded["a"] == 1 and loaded["env"]["tensorflow"].startswith("2.")
 
@@ -63,17 +73,26 @@ def test_save_best_model_keeps_a_better_existing_model(tmp_path):
     x_val = rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
     good = models.build_simple_cnn()
     kernel, bias = good.layers[-1].get_weights()
-    good.layers[-1].set_weights([kernel * 1000.0, bias])  # confident: a loss near 0, not near log(10)
-    y_val = good.predict(x_val[..., None] / 255.0, verbose=0).argmax(1)  # 'good' is right on every image
+    good.layers[-1].set_weights(
+        [kernel * 1000.0, bias]
+    )  # confident: a loss near 0, not near log(10)
+    y_val = good.predict(x_val[..., None] / 255.0, verbose=0).argmax(
+        1
+    )  # 'good' is right on every image
     bad = models.build_simple_cnn()
     path = tmp_path / "model.h5"
 
     first = evaluate.save_best_model(good, path, x_val, y_val)
-    assert first["saved"] and first["existing_val_accuracy"] is None and first["val_accuracy"] == 1.0
+    assert (
+        first["saved"] and first["existing_val_accuracy"] is None and first["val_accuracy"] == 1.0
+    )
     stamp = path.read_bytes()
     second = evaluate.save_best_model(bad, path, x_val, y_val)
     assert not second["saved"] and second["existing_val_accuracy"] == 1.0
-    assert second["existing_val_loss"] == pytest.approx(first["val_loss"]) and second["val_accuracy"] < 1.0
+    assert (
+        second["existing_val_loss"] == pytest.approx(first["val_loss"])
+        and second["val_accuracy"] < 1.0
+    )
     assert path.read_bytes() == stamp  # the better model was not overwritten
     assert second["val_loss"] > second["existing_val_loss"]
     third = evaluate.save_best_model(bad, path, x_val, y_val, replace="always")
@@ -95,16 +114,26 @@ def test_save_best_model_replaces_only_a_model_worse_on_loss_and_accuracy(tmp_pa
     y_val = sharp.predict(x_val[..., None] / 255.0, verbose=0).argmax(1)
     y_val[:8] = (y_val[:8] + 1) % 10
     soft.layers[-1].set_weights([kernel * 0.0, bias * 0.0])
-    scores = {name: evaluate.evaluate_model(m, x_val, y_val) for name, m in (("sharp", sharp), ("soft", soft))}
-    assert scores["sharp"]["accuracy"] > scores["soft"]["accuracy"] and scores["sharp"]["loss"] > scores["soft"]["loss"]
+    scores = {
+        name: evaluate.evaluate_model(m, x_val, y_val)
+        for name, m in (("sharp", sharp), ("soft", soft))
+    }
+    assert (
+        scores["sharp"]["accuracy"] > scores["soft"]["accuracy"]
+        and scores["sharp"]["loss"] > scores["soft"]["loss"]
+    )
     path = tmp_path / "model.h5"
     evaluate.save_best_model(sharp, path, x_val, y_val)
     result = evaluate.save_best_model(soft, path, x_val, y_val)  # lower loss, lower accuracy: kept
     assert not result["saved"] and result["existing_val_accuracy"] > result["val_accuracy"]
     assert result["existing_val_loss"] > result["val_loss"]
     evaluate.save_best_model(soft, path, x_val, y_val, replace="always")
-    result = evaluate.save_best_model(sharp, path, x_val, y_val)  # higher accuracy, higher loss: kept too
+    result = evaluate.save_best_model(
+        sharp, path, x_val, y_val
+    )  # higher accuracy, higher loss: kept too
     assert not result["saved"] and result["val_accuracy"] > result["existing_val_accuracy"]
-    y_val[:8] = sharp.predict(x_val[:8, ..., None] / 255.0, verbose=0).argmax(1)  # now 'sharp' is right everywhere
+    y_val[:8] = sharp.predict(x_val[:8, ..., None] / 255.0, verbose=0).argmax(
+        1
+    )  # now 'sharp' is right everywhere
     result = evaluate.save_best_model(sharp, path, x_val, y_val)  # better on both: replaces
     assert result["saved"] and result["val_loss"] < result["existing_val_loss"]

@@ -10,7 +10,9 @@ from digits import data, models, train
 @pytest.mark.parametrize("name", ["simple", "deeper"])
 def test_output_is_a_probability_per_digit(name):
     model = models.build(name)
-    out = model(np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32), training=False).numpy()
+    out = model(
+        np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32), training=False
+    ).numpy()
     assert out.shape == (3, 10)
     assert np.allclose(out.sum(axis=1), 1.0, atol=1e-5) and (out >= 0).all()
 
@@ -18,10 +20,20 @@ def test_output_is_a_probability_per_digit(name):
 def test_simple_cnn_is_the_specs_shape():
     model = models.build_simple_cnn()
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
-    assert [l.get_config()["activation"] for l in model.layers if isinstance(l, (layers.Conv2D, layers.Dense))] == [
-        "relu", "relu", "relu", "softmax"
+    assert kinds == [
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+        "Dense",
     ]
+    assert [
+        l.get_config()["activation"]
+        for l in model.layers
+        if isinstance(l, (layers.Conv2D, layers.Dense))
+    ] == ["relu", "relu", "relu", "softmax"]
     assert model.layers[-2].units == 128
     # 320 + 18,496 + 204,928 + 1,290 weights (3x3 kernels, 'valid' padding).
     assert model.count_params() == 225_034
@@ -30,7 +42,11 @@ def test_simple_cnn_is_the_specs_shape():
 def test_deeper_cnn_has_blocks_dropout_and_dense256():
     model = models.build_deeper_cnn()
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds.count("Conv2D") == 4 and kinds.count("MaxPooling2D") == 2 and kinds.count("Dropout") >= 3
+    assert (
+        kinds.count("Conv2D") == 4
+        and kinds.count("MaxPooling2D") == 2
+        and kinds.count("Dropout") >= 3
+    )
     assert [l.units for l in model.layers if isinstance(l, layers.Dense)] == [256, 10]
     assert model.layers[-1].get_config()["activation"] == "softmax"
     assert model.count_params() == 331_306

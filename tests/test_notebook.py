@@ -13,7 +13,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "Handwritten-Digits-Recognition.ipynb"
-COMMITTED = [NOTEBOOK, ROOT / "hand_written_digits_prediction.h5", ROOT / "reports" / "metrics.json"]
+COMMITTED = [
+    NOTEBOOK,
+    ROOT / "hand_written_digits_prediction.h5",
+    ROOT / "reports" / "metrics.json",
+]
 
 
 def _digest(path: Path) -> str | None:
@@ -39,21 +43,35 @@ def test_notebook_runs_end_to_end_with_tiny_parameters(tmp_path):
         kernel_name="python3",
         progress_bar=False,
     )
-    assert {p: _digest(p) for p in COMMITTED} == before, "the notebook test overwrote a committed file"
+    assert {p: _digest(p) for p in COMMITTED} == before, (
+        "the notebook test overwrote a committed file"
+    )
 
     metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
     assert set(metrics["models"]) == {"Simple CNN", "Deeper CNN"}
     assert metrics["train_size"] == 2000 and metrics["test_size"] == 10000
     for name, m in metrics["models"].items():
         assert m["epochs"] == (1 if name == "Simple CNN" else 3) and m["params"] > 100_000
-        assert 0.3 < m["test_accuracy"] <= 1.0, (name, m)  # 1-3 epochs on 2,000 images: far above chance (0.1)
+        assert 0.3 < m["test_accuracy"] <= 1.0, (
+            name,
+            m,
+        )  # 1-3 epochs on 2,000 images: far above chance (0.1)
     assert metrics["best_model"] in metrics["models"]
     assert (tmp_path / "hand_written_digits_prediction.h5").stat().st_size > 100_000
     figures = {p.name for p in (tmp_path / "reports" / "figures").glob("*.png")}
-    assert {"training_curves.png", "confusion_matrices.png", "digit_examples_predictions.png"} <= figures
+    assert {
+        "training_curves.png",
+        "confusion_matrices.png",
+        "digit_examples_predictions.png",
+    } <= figures
 
     executed = json.loads(out.read_text())
-    errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     text = "".join(
         "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))

@@ -7,8 +7,8 @@ import pytest
 
 from digits import predict as predict_module
 from digits import samples
-from digits.preprocess import ImageError
 from digits.predict import LOW_CONFIDENCE, ModelError, Prediction, Predictor, default_model_path
+from digits.preprocess import ImageError
 
 
 def test_predicts_rendered_test_digits(predictor, rendered_digits):
@@ -93,7 +93,13 @@ def _save(model, path):
 def test_model_with_wrong_input_shape(tmp_path):
     import keras
 
-    model = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     with pytest.raises(ModelError, match=r"expected \(None, 28, 28, 1\)"):
         Predictor(_save(model, tmp_path / "wrong_input.h5"))
 
@@ -102,14 +108,20 @@ def test_model_without_softmax(tmp_path):
     import keras
 
     model = keras.Sequential(
-        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, bias_initializer="ones")]
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, bias_initializer="ones"),
+        ]
     )
     with pytest.raises(ModelError, match="softmax"):
         Predictor(_save(model, tmp_path / "logits.h5"))
 
 
 def test_default_model_path_falls_back_to_cwd(tmp_path, monkeypatch):
-    monkeypatch.setattr(predict_module, "DEFAULT_MODEL_PATH", tmp_path / "elsewhere" / predict_module.MODEL_FILENAME)
+    monkeypatch.setattr(
+        predict_module, "DEFAULT_MODEL_PATH", tmp_path / "elsewhere" / predict_module.MODEL_FILENAME
+    )
     monkeypatch.chdir(tmp_path)
     assert default_model_path() == predict_module.DEFAULT_MODEL_PATH
     (tmp_path / predict_module.MODEL_FILENAME).write_bytes(b"x")

@@ -23,7 +23,9 @@ from digits.preprocess import (
 )
 
 
-def draw_seven(size: int = 200, centre: tuple[int, int] | None = None, scale: float = 1.0, thickness: int = 10):
+def draw_seven(
+    size: int = 200, centre: tuple[int, int] | None = None, scale: float = 1.0, thickness: int = 10
+):
     """White '7' strokes (uint8, 255 = ink) on black, around ``centre``."""
     canvas = np.zeros((size, size), dtype=np.uint8)
     cx, cy = centre or (size // 2, size // 2)
@@ -59,10 +61,20 @@ def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height, with one tiny (bogus) IDAT chunk."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 # --------------------------------------------------------------------------- steps
@@ -112,7 +124,11 @@ def test_black_strokes_on_transparent_canvas():
     assert result.inverted
     np.testing.assert_allclose(result.image, on_white.image, atol=0.02)
     # Also through a PNG file, as a browser canvas would send it.
-    np.testing.assert_allclose(to_model_input(png_bytes(cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))).image, result.image, atol=1e-6)
+    np.testing.assert_allclose(
+        to_model_input(png_bytes(cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))).image,
+        result.image,
+        atol=1e-6,
+    )
 
 
 def test_white_strokes_on_transparent_canvas():
@@ -173,7 +189,16 @@ def test_small_specks_are_ignored():
         np.clip(np.random.default_rng(2).normal(128, 40, (300, 300)), 0, 255).astype(np.uint8),
         np.tile(np.linspace(0, 255, 300), (200, 1)).astype(np.uint8),
     ],
-    ids=["white", "black", "gray-rgb", "transparent", "noise", "colour-noise", "gaussian-noise", "gradient"],
+    ids=[
+        "white",
+        "black",
+        "gray-rgb",
+        "transparent",
+        "noise",
+        "colour-noise",
+        "gaussian-noise",
+        "gradient",
+    ],
 )
 def test_no_digit_found(image):
     with pytest.raises(NoDigitFound) as caught:
@@ -260,7 +285,13 @@ def test_input_types_agree(tmp_path):
     rgb = samples.render(digit, rng, size=150, colour=True)
     path = samples.save(tmp_path / "digit.png", rgb)
     from_path = to_model_input(path)
-    for other in (str(path), path.read_bytes(), rgb, Image.open(path), rgb.astype(np.float32) / 255.0):
+    for other in (
+        str(path),
+        path.read_bytes(),
+        rgb,
+        Image.open(path),
+        rgb.astype(np.float32) / 255.0,
+    ):
         np.testing.assert_allclose(to_model_input(other).image, from_path.image, atol=5e-3)
     np.testing.assert_array_equal(load_image(path), rgb)
 

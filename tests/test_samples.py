@@ -40,14 +40,18 @@ def test_colour_and_rgba(digit):
 
 
 def test_offset_moves_the_digit(digit):
-    image = samples.render(digit, np.random.default_rng(0), size=200, digit_fraction=0.3, offset=(1.0, -1.0))
+    image = samples.render(
+        digit, np.random.default_rng(0), size=200, digit_fraction=0.3, offset=(1.0, -1.0)
+    )
     ys, xs = np.nonzero(image < 128)
     assert xs.mean() > 140 and ys.mean() < 60
 
 
 def test_thickness_changes_ink_amount(digit):
     rng = np.random.default_rng(0)
-    ink = [(samples.render(digit, rng, size=200, thickness=t) < 128).sum() for t in (-0.5, 0.0, 1.0)]
+    ink = [
+        (samples.render(digit, rng, size=200, thickness=t) < 128).sum() for t in (-0.5, 0.0, 1.0)
+    ]
     assert ink[0] < ink[1] < ink[2]
 
 
@@ -57,7 +61,9 @@ def test_every_kind_renders_and_encodes(digit, kind):
     options, ext, quality = samples.variant(kind, rng)
     image = samples.render(digit, rng, **options)
     assert 64 <= image.shape[0] <= 400
-    decoded = cv2.imdecode(np.frombuffer(samples.encode(image, ext, quality), np.uint8), cv2.IMREAD_UNCHANGED)
+    decoded = cv2.imdecode(
+        np.frombuffer(samples.encode(image, ext, quality), np.uint8), cv2.IMREAD_UNCHANGED
+    )
     assert decoded.shape[:2] == image.shape[:2]
 
 
