@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from digits.modelfile import ModelError, ModelInfo, read_info
+from digits.paths import MODEL_FILENAME, MODEL_PATH
 from digits.preprocess import (
     IMAGE_EXTENSIONS,
     ImageError,
@@ -43,9 +44,8 @@ __all__ = [
     "load_model",
 ]
 
-MODEL_FILENAME = "hand_written_digits_prediction.h5"
 #: The shipped model: at the repository root, next to the `digits` package.
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / MODEL_FILENAME
+DEFAULT_MODEL_PATH = MODEL_PATH
 #: A prediction whose confidence (top probability) is below this is flagged
 #: ``low_confidence``: the image is probably not a clear single digit.
 LOW_CONFIDENCE = 0.6
