@@ -50,6 +50,7 @@ __all__ = [
     "find_images",
     "load_model",
     "StaleExportWarning",
+    "prediction_record",
 ]
 
 #: The trained Keras model, at the repository root.
@@ -154,6 +155,18 @@ class Prediction:
         if self.error is not None:
             out["error"] = self.error
         return out
+
+
+def prediction_record(path: str | None, prediction: Prediction, top_k: int | None = None) -> dict:
+    """The JSON object for one input, as the CLI's ``--json`` and the web service give it:
+    ``{"path": path, **prediction.to_dict()}``, plus ``"top_k": [{"digit", "probability"}, ...]``
+    when ``top_k`` is given."""
+    record = {"path": path, **prediction.to_dict()}
+    if top_k:
+        record["top_k"] = [
+            {"digit": d, "probability": round(p, 6)} for d, p in prediction.top_k(top_k)
+        ]
+    return record
 
 
 class Predictor:
