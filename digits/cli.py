@@ -84,15 +84,6 @@ def _add_predict(commands) -> None:
     predict.set_defaults(run=_run_predict)
 
 
-def _record(path: str, prediction, top_k: int | None) -> dict:
-    record = {"path": path, **prediction.to_dict()}
-    if top_k:
-        record["top_k"] = [
-            {"digit": d, "probability": round(p, 6)} for d, p in prediction.top_k(top_k)
-        ]
-    return record
-
-
 def _table_row(record: dict, top_k: int) -> list[str]:
     if "error" in record:
         return [record["path"], "-", "-", "", "error: " + record["error"]]
@@ -119,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from digits.predict import ModelError, Predictor
+    from digits.predict import ModelError, Prediction, Predictor, prediction_record
     from digits.runtime import held_stderr  # light: imports no TensorFlow
 
     try:
@@ -142,16 +133,10 @@ def _run_predict(args: argparse.Namespace) -> int:
         predictions = iter(predictor.predict_many(readable, raise_errors=False))
         for path, error in chunk:
             if error is None:
-                record = _record(path, next(predictions), top_k)
+                prediction = next(predictions)
             else:
-                record = {
-                    "path": path,
-                    "digit": None,
-                    "confidence": 0.0,
-                    "probabilities": None,
-                    "low_confidence": True,
-                    "error": error,
-                }
+                prediction = Prediction(None, 0.0, None, True, error=error)
+            record = prediction_record(path, prediction, top_k)
             failed = failed or "error" in record
             if args.json:
                 print(json.dumps(record))
@@ -214,5 +199,103 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _add_serve(commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the JSON web service (POST /predict, GET /health, /docs)",
+        description="Run the JSON web service with uvicorn: POST /predict takes images "
+        "(multipart field 'files', or a raw image body) and answers the same JSON objects "
+        "as 'predict --json'; GET /health; OpenAPI page at /docs.",
+        epilog="Example: python -m digits serve --port 8000, then "
+        "curl -F files=@digit_examples/3_a.png http://127.0.0.1:8000/predict",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=_positive_int, default=8000, help="port (8000)")
+    serve.add_argument(
+        "--model", type=Path, default=None, metavar="FILE", help="model file (default model)"
+    )
+    serve.add_argument(
+        "--max-bytes",
+        type=_positive_int,
+        default=10_000_000,
+        metavar="N",
+        help="largest request body in bytes; larger ones get 413 (10000000)",
+    )
+    serve.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds a request may wait for and spend in prediction (10)",
+    )
+    serve.add_argument(
+        "--client-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds a client may take to send its headers, or pause in its body (10)",
+    )
+    serve.add_argument(
+        "--workers", type=_positive_int, default=1, help="worker processes, one model each (1)"
+    )
+    serve.add_argument(
+        "--threads", type=_positive_int, default=1, help="prediction threads per worker (1)"
+    )
+    serve.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from digits.predict import ModelError, Predictor
+    from digits.runtime import held_stderr
+
+    try:
+        from digits.service import serve
+    except ImportError as error:
+        print(f"digits: error: the service needs fastapi and uvicorn ({error}).", file=sys.stderr)
+        return 2
+    predictor = None
+    if args.workers == 1:  # with several workers, each loads its own
+        try:
+            with held_stderr(expected=(ModelError,)):
+                predictor = Predictor(args.model)
+        except ModelError as error:
+            print(f"digits: error: {error}", file=sys.stderr)
+            return 2
+    serve(
+        host=args.host,
+        port=args.port,
+        model_path=args.model,
+        max_bytes=args.max_bytes,
+        timeout_s=args.timeout,
+        workers=args.workers,
+        threads=args.threads,
+        predictor=predictor,
+        client_timeout_s=args.client_timeout,
+    )
+    return 0
+
+
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).
-_COMMANDS = [_add_predict, _add_export]
+_COMMANDS = [_add_predict, _add_export, _add_serve]

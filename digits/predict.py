@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from digits.modelfile import ModelError, ModelInfo, file_sha256, read_info
+from digits.paths import MODEL_FILENAME, MODEL_PATH, MODELS_DIR
 from digits.preprocess import (
     IMAGE_EXTENSIONS,
     ImageError,
@@ -49,15 +50,14 @@ __all__ = [
     "find_images",
     "load_model",
     "StaleExportWarning",
+    "prediction_record",
 ]
 
-_ROOT = Path(__file__).resolve().parent.parent  # digits.paths.ROOT once that exists
-#: The trained Keras model, at the repository root, next to the `digits` package.
-MODEL_FILENAME = "hand_written_digits_prediction.h5"
-KERAS_MODEL_PATH = _ROOT / MODEL_FILENAME
+#: The trained Keras model, at the repository root.
+KERAS_MODEL_PATH = MODEL_PATH
 #: Its LiteRT export (``python -m digits export``): the model `Predictor` uses by default.
 LITERT_FILENAME = "digits_float32.tflite"
-DEFAULT_LITERT_PATH = _ROOT / "models" / LITERT_FILENAME
+DEFAULT_LITERT_PATH = MODELS_DIR / LITERT_FILENAME
 DEFAULT_MODEL_PATH = DEFAULT_LITERT_PATH
 #: A prediction whose confidence (top probability) is below this is flagged
 #: ``low_confidence``: the image is probably not a clear single digit.
@@ -155,6 +155,18 @@ class Prediction:
         if self.error is not None:
             out["error"] = self.error
         return out
+
+
+def prediction_record(path: str | None, prediction: Prediction, top_k: int | None = None) -> dict:
+    """The JSON object for one input, as the CLI's ``--json`` and the web service give it:
+    ``{"path": path, **prediction.to_dict()}``, plus ``"top_k": [{"digit", "probability"}, ...]``
+    when ``top_k`` is given."""
+    record = {"path": path, **prediction.to_dict()}
+    if top_k:
+        record["top_k"] = [
+            {"digit": d, "probability": round(p, 6)} for d, p in prediction.top_k(top_k)
+        ]
+    return record
 
 
 class Predictor:
