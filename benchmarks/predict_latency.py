@@ -24,9 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
+from digits.paths import EXAMPLES_DIR, MODEL_PATH, REPORTS_DIR, ROBUSTNESS_DIR, ROOT  # noqa: E402
 from digits.predict import Predictor, find_images  # noqa: E402
 from digits.preprocess import to_model_input  # noqa: E402
 
@@ -63,12 +61,12 @@ def _images(folder: Path) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "hand_written_digits_prediction.h5")
-    parser.add_argument("--examples", type=Path, default=ROOT / "digit_examples")
-    parser.add_argument("--batch-images", type=Path, default=ROOT / "data" / "robustness")
+    parser.add_argument("--model", type=Path, default=MODEL_PATH)
+    parser.add_argument("--examples", type=Path, default=EXAMPLES_DIR)
+    parser.add_argument("--batch-images", type=Path, default=ROBUSTNESS_DIR)
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "predict_latency.json")
+    parser.add_argument("--out", type=Path, default=REPORTS_DIR / "predict_latency.json")
     args = parser.parse_args()
 
     import keras
@@ -144,9 +142,8 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2) + "\n")
 
     single = report["single_image"]
-    print(
-        f"Model: {args.model}   CPUs: {report['machine']['usable_cpus']} ({report['machine']['cpu']})\n"
-    )
+    machine = report["machine"]
+    print(f"Model: {args.model}   CPUs: {machine['usable_cpus']} ({machine['cpu']})\n")
     print("| measure | median | p95 |")
     print("|---|---:|---:|")
     for name, key in [
@@ -155,9 +152,8 @@ def main() -> None:
         ("  model call", "model_only"),
     ]:
         print(f"| {name} | {single[key]['median_ms']:.2f} ms | {single[key]['p95_ms']:.2f} ms |")
-    print(
-        f"| predict_many, {args.batch} files | {report['batch']['images_per_second']:.0f} images/s | |"
-    )
+    speed = report["batch"]["images_per_second"]
+    print(f"| predict_many, {args.batch} files | {speed:.0f} images/s | |")
     print(f"\nwrote {args.out}")
 
 
