@@ -22,7 +22,7 @@ import numpy as np
 from digits.predict import Prediction, Predictor
 from digits.preprocess import ImageError, ImageInput
 
-__all__ = ["Explanation", "Note", "explain", "occlusion_saliency", "saliency_overlay"]
+__all__ = ["Explanation", "Note", "enlarge", "explain", "occlusion_saliency", "saliency_overlay"]
 
 _SIDE = 28
 
@@ -74,8 +74,16 @@ def saliency_overlay(image: np.ndarray, saliency: np.ndarray, scale: int = 10) -
     heat = np.clip(np.asarray(saliency, dtype=np.float32), 0, None)
     heat = heat / heat.max() if heat.max() > 0 else heat
     rgb = np.stack([np.maximum(gray, heat), gray * (1 - heat), gray * (1 - heat)], axis=-1)
-    rgb = np.round(rgb * 255).astype(np.uint8)
-    return np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
+    return enlarge(rgb, scale)
+
+
+def enlarge(image: np.ndarray, scale: int = 10) -> np.ndarray:
+    """A [0, 1] float or uint8 image as uint8, enlarged ``scale`` times with square pixels
+    (browsers blur small images when they scale them up)."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = np.round(np.clip(image.astype(np.float32), 0, 1) * 255).astype(np.uint8)
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
 
 
 @dataclass(frozen=True)

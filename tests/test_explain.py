@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digits.explain import explain, occlusion_saliency, saliency_overlay
+from digits.explain import enlarge, explain, occlusion_saliency, saliency_overlay
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +58,9 @@ def test_overlay_is_an_enlarged_rgb_image():
     assert overlay.shape == (112, 112, 3) and overlay.dtype == np.uint8
     assert tuple(overlay[5 * 4, 7 * 4]) == (255, 0, 0)
     assert tuple(overlay[0, 0]) == (0, 0, 0)
+    big = enlarge(np.eye(28, dtype=np.float32), scale=3)
+    assert big.shape == (84, 84) and big.dtype == np.uint8
+    assert big[2, 2] == 255 and big[3, 2] == 0 and big[3, 3] == 255
 
 
 @pytest.fixture(scope="module")
