@@ -1,6 +1,10 @@
-"""Command line interface: predict the digits in image files.
+"""Command line interface: predict the digits in image files, export the model to LiteRT.
 
     python -m digits predict PATH... [--model FILE] [--json] [--top-k K]
+    python -m digits export [--model FILE] [--quantize none|float16|dynamic|int8] [--out FILE]
+
+``predict`` uses the committed LiteRT model (models/digits_float32.tflite) unless
+``--model`` names another (.tflite, .h5 or .keras); only a Keras model imports TensorFlow.
 
 PATHs are image files or folders; folders are walked recursively for image files
 (by extension: png, jpg, jpeg, bmp, gif, webp, tif, tiff), in sorted order. The default
@@ -68,7 +72,8 @@ def _add_predict(commands) -> None:
         type=Path,
         default=None,
         metavar="FILE",
-        help="Keras model file (default: hand_written_digits_prediction.h5 at the repository root)",
+        help="model file: .tflite (LiteRT) or .h5/.keras (Keras, imports TensorFlow); "
+        "default: models/digits_float32.tflite",
     )
     predict.add_argument(
         "--json", action="store_true", help="print JSON Lines (one object per input)"
@@ -105,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from digits.backend import held_stderr  # imports TensorFlow, quietly
     from digits.predict import ModelError, Prediction, Predictor, prediction_record
+    from digits.runtime import held_stderr  # light: imports no TensorFlow
 
     try:
-        with held_stderr(expected=(ModelError,)):  # cuInit and friends log at first use
+        with held_stderr(expected=(ModelError,)):  # TensorFlow and LiteRT log as they load
             predictor = Predictor(args.model)
     except ModelError as error:
         print(f"digits: error: {error}", file=sys.stderr)
@@ -141,6 +146,57 @@ def _run_predict(args: argparse.Namespace) -> int:
                 print(line.rstrip())
         sys.stdout.flush()
     return 1 if failed else 0
+
+
+def _add_export(commands) -> None:
+    from digits.export import QUANTIZE_CHOICES  # light: export imports TensorFlow lazily
+
+    export = commands.add_parser(
+        "export",
+        help="export a Keras model to LiteRT (.tflite)",
+        description="Convert a Keras model to a LiteRT .tflite file (plus its .json sidecar) "
+        "that predicts without TensorFlow.",
+        epilog="Exit status: 0 written, 1 could not write, 2 usage error or bad model file.",
+    )
+    export.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="Keras model (.h5/.keras; default: hand_written_digits_prediction.h5)",
+    )
+    export.add_argument(
+        "--quantize",
+        choices=QUANTIZE_CHOICES,
+        default="none",
+        help="none (float32), float16, dynamic (int8 weights) or int8 (calibrated on MNIST "
+        "training images); default: none",
+    )
+    export.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the .tflite file to write (default: models/digits_<kind>.tflite for the shipped "
+        "model, else <model>_<kind>.tflite beside it)",
+    )
+    export.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from digits.export import export_litert
+    from digits.modelfile import ModelError
+
+    try:
+        out = export_litert(args.model, args.out, args.quantize)
+    except (ModelError, ValueError) as error:
+        print(f"digits: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"digits: error: cannot write the model: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} ({out.stat().st_size:,} bytes, quantize={args.quantize}) and its sidecar")
+    return 0
 
 
 def _positive_int(text: str) -> int:
@@ -211,8 +267,8 @@ def _add_serve(commands) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from digits.backend import held_stderr  # imports TensorFlow, quietly
     from digits.predict import ModelError, Predictor
+    from digits.runtime import held_stderr
 
     try:
         from digits.service import serve
@@ -242,4 +298,4 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).
-_COMMANDS = [_add_predict, _add_serve]
+_COMMANDS = [_add_predict, _add_export, _add_serve]
