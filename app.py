@@ -9,20 +9,19 @@ measures the time, finds the pixels that drove the answer and words the notes.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from digits.explain import Explanation, enlarge, explain, saliency_overlay
-from digits.predict import DEFAULT_MODEL_PATH, ModelError, Predictor
+from digits.paths import MODEL_PATH, MODELS_DIR
+from digits.predict import ModelError, Predictor
 
-ROOT = Path(__file__).resolve().parent
-#: Model picker: label -> file (those that exist are offered).
+#: Model picker: label -> file (those that exist are offered; the first is the default).
 MODELS = {
-    "Keras (.h5)": DEFAULT_MODEL_PATH,
-    "LiteRT float": ROOT / "models" / "digits_float32.tflite",
-    "LiteRT int8": ROOT / "models" / "digits_int8.tflite",
+    "LiteRT float": MODELS_DIR / "digits_float32.tflite",
+    "LiteRT int8": MODELS_DIR / "digits_int8.tflite",
+    "Keras (.h5)": MODEL_PATH,
 }
 CANVAS_SIDE = 280
 BRUSH = 22
@@ -129,7 +128,7 @@ def main() -> None:
         st.error("No model file found: train one first (see the README).")
         return
     label = st.sidebar.selectbox("Model", list(available))
-    st.sidebar.caption(f"`{available[label].relative_to(ROOT)}`")
+    st.sidebar.caption(f"`{available[label].name}`")
     try:
         predictor = load_predictor(str(available[label]))
     except ModelError as error:
