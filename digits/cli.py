@@ -203,7 +203,11 @@ def _add_export(commands) -> None:
         help="export a Keras model to LiteRT (.tflite)",
         description="Convert a Keras model to a LiteRT .tflite file (plus its .json sidecar) "
         "that predicts without TensorFlow.",
-        epilog="Exit status: 0 written, 1 could not write, 2 usage error or bad model file.",
+        epilog="examples:\n"
+        "  digits export --quantize int8\n"
+        "  digits export --model my_model.h5 --out my_model.tflite\n\n"
+        "Exit status: 0 written, 1 could not write, 2 usage error or bad model file.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument(
         "--model",
@@ -275,8 +279,10 @@ def _add_serve(commands) -> None:
         description="Run the JSON web service with uvicorn: POST /predict takes images "
         "(multipart field 'files', or a raw image body) and answers the same JSON objects "
         "as 'predict --json'; GET /health; OpenAPI page at /docs.",
-        epilog="Example: python -m digits serve --port 8000, then "
-        "curl -F files=@digit_examples/3_a.png http://127.0.0.1:8000/predict",
+        epilog="example:\n"
+        "  digits serve --port 8000\n"
+        "  curl -F files=@digit_examples/3_a.png http://127.0.0.1:8000/predict",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=_positive_int, default=8000, help="port (8000)")
