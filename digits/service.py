@@ -41,6 +41,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from digits.modelfile import file_sha256
 from digits.predict import Prediction, Predictor, prediction_record
+from digits.preprocess import ImageError
 
 __all__ = [
     "BodyLimit",
@@ -210,12 +211,12 @@ def _predict_one(predictor: Predictor, data: bytes) -> Prediction:
 
 
 class _Runner:
-    """Runs predictions in a small thread pool with a deadline per request."""
+    """Runs ``work(images, top_k)`` in a thread pool with a deadline per request."""
 
-    def __init__(self, predictor: Predictor, threads: int, timeout_s: float):
-        self.predictor = predictor
+    def __init__(self, work, executor: ThreadPoolExecutor, timeout_s: float):
+        self.work = work
+        self.executor = executor
         self.timeout_s = float(timeout_s)
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="predict")
 
     async def __call__(self, images, top_k):
         queued_at = time.monotonic()
@@ -225,7 +226,7 @@ class _Runner:
             state["started"] = time.monotonic()
             if state["started"] - queued_at > self.timeout_s:
                 return None  # the client already had its 503: skip the work
-            return predict_records(self.predictor, images, top_k)
+            return self.work(images, top_k)
 
         future = asyncio.get_running_loop().run_in_executor(self.executor, job)
         try:
@@ -350,7 +351,10 @@ def create_app(
         "verified": predictor.info.sha256 is not None,
         "version": package_version(),
     }
-    runner = _Runner(predictor, threads, timeout_s)
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="predict")
+    runner = _Runner(
+        lambda images, top_k: predict_records(predictor, images, top_k), executor, timeout_s
+    )
     app = FastAPI(
         title="digits",
         version=health["version"],
@@ -389,12 +393,39 @@ def create_app(
 
 
 def _add_read_route(app: FastAPI, predictor: Predictor, runner: _Runner) -> None:
-    """``POST /read``: left for `digits.read.read_number` (the number reader)."""
+    """``POST /read``: the number in each image (`digits.read.read_number`), added only
+    when that module is installed. Same uploads and limits as ``/predict``; answers
+    ``{"readings": [{"path", "text", "digits": [{digit, label, confidence, box}], ...}]}``."""
     try:
-        import digits.read  # noqa: F401
+        from digits.read import read_number
     except ImportError:
         return
-    # TODO(numbers): wire POST /read here once digits.read.read_number exists.
+
+    def read_all(images: list[tuple[str | None, bytes]], top_k: int | None) -> list[dict]:
+        return [_read_one(read_number, predictor, name, data) for name, data in images]
+
+    read_runner = _Runner(read_all, runner.executor, runner.timeout_s)  # one pool, one model
+
+    @app.post("/read", openapi_extra=_UPLOAD_SCHEMA)
+    async def post_read(request: Request) -> JSONResponse:
+        """Read the handwritten number in each image: ``{"readings": [...]}``."""
+        try:
+            images = await _read_images(request)
+            records = await read_runner(images, None)
+        except (_BadRequest, _Busy) as failure:
+            return _error(failure.status, failure.detail)
+        if all("error" in record for record in records):
+            return _error(422, "No image in the request could be read.", readings=records)
+        return JSONResponse({"readings": records})
+
+
+def _read_one(read_number, predictor: Predictor, name: str | None, data: bytes) -> dict:
+    try:
+        return {"path": name, **read_number(data, predictor).to_dict()}
+    except Exception as error:  # noqa: BLE001 - any failure is this image's error
+        if not isinstance(error, ImageError):
+            log.exception("unexpected failure reading a number")
+        return {"path": name, "text": "", "digits": [], "low_confidence": True, "error": str(error)}
 
 
 # --------------------------------------------------------------------------- serving

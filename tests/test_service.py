@@ -226,3 +226,15 @@ def test_abuse_never_takes_the_server_down(server):
     assert httpx.get(server + "/health").status_code == 200
     again = httpx.post(server + "/predict", content=png, headers={"content-type": "image/png"})
     assert again.json()["predictions"][0]["digit"] == 6
+
+
+def test_read_a_number(server):
+    pytest.importorskip("digits.read", reason="the number reader (digits.read) is not here")
+    path = ROOT / "digit_examples" / "8_a.png"
+    response = httpx.post(server + "/read", files={"files": (path.name, path.read_bytes())})
+    assert response.status_code == 200
+    reading = response.json()["readings"][0]
+    assert reading["path"] == path.name and reading["text"] == "8"
+    assert len(reading["digits"]) == 1 and len(reading["digits"][0]["box"]) == 4
+    bad = httpx.post(server + "/read", files={"files": ("x.png", b"not an image")})
+    assert bad.status_code == 422 and bad.json()["readings"][0]["error"]
