@@ -203,7 +203,12 @@ def _add_export(commands) -> None:
         help="export a Keras model to LiteRT (.tflite)",
         description="Convert a Keras model to a LiteRT .tflite file (plus its .json sidecar) "
         "that predicts without TensorFlow.",
-        epilog="Exit status: 0 written, 1 could not write, 2 usage error or bad model file.",
+        epilog="examples:\n"
+        "  digits export                    # models/digits_float32.tflite\n"
+        "  digits export --quantize int8    # models/digits_int8.tflite\n"
+        "  digits export --model mine.h5 --out mine.tflite\n\n"
+        "Exit status: 0 written, 1 could not write, 2 usage error or bad model file.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument(
         "--model",
