@@ -228,6 +228,23 @@ def test_abuse_never_takes_the_server_down(server):
     assert again.json()["predictions"][0]["digit"] == 6
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--max-bytes", "0"],
+        ["--port", "x"],
+        ["--timeout", "-1"],
+        ["--model", "no/such/model.tflite"],
+        ["--model", "no/such/model.tflite", "--workers", "2"],
+    ],
+)
+def test_serve_refuses_bad_arguments(arguments, capsys):
+    from digits import cli
+
+    assert cli.main(["serve", *arguments]) == 2
+    assert "error" in capsys.readouterr().err
+
+
 def test_read_a_number(server):
     pytest.importorskip("digits.read", reason="the number reader (digits.read) is not here")
     path = ROOT / "digit_examples" / "8_a.png"
