@@ -35,10 +35,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from digits.modelfile import atomic_write_json  # noqa: E402
+from digits.paths import EXAMPLES_DIR, REPORTS_DIR, ROBUSTNESS_DIR, ROOT  # noqa: E402
 from digits.predict import (  # noqa: E402
     DEFAULT_LITERT_PATH,
     KERAS_MODEL_PATH,
@@ -86,13 +84,13 @@ def _images(folder: Path) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=default_model_path())
-    parser.add_argument("--examples", type=Path, default=ROOT / "digit_examples")
-    parser.add_argument("--batch-images", type=Path, default=ROOT / "data" / "robustness")
+    parser.add_argument("--examples", type=Path, default=EXAMPLES_DIR)
+    parser.add_argument("--batch-images", type=Path, default=ROBUSTNESS_DIR)
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--model-repeats", type=int, default=2000)
     parser.add_argument("--cold-runs", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "predict_latency.json")
+    parser.add_argument("--out", type=Path, default=REPORTS_DIR / "predict_latency.json")
     args = parser.parse_args()
 
     from digits.backend import keras, tf  # for the versions; quietly

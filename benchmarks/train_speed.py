@@ -143,8 +143,10 @@ def main() -> int:
                 "images_per_second": round(ips),
             }
         )
+        source = "augmented" if augment else "cached   "
         print(
-            f"keras   {name:7s} batch {batch_size:4d}  steps/exec {spe:2d}  {'augmented' if augment else 'cached   '}  {ips:8.0f} images/s",
+            f"keras   {name:7s} batch {batch_size:4d}  steps/exec {spe:2d}  {source}  "
+            f"{ips:8.0f} images/s",
             flush=True,
         )
     peer = torch_images_per_second(x, y, 128, args.repeats)

@@ -17,15 +17,18 @@ with ``"top_k": [{"digit": d, "probability": p}, ...]`` when ``--top-k`` is give
 When no digit is found, ``digit`` is null, ``confidence`` 0.0, ``probabilities`` null
 and ``reason`` says why; when an input cannot be read, ``error`` says why instead.
 
+The table shows confidences as percentages with one decimal (``99.7%``, ``>99.9%``).
+
 Exit status: 0 when every input was read (a "no digit found" answer is a result, not a
 failure), 1 when any input could not be read, 2 for usage errors and for a missing or
-invalid model file.
+invalid model file, 141 when the reader of the output went away early (as ``| head``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -48,10 +51,25 @@ def _top_k(text: str) -> int:
     return k
 
 
+#: Exit status after a broken pipe: 128 + SIGPIPE, what a shell reports for ``cmd | head``.
+EXIT_BROKEN_PIPE = 141
+
+
+def _version() -> str:
+    import digits
+
+    return f"digits {digits.__version__}"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="digits", description="Handwritten digit recognition (MNIST CNN)."
+        prog="digits",
+        description="Handwritten digit recognition (MNIST CNN).",
+        epilog="example:\n  digits predict digit_examples/3_a.png\n\n"
+        "Run `digits COMMAND --help` for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in _COMMANDS:
         add(commands)
@@ -63,8 +81,12 @@ def _add_predict(commands) -> None:
         "predict",
         help="predict the digit in image files",
         description="Predict the digit in each image file (folders are walked recursively).",
-        epilog="Exit status: 0 all inputs read (no-digit answers included), 1 some input "
+        epilog="examples:\n"
+        "  digits predict digit_examples/3_a.png\n"
+        "  digits predict --json --top-k 3 digit_examples/ | head -3\n\n"
+        "Exit status: 0 all inputs read (no-digit answers included), 1 some input\n"
         "could not be read, 2 usage error or bad model file.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     predict.add_argument(
@@ -84,6 +106,15 @@ def _add_predict(commands) -> None:
     predict.set_defaults(run=_run_predict)
 
 
+def percent(probability: float) -> str:
+    """A probability as a percentage with one decimal; never rounded to a false 100.0% or 0.0%."""
+    if probability >= 0.9995 and probability < 1.0:
+        return ">99.9%"
+    if 0.0 < probability < 0.0005:
+        return "<0.1%"
+    return f"{probability:.1%}"
+
+
 def _table_row(record: dict, top_k: int) -> list[str]:
     if "error" in record:
         return [record["path"], "-", "-", "", "error: " + record["error"]]
@@ -93,20 +124,36 @@ def _table_row(record: dict, top_k: int) -> list[str]:
     return [
         record["path"],
         str(record["digit"]),
-        f"{record['confidence']:.3f}",
-        "  ".join(f"{t['digit']}:{t['probability']:.3f}" for t in shown),
+        percent(record["confidence"]),
+        "  ".join(f"{t['digit']}:{percent(t['probability'])}" for t in shown),
         "low confidence" if record["low_confidence"] else "",
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
-    parser = _parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
-        return int(exit_.code or 0)
-    return args.run(args)
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit as exit_:  # argparse: --help, --version (0) or a usage error (2)
+            return int(exit_.code or 0)
+        return args.run(args)
+    except BrokenPipeError:
+        return _after_broken_pipe()
+
+
+def _after_broken_pipe() -> int:
+    """The reader of stdout has gone (``digits predict DIR | head -3``): stop quietly.
+
+    As the Python docs advise, point stdout at /dev/null so that the interpreter's final
+    flush does not fail a second time.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout is not a real file (e.g. in tests)
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -156,7 +203,11 @@ def _add_export(commands) -> None:
         help="export a Keras model to LiteRT (.tflite)",
         description="Convert a Keras model to a LiteRT .tflite file (plus its .json sidecar) "
         "that predicts without TensorFlow.",
-        epilog="Exit status: 0 written, 1 could not write, 2 usage error or bad model file.",
+        epilog="examples:\n"
+        "  digits export --quantize int8\n"
+        "  digits export --model my_model.h5 --out my_model.tflite\n\n"
+        "Exit status: 0 written, 1 could not write, 2 usage error or bad model file.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument(
         "--model",
@@ -228,8 +279,10 @@ def _add_serve(commands) -> None:
         description="Run the JSON web service with uvicorn: POST /predict takes images "
         "(multipart field 'files', or a raw image body) and answers the same JSON objects "
         "as 'predict --json'; GET /health; OpenAPI page at /docs.",
-        epilog="Example: python -m digits serve --port 8000, then "
-        "curl -F files=@digit_examples/3_a.png http://127.0.0.1:8000/predict",
+        epilog="example:\n"
+        "  digits serve --port 8000\n"
+        "  curl -F files=@digit_examples/3_a.png http://127.0.0.1:8000/predict",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=_positive_int, default=8000, help="port (8000)")

@@ -8,11 +8,11 @@ here that write files.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from digits.backend import keras
 from digits.data import scale
+from digits.modelfile import DIGIT_CLASSES, atomic_write_json, write_info
 
 __all__ = [
     "predict_probabilities",
@@ -125,8 +126,8 @@ def misclassified(
 
 
 def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
-    """One row per model from ``{name: metrics}`` dicts (as stored in metrics.json); ``val_accuracy``
-    is that of the weights the model kept."""
+    """One row per model from ``{name: metrics}`` dicts (as stored in metrics.json);
+    ``val_accuracy`` is that of the weights the model kept."""
     columns = [
         "test_accuracy",
         "test_loss",
@@ -158,11 +159,8 @@ def environment() -> dict:
 
 
 def save_metrics(metrics: dict, path: str | Path) -> Path:
-    """Write ``metrics`` as indented JSON (creating the folder); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=False) + "\n")
-    return path
+    """Write ``metrics`` as indented JSON, atomically (creating the folder); returns the path."""
+    return atomic_write_json(path, metrics)
 
 
 def save_best_model(
@@ -172,17 +170,15 @@ def save_best_model(
     y_val: np.ndarray,
     replace: str = "if_better",
 ) -> dict:
-    """Save ``model`` to ``path`` (Keras .h5) unless the model already there is as good.
+    """Save ``model`` to ``path`` (Keras .h5) and its sidecar unless the model there is as good.
 
-    Both are scored on the same validation images (uint8 ``x_val``, integer ``y_val``),
-    never on the test set. With ``replace="if_better"`` (default) the new model replaces the
-    existing one only if it is better on **both** measures: a lower validation loss and at
-    least the same validation accuracy. Either measure alone misleads across recipes: on
-    5,000 validation images accuracy moves one image (0.02%) at a time and a best-of-30-epochs
-    accuracy is flattered by the pick itself, while the loss favours weight-averaged models
-    and penalises distilled ones (softer targets) whatever their accuracy. So a model from a
-    longer training run (``make train-full``) is not lost to a shorter one (``make run``).
-    ``replace="always"`` overwrites.
+    Both are scored on the same validation images (uint8 ``x_val``, integer ``y_val``), never
+    on the test set. With ``replace="if_better"`` (default) the new model replaces the existing
+    one only if it is better on **both** measures: a lower validation loss and at least the
+    same validation accuracy (on 5,000 images accuracy moves 0.02% at a time, and the loss
+    favours some recipes over others, so neither alone is a fair judge). ``replace="always"``
+    overwrites. The file is written to a temporary file beside ``path`` and renamed into place,
+    then its sidecar (`digits.modelfile.write_info`: checksum, digit classes, temperature 1).
 
     Returns a dict: ``saved`` (bool), ``path``, ``val_loss`` and ``val_accuracy`` of the new
     model, ``existing_val_loss`` and ``existing_val_accuracy`` (None when there was no
@@ -202,14 +198,8 @@ def save_best_model(
         new["loss"] < existing["loss"] and new["accuracy"] >= existing["accuracy"]
     )
     if saved:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        absl_logger = logging.getLogger("absl")
-        level = absl_logger.level
-        absl_logger.setLevel(logging.ERROR)  # .h5 is the spec's format: no "legacy format" warning
-        try:
-            model.save(path)
-        finally:
-            absl_logger.setLevel(level)
+        _save_atomically(model, path)
+        write_info(path, class_names=list(DIGIT_CLASSES), temperature=1.0)
     return {
         "saved": saved,
         "path": str(path),
@@ -218,3 +208,19 @@ def save_best_model(
         "existing_val_loss": None if existing is None else existing["loss"],
         "existing_val_accuracy": None if existing is None else existing["accuracy"],
     }
+
+
+def _save_atomically(model: keras.Model, path: Path) -> None:
+    """``model.save`` to a temporary file in ``path``'s folder, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)  # .h5 is the spec's format: no "legacy format" warning
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        absl_logger.setLevel(level)
+        Path(tmp).unlink(missing_ok=True)

@@ -45,7 +45,7 @@ def sample_grid(
     seed: int = 0,
     shuffle: bool = True,
 ) -> Figure:
-    """A grid of ``n`` digits (random ones, or the first ``n`` if not ``shuffle``) with their labels."""
+    """A grid of ``n`` digits (random, or the first ``n`` if not ``shuffle``) with their labels."""
     if shuffle:
         index = np.random.default_rng(seed).choice(
             len(images), size=min(n, len(images)), replace=False

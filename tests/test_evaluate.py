@@ -137,3 +137,20 @@ def test_save_best_model_replaces_only_a_model_worse_on_loss_and_accuracy(tmp_pa
     )  # now 'sharp' is right everywhere
     result = evaluate.save_best_model(sharp, path, x_val, y_val)  # better on both: replaces
     assert result["saved"] and result["val_loss"] < result["existing_val_loss"]
+
+
+def test_save_best_model_writes_the_sidecar_and_no_temporary_files(tmp_path):
+    from digits import models
+    from digits.modelfile import read_info, write_info
+
+    x_val = np.zeros((4, 28, 28), np.uint8)
+    path = tmp_path / "model.h5"
+    path.write_bytes(b"not a model")
+    write_info(path, temperature=2.5)  # a stale calibration of the file being replaced
+    result = evaluate.save_best_model(models.build_simple_cnn(), path, x_val, np.arange(4))
+    assert result["saved"] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.h5",
+        "model.json",
+    ]
+    info = read_info(path)  # verifies the checksum against the new file
+    assert info.temperature == 1.0 and info.class_names == tuple("0123456789")
