@@ -330,13 +330,15 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"digits: error: the service needs fastapi and uvicorn ({error}).", file=sys.stderr)
         return 2
     predictor = None
-    if args.workers == 1:  # with several workers, each loads its own
-        try:
+    try:
+        if args.workers == 1:
             with held_stderr(expected=(ModelError,)):
                 predictor = Predictor(args.model)
-        except ModelError as error:
-            print(f"digits: error: {error}", file=sys.stderr)
-            return 2
+        else:  # each worker loads its own; check the file and its checksum here
+            _check_model_file(args.model)
+    except ModelError as error:
+        print(f"digits: error: {error}", file=sys.stderr)
+        return 2
     serve(
         host=args.host,
         port=args.port,
@@ -349,6 +351,17 @@ def _run_serve(args: argparse.Namespace) -> int:
         client_timeout_s=args.client_timeout,
     )
     return 0
+
+
+def _check_model_file(model: Path | None) -> None:
+    """Raise `ModelError` unless the model file exists and matches its sidecar."""
+    from digits.modelfile import ModelError, read_info
+    from digits.predict import default_model_path
+
+    path = model if model is not None else default_model_path()
+    if not path.is_file():
+        raise ModelError(f"No model file at {path}.")
+    read_info(path)
 
 
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).
