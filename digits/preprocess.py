@@ -371,8 +371,8 @@ def _to_array(image: ImageInput, colour: bool = True) -> tuple[np.ndarray, str]:
 def _as_unit_float(array: np.ndarray) -> np.ndarray:
     """Any supported dtype -> float32 in [0, 1]."""
     kind = array.dtype.kind
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) * np.float32(1 / 255)
+    if array.dtype == np.uint8:  # one pass, no float32 temporary (large photos)
+        return np.multiply(array, np.float32(1 / 255), dtype=np.float32)
     if kind == "b":
         return array.astype(np.float32)
     if kind == "f":
