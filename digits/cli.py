@@ -99,7 +99,11 @@ def _table_row(record: dict, top_k: int) -> list[str]:
         str(record["digit"]),
         f"{record['confidence']:.3f}",
         "  ".join(f"{t['digit']}:{t['probability']:.3f}" for t in shown),
-        "low confidence" if record["low_confidence"] else "",
+        "not a digit?"
+        if record.get("not_a_digit")
+        else "low confidence"
+        if record["low_confidence"]
+        else "",
     ]
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from digits.modelfile import ModelError, ModelInfo, read_info
+from digits.ood import NondigitDetector
 from digits.preprocess import (
     IMAGE_EXTENSIONS,
     ImageError,
@@ -123,6 +124,8 @@ class Prediction:
             raise_errors=False)``), else None.
         preprocessed: what the model saw (`PreprocessResult`, ``.image`` is 28x28),
             or None when ``digit`` is None.
+        not_a_digit: the input looks like a shape, letter or symbol rather than a digit
+            (`digits.ood`); such predictions are also flagged ``low_confidence``.
     """
 
     digit: int | None
@@ -132,6 +135,7 @@ class Prediction:
     reason: str | None = None
     error: str | None = None
     preprocessed: PreprocessResult | None = field(default=None, repr=False, compare=False)
+    not_a_digit: bool = False
 
     def top_k(self, k: int = 3) -> list[tuple[int, float]]:
         """The ``k`` most probable digits as ``(digit, probability)``, best first."""
@@ -155,6 +159,8 @@ class Prediction:
             out["reason"] = self.reason
         if self.error is not None:
             out["error"] = self.error
+        if self.not_a_digit:
+            out["not_a_digit"] = True
         return out
 
 
@@ -243,21 +249,25 @@ class Predictor:
         ready = [r for r in results if isinstance(r, PreprocessResult)]
         if not ready:
             return list(results)  # type: ignore[arg-type]
-        probabilities = iter(self.predict_inputs(np.stack([r.image for r in ready])))
+        images = np.stack([r.image for r in ready])
+        answers = iter(zip(self.predict_inputs(images), NondigitDetector.load().flags(images)))
         return [
-            self._prediction(r, next(probabilities)) if isinstance(r, PreprocessResult) else r
+            self._prediction(r, *next(answers)) if isinstance(r, PreprocessResult) else r
             for r in results
         ]
 
-    def _prediction(self, preprocessed: PreprocessResult, probabilities: np.ndarray) -> Prediction:
+    def _prediction(
+        self, preprocessed: PreprocessResult, probabilities: np.ndarray, not_a_digit: bool = False
+    ) -> Prediction:
         digit = int(np.argmax(probabilities))
         confidence = float(probabilities[digit])
         return Prediction(
             digit=digit,
             confidence=confidence,
             probabilities=tuple(float(p) for p in probabilities),
-            low_confidence=confidence < self.low_confidence,
+            low_confidence=confidence < self.low_confidence or bool(not_a_digit),
             preprocessed=preprocessed,
+            not_a_digit=bool(not_a_digit),
         )
 
     def __repr__(self) -> str:
