@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -95,3 +96,73 @@ def upside_down_with_exif(image: np.ndarray, fmt: str) -> bytes:
     return encode(
         stored, fmt, exif=exif_orientation(3), **({"lossless": True} if fmt == "WEBP" else {})
     )
+
+
+# A CLI batch of good and hostile files, run in a child that reports its peak memory and
+# its slowest file (tests/test_hostile.py, benchmarks/hostile_batch.py).
+BATCH_CHILD = """
+import json, resource, sys, time
+import digits.predict
+from digits import cli
+
+real, slowest = digits.predict.to_model_input, [0.0, ""]
+
+def timed(image):
+    start = time.perf_counter()
+    try:
+        return real(image)
+    finally:
+        seconds = time.perf_counter() - start
+        if seconds > slowest[0]:
+            slowest[:] = [seconds, str(image)]
+
+digits.predict.to_model_input = timed
+code = cli.main(sys.argv[1:])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"code": code, "peak_bytes": peak, "slowest": slowest}), file=sys.stderr)
+"""
+
+
+def batch_files(folder: Path, digit_images: dict) -> dict[str, int | None]:
+    """500 files: 300 good digits in 5 formats, 200 hostile ones -> {name: digit or None}."""
+    good = {
+        ext: {d: encode(img, fmt) for d, img in digit_images.items()}
+        for ext, fmt in [("png", "PNG"), ("jpg", "JPEG"), ("webp", "WEBP"), ("gif", "GIF")]
+        + [("bmp", "BMP")]
+    }
+    huge_header = bytearray(encode(np.zeros((8, 8), np.uint8), "PNG"))
+    huge_header[16:24] = (100_000).to_bytes(4, "big") * 2
+    big = np.full((4000, 4000), 255, np.uint8)  # a 16 MP phone photo's size
+    big[1500:2500, 1900:2100] = 0
+    bad = {
+        "idat.png": idat_length_png(),
+        "blp.png": corrupt_blp(),
+        "dds.jpg": corrupt_dds(),
+        "truncated.png": good["png"][3][:300],
+        "random.png": np.random.default_rng(1).bytes(5000),
+        "text.jpg": b"not an image\n" * 10,
+        "empty.png": b"",
+        "huge_header.png": bytes(huge_header),
+        "exif6.webp": upside_down_with_exif(digit_images[6], "WEBP"),
+        "one_pixel.png": encode(np.zeros((1, 1), np.uint8), "PNG"),
+        "strip.png": encode(np.zeros((1, 40000), np.uint8), "PNG"),
+        "blank.png": encode(np.full((300, 300), 240, np.uint8), "PNG"),
+    }
+    expected: dict[str, int | None] = {}
+    for i in range(300):
+        ext = list(good)[i % 5]
+        digit = i % 10
+        (folder / f"good_{i:03d}_{digit}.{ext}").write_bytes(good[ext][digit])
+        expected[f"good_{i:03d}_{digit}.{ext}"] = digit
+    scan_bomb = repeated_scan_jpeg()
+    for i in range(200):
+        if i < 4:
+            name, data = f"bad_{i:03d}_scans.jpg", scan_bomb
+        elif i < 6:
+            name, data = f"bad_{i:03d}_big.png", encode(big, "PNG")
+        else:
+            kind = list(bad)[i % len(bad)]
+            name, data = f"bad_{i:03d}_{kind}", bad[kind]
+        (folder / name).write_bytes(data)
+        expected[name] = None
+    return expected

@@ -390,83 +390,16 @@ def test_malformed_npz_gives_mnist_data_error(tmp_path):
 
 # --------------------------------------------------------------------------- a whole batch
 
-_BATCH_CHILD = """
-import json, resource, sys, time
-import digits.predict
-from digits import cli
-
-real, slowest = digits.predict.to_model_input, [0.0, ""]
-
-def timed(image):
-    start = time.perf_counter()
-    try:
-        return real(image)
-    finally:
-        seconds = time.perf_counter() - start
-        if seconds > slowest[0]:
-            slowest[:] = [seconds, str(image)]
-
-digits.predict.to_model_input = timed
-code = cli.main(sys.argv[1:])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"code": code, "peak_bytes": peak, "slowest": slowest}), file=sys.stderr)
-"""
-
-
-def _batch_files(folder: Path, digit_images: dict) -> dict[str, int | None]:
-    """500 files: 300 good digits in 5 formats, 200 hostile ones -> {name: digit or None}."""
-    good = {
-        ext: {d: hostile.encode(img, fmt) for d, img in digit_images.items()}
-        for ext, fmt in [("png", "PNG"), ("jpg", "JPEG"), ("webp", "WEBP"), ("gif", "GIF")]
-        + [("bmp", "BMP")]
-    }
-    huge_header = bytearray(hostile.encode(np.zeros((8, 8), np.uint8), "PNG"))
-    huge_header[16:24] = (100_000).to_bytes(4, "big") * 2
-    big = np.full((4000, 4000), 255, np.uint8)  # a 16 MP phone photo's size
-    big[1500:2500, 1900:2100] = 0
-    bad = {
-        "idat.png": hostile.idat_length_png(),
-        "blp.png": hostile.corrupt_blp(),
-        "dds.jpg": hostile.corrupt_dds(),
-        "truncated.png": good["png"][3][:300],
-        "random.png": np.random.default_rng(1).bytes(5000),
-        "text.jpg": b"not an image\n" * 10,
-        "empty.png": b"",
-        "huge_header.png": bytes(huge_header),
-        "exif6.webp": hostile.upside_down_with_exif(digit_images[6], "WEBP"),
-        "one_pixel.png": hostile.encode(np.zeros((1, 1), np.uint8), "PNG"),
-        "strip.png": hostile.encode(np.zeros((1, 40000), np.uint8), "PNG"),
-        "blank.png": hostile.encode(np.full((300, 300), 240, np.uint8), "PNG"),
-    }
-    expected: dict[str, int | None] = {}
-    for i in range(300):
-        ext = list(good)[i % 5]
-        digit = i % 10
-        (folder / f"good_{i:03d}_{digit}.{ext}").write_bytes(good[ext][digit])
-        expected[f"good_{i:03d}_{digit}.{ext}"] = digit
-    scan_bomb = hostile.repeated_scan_jpeg()
-    for i in range(200):
-        if i < 4:
-            name, data = f"bad_{i:03d}_scans.jpg", scan_bomb
-        elif i < 6:
-            name, data = f"bad_{i:03d}_big.png", hostile.encode(big, "PNG")
-        else:
-            kind = list(bad)[i % len(bad)]
-            name, data = f"bad_{i:03d}_{kind}", bad[kind]
-        (folder / name).write_bytes(data)
-        expected[name] = None
-    return expected
-
 
 def test_cli_batch_of_500_good_and_hostile_files(tmp_path, digit_images, small_model_path):
     """Every input gets a line, the good ones are right, peak memory <= 1.5 GB and no
     single file takes more than 5 s (files up to 16 MP; docs/reliability.md gives the time
     of a 49 MP one, under the 50 MP limit)."""
-    expected = _batch_files(tmp_path, digit_images)
+    expected = hostile.batch_files(tmp_path, digit_images)
     assert len(expected) == 500
     args = ["predict", "--json", "--model", str(small_model_path), str(tmp_path)]
     done = subprocess.run(
-        [sys.executable, "-c", _BATCH_CHILD, *args],
+        [sys.executable, "-c", hostile.BATCH_CHILD, *args],
         capture_output=True,
         text=True,
         env=ENV,
