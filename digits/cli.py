@@ -1,15 +1,21 @@
 """Command line interface: predict the digits in image files.
 
-    python -m digits predict PATH... [--model FILE] [--json] [--top-k K]
+    python -m digits predict PATH... [--model FILE] [--json] [--top-k K] [--threshold P]
+                             [--save-inputs DIR]
 
 PATHs are image files or folders; folders are walked recursively for image files
 (by extension: png, jpg, jpeg, bmp, gif, webp, tif, tiff), in sorted order. The default
 output is a table; ``--json`` prints one JSON object per input per line (JSON Lines):
 
     {"path": ..., "digit": 3, "confidence": 0.99, "probabilities": [10 floats],
-     "low_confidence": false}
+     "low_confidence": false, "several_digits": false}
 
 with ``"top_k": [{"digit": d, "probability": p}, ...]`` when ``--top-k`` is given.
+``low_confidence`` is true when the confidence is below ``--threshold`` (default: the
+model sidecar's, chosen on the validation split); ``several_digits`` is true when the
+image holds several digit-like marks (the answer is the largest, most central one).
+``--save-inputs DIR`` writes, for each input, the 28x28 the model saw and the original
+with the digit's box drawn on it (see `digits.inputs`).
 When no digit is found, ``digit`` is null, ``confidence`` 0.0, ``probabilities`` null
 and ``reason`` says why; when an input cannot be read, ``error`` says why instead.
 
@@ -30,6 +36,16 @@ from digits.predict import find_images  # light: TensorFlow is imported only whe
 __all__ = ["main", "find_images"]
 
 _CHUNK = 64  # images per batch; results are printed after each batch
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value}")
+    return value
 
 
 def _top_k(text: str) -> int:
@@ -76,6 +92,14 @@ def _add_predict(commands) -> None:
     predict.add_argument(
         "--top-k", type=_top_k, default=None, metavar="K", help="also show the K most likely digits"
     )
+    predict.add_argument(
+        "--threshold",
+        type=_probability,
+        default=None,
+        metavar="P",
+        help="flag answers whose confidence is below P (0-1) as low confidence "
+        "(default: the model's, chosen on the validation split)",
+    )
     predict.set_defaults(run=_run_predict)
 
 
@@ -94,12 +118,18 @@ def _table_row(record: dict, top_k: int) -> list[str]:
     if record["digit"] is None:
         return [record["path"], "-", "-", "", record.get("reason", "")]
     shown = record.get("top_k", [])[:top_k]
+    notes = [
+        "low confidence" if record["low_confidence"] else "",
+        "several digits: answered the largest, most central one"
+        if record.get("several_digits")
+        else "",
+    ]
     return [
         record["path"],
         str(record["digit"]),
         f"{record['confidence']:.3f}",
         "  ".join(f"{t['digit']}:{t['probability']:.3f}" for t in shown),
-        "low confidence" if record["low_confidence"] else "",
+        "; ".join(note for note in notes if note),
     ]
 
 
@@ -119,7 +149,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     try:
         with held_stderr(expected=(ModelError,)):  # cuInit and friends log at first use
-            predictor = Predictor(args.model)
+            predictor = Predictor(args.model, low_confidence=args.threshold)
     except ModelError as error:
         print(f"digits: error: {error}", file=sys.stderr)
         return 2
@@ -145,6 +175,7 @@ def _run_predict(args: argparse.Namespace) -> int:
                     "confidence": 0.0,
                     "probabilities": None,
                     "low_confidence": True,
+                    "several_digits": False,
                     "error": error,
                 }
             failed = failed or "error" in record

@@ -100,6 +100,8 @@ class Prediction:
             raise_errors=False)``), else None.
         preprocessed: what the model saw (`PreprocessResult`, ``.image`` is 28x28),
             or None when ``digit`` is None.
+        several_digits: the image holds several digit-like marks; ``digit`` is the
+            largest, most central one.
     """
 
     digit: int | None
@@ -109,6 +111,7 @@ class Prediction:
     reason: str | None = None
     error: str | None = None
     preprocessed: PreprocessResult | None = field(default=None, repr=False, compare=False)
+    several_digits: bool = False
 
     def top_k(self, k: int = 3) -> list[tuple[int, float]]:
         """The ``k`` most probable digits as ``(digit, probability)``, best first."""
@@ -118,8 +121,8 @@ class Prediction:
         return [(int(d), float(self.probabilities[d])) for d in order]
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: digit, confidence, probabilities, low_confidence, and reason /
-        error when set."""
+        """JSON-ready dict: digit, confidence, probabilities, low_confidence,
+        several_digits, and reason / error when set."""
         out: dict = {
             "digit": self.digit,
             "confidence": round(self.confidence, 6),
@@ -127,6 +130,7 @@ class Prediction:
             if self.probabilities is None
             else [round(p, 6) for p in self.probabilities],
             "low_confidence": self.low_confidence,
+            "several_digits": self.several_digits,
         }
         if self.reason is not None:
             out["reason"] = self.reason
@@ -142,7 +146,9 @@ class Predictor:
         model_path: a Keras model file (``.h5`` or ``.keras``) taking ``(N, 28, 28, 1)``
             float32 in [0, 1] and returning ``(N, 10)`` softmax probabilities. Default:
             `default_model_path()`.
-        low_confidence: threshold below which a prediction is flagged ``low_confidence``.
+        low_confidence: threshold below which a prediction is flagged ``low_confidence``;
+            default: the sidecar's ``low_confidence`` (chosen on the validation split by
+            ``scripts/calibrate.py``), else `LOW_CONFIDENCE`.
         batch_size: images per model call in `predict_many`.
 
     Raises:
@@ -152,15 +158,17 @@ class Predictor:
     def __init__(
         self,
         model_path: str | Path | None = None,
-        low_confidence: float = LOW_CONFIDENCE,
+        low_confidence: float | None = None,
         batch_size: int = 256,
     ):
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
-        self.low_confidence = float(low_confidence)
         self.batch_size = int(batch_size)
         if not self.model_path.is_file():
             load_model(self.model_path)  # raises the missing-file ModelError with its hint
         self.info: ModelInfo = read_info(self.model_path)  # checksum verified before loading
+        if low_confidence is None:
+            low_confidence = self.info.extra.get("low_confidence", LOW_CONFIDENCE)
+        self.low_confidence = float(low_confidence)
         self.model = load_model(self.model_path)
         self._forward = _compile_forward(self.model)
         probabilities = self.predict_inputs(np.zeros((1, 28, 28, 1), dtype=np.float32))  # warm-up
@@ -230,6 +238,7 @@ class Predictor:
             probabilities=tuple(float(p) for p in probabilities),
             low_confidence=confidence < self.low_confidence,
             preprocessed=preprocessed,
+            several_digits=preprocessed.several_digits,
         )
 
     def __repr__(self) -> str:
