@@ -100,6 +100,14 @@ def _add_predict(commands) -> None:
         help="flag answers whose confidence is below P (0-1) as low confidence "
         "(default: the model's, chosen on the validation split)",
     )
+    predict.add_argument(
+        "--save-inputs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="save each input's 28x28 and the original with the digit's box into DIR "
+        "(never replaces a file: a suffix is added)",
+    )
     predict.set_defaults(run=_run_predict)
 
 
@@ -143,6 +151,19 @@ def main(argv: list[str] | None = None) -> int:
     return args.run(args)
 
 
+def _save_inputs(path: str, prediction, folder: Path, record: dict) -> bool:
+    """Save what the model saw for one input; returns True when that failed."""
+    from digits.inputs import save_inputs
+
+    try:
+        saved = save_inputs(path, prediction, folder, Path(path).stem)
+    except (OSError, ValueError) as error:
+        print(f"digits: cannot save the inputs of {path}: {error}", file=sys.stderr)
+        return True
+    record["saved_inputs"] = [str(p) for p in saved]
+    return False
+
+
 def _run_predict(args: argparse.Namespace) -> int:
     from digits.backend import held_stderr  # imports TensorFlow, quietly
     from digits.predict import ModelError, Predictor
@@ -154,6 +175,12 @@ def _run_predict(args: argparse.Namespace) -> int:
         print(f"digits: error: {error}", file=sys.stderr)
         return 2
 
+    if args.save_inputs is not None and args.save_inputs.exists() and not args.save_inputs.is_dir():
+        print(
+            f"digits: error: --save-inputs {args.save_inputs} is a file, not a folder.",
+            file=sys.stderr,
+        )
+        return 2
     inputs = find_images(args.paths)
     top_k = args.top_k if args.json else (args.top_k or 3)
     width = max([len("path")] + [len(p) for p, _ in inputs])
@@ -167,7 +194,10 @@ def _run_predict(args: argparse.Namespace) -> int:
         predictions = iter(predictor.predict_many(readable, raise_errors=False))
         for path, error in chunk:
             if error is None:
-                record = _record(path, next(predictions), top_k)
+                prediction = next(predictions)
+                record = _record(path, prediction, top_k)
+                if args.save_inputs is not None:
+                    failed = _save_inputs(path, prediction, args.save_inputs, record) or failed
             else:
                 record = {
                     "path": path,
