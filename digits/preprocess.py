@@ -8,7 +8,8 @@ at the centre. Real photos and drawings are not like that, so `to_model_input` d
    RGBA); the dimensions are checked from the file header *before* decoding;
 2. composite transparent pixels on a background that contrasts with the opaque ink
    (a black-on-transparent canvas PNG becomes black on white);
-3. make it grayscale and downscale very large images to at most `WORK_SIDE` pixels;
+3. make it grayscale and downscale larger images by a whole factor to at most
+   `WORK_SIDE` pixels;
 4. detect the polarity (light background -> invert, so the ink is bright);
 5. remove uneven lighting (subtract a smooth background estimate);
 6. blur + Otsu threshold, with a minimum contrast, and keep the ink's connected
@@ -55,7 +56,8 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 #: File name extensions treated as images when folders are walked.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
-#: Larger images are downscaled (area interpolation) to this longer side before analysis.
+#: Larger images are downscaled (area interpolation, by a whole factor) to at most this
+#: longer side before analysis.
 WORK_SIDE = 512
 #: Minimum difference between ink and background (on a 0-1 scale) to count as a digit.
 MIN_CONTRAST = 0.15
@@ -104,9 +106,10 @@ _CENTRE = 14.0  # ... with its centre of mass at pixel (14, 14) (row, column ind
 _STROKE_SIDE = 80  # resolution (longer side) at which the stroke width is normalised
 # Stroke width / digit's longer side in MNIST (binarised at 0.5): 5th-95th percentile
 # about 0.08-0.18, median 0.12. Outside [_STROKE_MIN, _STROKE_MAX] it is brought back
-# to the nearest of _STROKE_TARGETS.
+# to _STROKE_TARGETS: thin pens to the median (thin, blurred strokes break apart below it),
+# thick markers to 0.17.
 _STROKE_MIN, _STROKE_MAX = 0.085, 0.19
-_STROKE_TARGETS = (0.10, 0.17)
+_STROKE_TARGETS = (0.12, 0.17)
 
 ImageInput = str | Path | bytes | bytearray | memoryview | np.ndarray | Image.Image
 
@@ -612,7 +615,8 @@ class _Found:
 
 def _groups(boxes: np.ndarray) -> list[list[int]]:
     """Group marks (boxes ``x0, y0, x1, y1``) into digits: marks overlapping in x (a 5's
-    bar over its body) or very close to each other belong to the same digit."""
+    bar over its body, not far above it) or very close to each other belong to the same
+    digit."""
     n = len(boxes)
     parent = list(range(n))
 
@@ -628,9 +632,9 @@ def _groups(boxes: np.ndarray) -> list[list[int]]:
             overlap = min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
             gap_y = max(boxes[j, 1] - boxes[i, 3], boxes[i, 1] - boxes[j, 3])
             gap = max(-overlap, gap_y)
-            if (overlap >= 0.3 * min(widths[i], widths[j]) and gap_y <= 0) or gap <= (
-                GROUP_GAP * max(heights[i], heights[j])
-            ):
+            tall = max(heights[i], heights[j])
+            stacked = overlap >= 0.3 * min(widths[i], widths[j]) and gap_y <= 0.5 * tall
+            if stacked or gap <= GROUP_GAP * tall:
                 parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
     for i in range(n):
@@ -890,7 +894,7 @@ def to_model_input(image: ImageInput) -> PreprocessResult:
     """
     array, order = _to_array(image, colour=True)
     height, width = array.shape[:2]
-    factor = min(1.0, WORK_SIDE / max(height, width))
+    factor = 1.0 / int(np.ceil(max(height, width) / WORK_SIDE))  # whole steps: fast, sharp
     tones = _tones(array, order, factor)
     sheet = _find_sheet(tones[0])
     inverted = True if sheet is not None else _polarity(tones[0])
