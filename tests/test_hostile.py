@@ -254,10 +254,13 @@ def test_exif_orientation_on_every_format(fmt, digit_images, shipped):
 # --------------------------------------------------------------------------- models
 
 
+KERAS_MODEL = ROOT / "hand_written_digits_prediction.h5"  # the default may be a .tflite
+
+
 def _copy_shipped(tmp_path: Path) -> Path:
     path = tmp_path / "model.h5"
-    shutil.copyfile(DEFAULT_MODEL_PATH, path)
-    shutil.copyfile(DEFAULT_MODEL_PATH.with_suffix(".json"), path.with_suffix(".json"))
+    shutil.copyfile(KERAS_MODEL, path)
+    shutil.copyfile(KERAS_MODEL.with_suffix(".json"), path.with_suffix(".json"))
     return path
 
 
