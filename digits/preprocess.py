@@ -277,7 +277,7 @@ class _TimedBytes(io.BytesIO):
         return super().read(size)
 
 
-_READ_BLOCK = 4096  # decoder input block: the decode deadline is checked this often
+_READ_BLOCK = 1024  # decoder input block: the decode deadline is checked this often
 
 
 def _decode(data: bytes, name: str, colour: bool = True) -> tuple[np.ndarray, str]:
