@@ -117,17 +117,36 @@ def percent(probability: float) -> str:
 
 def _table_row(record: dict, top_k: int) -> list[str]:
     if "error" in record:
-        return [record["path"], "-", "-", "", "error: " + record["error"]]
+        return [_printable(record["path"]), "-", "-", "", "error: " + record["error"]]
     if record["digit"] is None:
-        return [record["path"], "-", "-", "", record.get("reason", "")]
+        return [_printable(record["path"]), "-", "-", "", record.get("reason", "")]
     shown = record.get("top_k", [])[:top_k]
     return [
-        record["path"],
+        _printable(record["path"]),
         str(record["digit"]),
         percent(record["confidence"]),
         "  ".join(f"{t['digit']}:{percent(t['probability'])}" for t in shown),
-        "low confidence" if record["low_confidence"] else "",
+        "not a digit?"
+        if record.get("not_a_digit")
+        else "low confidence"
+        if record["low_confidence"]
+        else "",
     ]
+
+
+def _printable(text: str) -> str:
+    """``text`` as stdout can print it: bytes of file names that are not UTF-8 (held as
+    surrogates by Python) and characters the output encoding lacks become backslash escapes."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "backslashreplace")
+    text = raw.decode("utf-8", "backslashreplace")
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,7 +188,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     inputs = find_images(args.paths)
     top_k = args.top_k if args.json else (args.top_k or 3)
-    width = max([len("path")] + [len(p) for p, _ in inputs])
+    width = max([len("path")] + [len(_printable(p)) for p, _ in inputs])
     columns = ["path".ljust(width), "digit", "confidence", f"top-{top_k}".ljust(26), "note"]
     if not args.json:
         print("  ".join(columns).rstrip())
@@ -190,7 +209,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             else:
                 row = _table_row(record, top_k)
                 line = f"{row[0].ljust(width)}  {row[1]:>5}  {row[2]:>10}  {row[3]:<26}  {row[4]}"
-                print(line.rstrip())
+                print(_printable(line.rstrip()))
         sys.stdout.flush()
     return 1 if failed else 0
 
