@@ -31,7 +31,12 @@ MODELS = {
 }
 CANVAS_SIDE = 280
 BRUSH = 22
-NOTE_STYLE = {"low_confidence": st.warning, "no_digit": st.info, "unreadable": st.error}
+NOTE_STYLE = {
+    "low_confidence": st.warning,
+    "not_a_digit": st.warning,
+    "no_digit": st.info,
+    "unreadable": st.error,
+}
 
 
 @st.cache_resource

@@ -125,8 +125,8 @@ def boxes_overlay(
 
 @dataclass(frozen=True)
 class Note:
-    """What to tell the person. ``kind``: ``ok``, ``low_confidence``, ``no_digit`` or
-    ``unreadable``; ``text``: the sentence to show."""
+    """What to tell the person. ``kind``: ``ok``, ``low_confidence``, ``not_a_digit``,
+    ``no_digit`` or ``unreadable``; ``text``: the sentence to show."""
 
     kind: str
     text: str
@@ -166,6 +166,12 @@ def _note(prediction: Prediction, threshold: float) -> Note:
         return Note("unreadable", f"This file could not be read: {prediction.error}")
     if prediction.digit is None:
         return Note("no_digit", f"No digit found: {prediction.reason}")
+    if prediction.not_a_digit:
+        return Note(
+            "not_a_digit",
+            f"This looks like a shape, letter or symbol rather than a digit (the closest digit "
+            f"is {prediction.digit}, at {prediction.confidence:.0%}).",
+        )
     if prediction.low_confidence:
         return Note(
             "low_confidence",

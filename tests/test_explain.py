@@ -14,6 +14,7 @@ from digits.explain import (
     occlusion_saliency,
     saliency_overlay,
 )
+from digits.predict import Prediction
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,6 +85,17 @@ def test_boxes_overlay_draws_red_boxes_on_a_copy():
     assert tuple(boxes_overlay(transparent, [], [])[-1, 0]) == (255, 255, 255)
 
 
+def test_not_a_digit_note():
+    class Flagged(InkInBox):
+        def predict(self, image):
+            p = [0.02] * 10
+            p[4] = 0.82
+            return Prediction(4, 0.82, tuple(p), True, not_a_digit=True)
+
+    result = explain(Flagged(), np.zeros((28, 28)), saliency=False)
+    assert result.note.kind == "not_a_digit" and "rather than a digit" in result.note.text
+
+
 @pytest.fixture(scope="module")
 def shipped():
     from digits.predict import Predictor
@@ -107,4 +119,4 @@ def test_explain_notes_for_bad_inputs(shipped):
     blank = explain(shipped, np.full((60, 60), 255, dtype=np.uint8))
     assert blank.note.kind == "no_digit" and blank.prediction.digit is None
     noise = np.random.default_rng(0).integers(0, 256, (60, 60), dtype=np.uint8)
-    assert explain(shipped, noise).note.kind in ("no_digit", "low_confidence")
+    assert explain(shipped, noise).note.kind in ("no_digit", "low_confidence", "not_a_digit")
