@@ -15,7 +15,8 @@ Quantization (post-training, by the TensorFlow Lite converter):
 The conversion uses ``tf.lite.TFLiteConverter.from_keras_model`` with the built-in operator
 set only, so the file runs on the plain LiteRT runtime (no Flex/TensorFlow ops), and gives
 the bytes in memory, so that the file is written atomically. The sidecar ``OUT.json``
-copies the class names and calibration temperature of the source model's sidecar and
+copies the class names, calibration temperature and low-confidence threshold of the source
+model's sidecar and
 records the source's SHA-256 and the quantization. Imports TensorFlow.
 """
 
@@ -90,6 +91,7 @@ def export_litert(
         out,
         class_names=list(info.class_names),
         temperature=info.temperature,
+        **{key: info.extra[key] for key in ("low_confidence",) if key in info.extra},
         source=source.name,
         source_sha256=file_sha256(source),
         quantize=quantize,
