@@ -16,8 +16,7 @@ The conversion uses ``tf.lite.TFLiteConverter.from_keras_model`` with the built-
 set only, so the file runs on the plain LiteRT runtime (no Flex/TensorFlow ops), and gives
 the bytes in memory, so that the file is written atomically. The sidecar ``OUT.json``
 copies the class names, calibration temperature and low-confidence threshold of the source
-model's sidecar and
-records the source's SHA-256 and the quantization. Imports TensorFlow.
+model's sidecar and records the source's SHA-256 and the quantization. Imports TensorFlow.
 """
 
 from __future__ import annotations
