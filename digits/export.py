@@ -15,8 +15,8 @@ Quantization (post-training, by the TensorFlow Lite converter):
 The conversion uses ``tf.lite.TFLiteConverter.from_keras_model`` with the built-in operator
 set only, so the file runs on the plain LiteRT runtime (no Flex/TensorFlow ops), and gives
 the bytes in memory, so that the file is written atomically. The sidecar ``OUT.json``
-copies the class names and calibration temperature of the source model's sidecar and
-records the source's SHA-256 and the quantization. Imports TensorFlow.
+copies the source model's sidecar (class names, calibration temperature, any other key) and
+records the source's name and SHA-256 and the quantization. Imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -28,13 +28,20 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import atomic_write_bytes, file_sha256, read_info, write_info
+from digits.modelfile import ModelInfo, atomic_write_bytes, file_sha256, read_info, write_info
 
-__all__ = ["CALIBRATION_IMAGES", "QUANTIZE_CHOICES", "default_export_path", "export_litert"]
+__all__ = [
+    "CALIBRATION_IMAGES",
+    "QUANTIZE_CHOICES",
+    "default_export_path",
+    "export_litert",
+    "travelling_fields",
+]
 
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
 #: Training images used to calibrate int8 activations (a fixed random sample).
 CALIBRATION_IMAGES = 300
+_EXPORT_KEYS = ("source", "source_sha256", "quantize", "format")
 _SUFFIX = {"none": "float32", "float16": "float16", "dynamic": "dynamic", "int8": "int8"}
 
 
@@ -88,14 +95,23 @@ def export_litert(
     atomic_write_bytes(out, data)
     write_info(
         out,
-        class_names=list(info.class_names),
-        temperature=info.temperature,
+        **travelling_fields(info),
         source=source.name,
         source_sha256=file_sha256(source),
         quantize=quantize,
         format="litert",
     )
     return out
+
+
+def travelling_fields(info: ModelInfo) -> dict:
+    """What an export copies from its source model's sidecar: everything but the checksum
+    and the export's own keys (class names, temperature, and any extra key such as a
+    confidence threshold)."""
+    fields = info.to_dict()
+    for key in ("sha256", *_EXPORT_KEYS):
+        fields.pop(key, None)
+    return fields
 
 
 def calibration_images(count: int = CALIBRATION_IMAGES, seed: int = 0) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from digits import predict as predict_module
-from digits.modelfile import ModelError, UnverifiedModelWarning
+from digits.modelfile import ModelError, UnverifiedModelWarning, read_info, write_info
 from digits.predict import DEFAULT_LITERT_PATH, KERAS_MODEL_PATH, Predictor, find_images
 from digits.runtime import LiteRTRunner, _dequantize, _quantize, open_runner
 
@@ -177,8 +177,6 @@ def test_tflite_with_wrong_shapes_or_no_softmax(tmp_path):
             Predictor(tmp_path / "logits.tflite")
     # The class names in the sidecar say how many outputs there must be.
     shutil.copy(tmp_path / "logits.tflite", tmp_path / "three.tflite")
-    from digits.modelfile import write_info
-
     write_info(tmp_path / "three.tflite", class_names=["a", "b", "c"])
     with pytest.raises(ModelError, match=r"\(None, 3\)"):
         Predictor(tmp_path / "three.tflite")
@@ -195,9 +193,19 @@ def test_quantized_inputs_and_outputs_round_trip():
 
 @needs_models
 def test_stale_export_warns(tmp_path, monkeypatch):
-    other = tmp_path / predict_module.MODEL_FILENAME
-    other.write_bytes(b"a retrained model")
-    monkeypatch.setattr(predict_module, "KERAS_MODEL_PATH", other)
+    keras_copy = tmp_path / predict_module.MODEL_FILENAME
+    shutil.copy(KERAS_MODEL_PATH, keras_copy)
+    if KERAS_MODEL_PATH.with_suffix(".json").is_file():
+        shutil.copy(KERAS_MODEL_PATH.with_suffix(".json"), keras_copy.with_suffix(".json"))
+    monkeypatch.setattr(predict_module, "KERAS_MODEL_PATH", keras_copy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", predict_module.StaleExportWarning)
+        Predictor()  # the committed export is up to date
+    temperature = read_info(keras_copy).temperature
+    write_info(keras_copy, temperature=round(temperature * 1.5, 4))  # recalibrated
+    with pytest.warns(predict_module.StaleExportWarning, match="digits export"):
+        Predictor()
+    keras_copy.write_bytes(b"a retrained model")
     with pytest.warns(predict_module.StaleExportWarning, match="digits export"):
         Predictor()
     with warnings.catch_warnings():
