@@ -13,9 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import streamlit as st
 
-from digits.explain import Explanation, enlarge, explain, saliency_overlay
+from digits.explain import Explanation, boxes_overlay, enlarge, explain, saliency_overlay
 from digits.paths import MODEL_PATH, MODELS_DIR
 from digits.predict import ModelError, Predictor
+from digits.preprocess import load_image
+
+try:  # the number reader, when it is installed
+    from digits.read import read_number
+except ImportError:
+    read_number = None
 
 #: Model picker: label -> file (those that exist are offered; the first is the default).
 MODELS = {
@@ -78,30 +84,37 @@ def show(result: Explanation, source: str) -> None:
         )
 
 
-def draw(predictor: Predictor) -> None:
+def drawing(name: str, width: int, height: int):
+    """A canvas with a one-tap Clear; its RGBA image once something is drawn, else None."""
     from streamlit_drawable_canvas import st_canvas
 
-    st.caption("Draw one digit. The answer appears when you lift the pen.")
-    if "canvas" not in st.session_state:
-        st.session_state.canvas = 0
-    if st.button("Clear", key="clear"):
-        st.session_state.canvas += 1  # a new key gives an empty canvas
+    counter = f"canvas-{name}"
+    if counter not in st.session_state:
+        st.session_state[counter] = 0
+    if st.button("Clear", key=f"clear-{name}"):
+        st.session_state[counter] += 1  # a new key gives an empty canvas
     canvas = st_canvas(
         stroke_width=BRUSH,
         stroke_color="#000000",
         background_color="#ffffff",
-        height=CANVAS_SIDE,
-        width=CANVAS_SIDE,
+        height=height,
+        width=width,
         drawing_mode="freedraw",
         update_streamlit=True,
         return_image_data=True,
-        key=f"canvas-{st.session_state.canvas}",
+        key=f"{counter}-{st.session_state[counter]}",
     )
     strokes = (canvas.json_data or {}).get("objects", [])
-    if not strokes or canvas.image_data is None:
+    return canvas.image_data if strokes else None
+
+
+def draw(predictor: Predictor) -> None:
+    st.caption("Draw one digit. The answer appears when you lift the pen.")
+    image = drawing("draw", CANVAS_SIDE, CANVAS_SIDE)
+    if image is None:
         st.info("Waiting for a drawing.")
         return
-    show(explained(predictor, canvas.image_data), "draw")
+    show(explained(predictor, image), "draw")
 
 
 def upload(predictor: Predictor) -> None:
@@ -120,6 +133,35 @@ def camera(predictor: Predictor) -> None:
         show(explained(predictor, photo.getvalue()), "camera")
 
 
+def number(predictor: Predictor) -> None:
+    """Several digits on one line (`digits.read.read_number`), with a box around each."""
+    st.caption("Write a number on one line, or upload an image of one.")
+    image = drawing("number", 2 * CANVAS_SIDE, CANVAS_SIDE * 3 // 4)
+    file = st.file_uploader("... or an image of a number", key="number-file")
+    image = file.getvalue() if file is not None else image
+    if image is None:
+        st.info("Waiting for a number.")
+        return
+    try:
+        reading = model_thread().submit(read_number, image, predictor).result()
+        shown = load_image(image)
+    except Exception as error:  # noqa: BLE001 - a person gets a message, not a traceback
+        st.error(f"This file could not be read: {error}")
+        return
+    if not reading.text:
+        st.info(f"No number found: {reading.reason}")
+        return
+    st.markdown(
+        f'<div class="number-answer" style="font-size:4rem;font-weight:700">{reading.text}</div>',
+        unsafe_allow_html=True,
+    )
+    if reading.low_confidence:
+        st.warning("Low confidence on some digits: check the boxes.")
+    digits = reading.digits
+    st.image(boxes_overlay(shown, [d.box for d in digits], [d.label for d in digits]))
+    st.caption("  ".join(f"{d.label}: {d.confidence:.0%}" for d in digits))
+
+
 def main() -> None:
     st.set_page_config(page_title="Handwritten digits", page_icon="✍️", layout="centered")
     st.title("Handwritten digit recognition")
@@ -134,8 +176,11 @@ def main() -> None:
     except ModelError as error:
         st.error(f"This model cannot be used: {error}")
         return
-    mode = st.radio("Input", ["Draw", "Upload", "Camera"], horizontal=True)
-    {"Draw": draw, "Upload": upload, "Camera": camera}[mode](predictor)
+    modes = {"Draw": draw, "Upload": upload, "Camera": camera}
+    if read_number is not None:
+        modes["Number"] = number
+    mode = st.radio("Input", list(modes), horizontal=True)
+    modes[mode](predictor)
 
 
 main()

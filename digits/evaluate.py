@@ -66,10 +66,13 @@ def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def classification_table(labels: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
-    """scikit-learn's classification report (precision, recall, F1, support) as a DataFrame."""
+    """scikit-learn's classification report (precision, recall, F1, support) as a DataFrame:
+    one row per digit, then the macro and weighted averages (the accuracy is the weighted
+    average's recall)."""
     report = classification_report(
         labels, predicted, labels=list(range(10)), digits=4, output_dict=True, zero_division=0
     )
+    report.pop("accuracy", None)  # a single number, not a row of four
     table = pd.DataFrame(report).T
     table["support"] = table["support"].astype(int)
     return table
@@ -137,7 +140,11 @@ def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
         "epochs",
         "train_seconds",
     ]
-    return pd.DataFrame({name: {c: m.get(c) for c in columns} for name, m in results.items()}).T
+    table = pd.DataFrame.from_dict(
+        {name: {c: m.get(c) for c in columns} for name, m in results.items()}, orient="index"
+    )
+    counts = ["test_errors", "params", "epochs"]
+    return table.astype({c: "Int64" for c in counts})  # whole numbers, shown without ".0"
 
 
 def environment() -> dict:

@@ -22,7 +22,15 @@ import numpy as np
 from digits.predict import Prediction, Predictor
 from digits.preprocess import ImageError, ImageInput
 
-__all__ = ["Explanation", "Note", "enlarge", "explain", "occlusion_saliency", "saliency_overlay"]
+__all__ = [
+    "Explanation",
+    "Note",
+    "boxes_overlay",
+    "enlarge",
+    "explain",
+    "occlusion_saliency",
+    "saliency_overlay",
+]
 
 _SIDE = 28
 
@@ -84,6 +92,35 @@ def enlarge(image: np.ndarray, scale: int = 10) -> np.ndarray:
     if image.dtype != np.uint8:
         image = np.round(np.clip(image.astype(np.float32), 0, 1) * 255).astype(np.uint8)
     return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
+def boxes_overlay(
+    image: np.ndarray, boxes: list[tuple[int, int, int, int]], labels: list[str]
+) -> np.ndarray:
+    """An RGB copy of ``image`` (uint8 gray, RGB or RGBA, as `digits.preprocess.load_image`
+    gives it) with each ``(x, y, width, height)`` box drawn in red and its label above it,
+    in a white band added on top (so the result is taller than ``image``)."""
+    import cv2
+
+    rgb = np.asarray(image, dtype=np.uint8)
+    if rgb.ndim == 2:
+        rgb = np.stack([rgb] * 3, axis=-1)
+    elif rgb.shape[2] == 4:  # composite on white, as a viewer shows a transparent drawing
+        alpha = rgb[..., 3:].astype(np.float32) / 255
+        rgb = np.round(rgb[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    rgb = np.ascontiguousarray(rgb[..., :3])
+    thickness = max(1, round(max(rgb.shape[:2]) / 250))
+    scale = max(0.5, float(np.median([h for *_, h in boxes])) / 60) if boxes else 1.0
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (_, text_height), _ = cv2.getTextSize("0", font, scale, thickness)
+    pad = text_height + 3 * thickness + 4  # a white band on top for the labels
+    out = np.full((rgb.shape[0] + pad, rgb.shape[1], 3), 255, dtype=np.uint8)
+    out[pad:] = rgb
+    for (x, y, w, h), label in zip(boxes, labels):
+        cv2.rectangle(out, (x, y + pad), (x + w - 1, y + pad + h - 1), (255, 0, 0), thickness)
+        baseline = max(text_height + 2, y + pad - 2 * thickness - 2)
+        cv2.putText(out, label, (x, baseline), font, scale, (255, 0, 0), thickness, cv2.LINE_AA)
+    return out
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib import ticker
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 __all__ = [
@@ -90,38 +92,35 @@ def training_curves(histories: dict[str, dict[str, list[float]]]) -> Figure:
             ax.plot(epochs, history[key], color=color, label=f"{name} train")
             ax.plot(epochs, history[f"val_{key}"], color=color, ls="--", label=f"{name} validation")
     ax_loss.set(title="Loss", xlabel="epoch", ylabel="categorical cross-entropy", yscale="log")
+    ax_loss.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax_loss.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    ax_loss.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
     ax_acc.set_ylim(max(0.9, ax_acc.get_ylim()[0]), 1.0)
+    ax_acc.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=1))
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax_acc.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def confusion_matrices(matrices: dict[str, np.ndarray]) -> Figure:
-    """Confusion matrices side by side; the diagonal is masked so that the errors stand out."""
+    """Confusion matrices side by side: correct counts on a green diagonal, errors in shades
+    of red (zeros left blank) so that they stand out."""
     fig, axes = plt.subplots(1, len(matrices), figsize=(6 * len(matrices), 5), squeeze=False)
+    diagonal = np.eye(10, dtype=bool)
     for ax, (name, matrix) in zip(axes.flat, matrices.items()):
-        off_diagonal = np.eye(10, dtype=bool)
+        labels = np.where(matrix > 0, matrix.astype(str), "")
+        style = dict(annot=labels, fmt="", cbar=False, ax=ax, square=True, linewidths=0.5)
+        sns.heatmap(matrix, mask=diagonal, cmap="Reds", vmin=0, annot_kws={"size": 9}, **style)
         sns.heatmap(
             matrix,
-            mask=off_diagonal,
-            annot=True,
-            fmt="d",
-            cmap="Reds",
-            cbar=False,
-            ax=ax,
-            square=True,
+            mask=~diagonal,
+            cmap=ListedColormap(["#d9f0d3"]),
+            annot_kws={"size": 9, "weight": "bold", "color": "#1b5e20"},
+            **style,
         )
-        for d in range(10):
-            ax.text(
-                d + 0.5,
-                d + 0.5,
-                str(matrix[d, d]),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="tab:green",
-            )
         ax.set(
             title=f"{name}: {matrix.trace() / matrix.sum():.2%} correct",
             xlabel="predicted digit",
@@ -141,7 +140,7 @@ def per_class_comparison(error_rates: dict[str, pd.Series]) -> Figure:
     )
     fig, ax = plt.subplots(figsize=(9, 3.5))
     sns.barplot(data=frame, x="digit", y="error rate", hue="model", ax=ax)
-    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=1))
     ax.set_title("Test error rate per digit")
     fig.tight_layout()
     return fig
@@ -154,8 +153,15 @@ def pair_examples(
     pairs: Sequence[tuple[int, int]],
     per_pair: int = 8,
 ) -> Figure:
-    """For each pair (a, b): test images of a read as b, and of b read as a."""
+    """For each pair (a, b): test images of a read as b, and of b read as a (directions with
+    no such mistake are left out)."""
     rows = [(a, b) for pair in pairs for a, b in (pair, pair[::-1])]
+    rows = [(a, b) for a, b in rows if np.any((labels == a) & (predicted == b))]
+    if not rows:
+        fig, ax = plt.subplots(figsize=(6, 1))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No test digit of these pairs was read as its look-alike.", ha="center")
+        return fig
     fig, axes = plt.subplots(
         len(rows), per_pair, figsize=(per_pair * 1.0, len(rows) * 1.2), squeeze=False
     )
@@ -202,7 +208,7 @@ def prediction_gallery(images: Sequence, predictions: Sequence, columns: int = 4
 
     rows = max(1, int(np.ceil(len(images) / columns)))
     fig, axes = plt.subplots(
-        rows, 2 * columns, figsize=(2 * columns * 1.3, rows * 1.75), squeeze=False
+        rows, 2 * columns, figsize=(2 * columns * 1.4, rows * 1.9), squeeze=False
     )
     for ax in axes.flat:
         ax.axis("off")
@@ -211,7 +217,7 @@ def prediction_gallery(images: Sequence, predictions: Sequence, columns: int = 4
             axes[k // columns, 2 * (k % columns)],
             axes[k // columns, 2 * (k % columns) + 1],
         )
-        name = Path(image).name if isinstance(image, (str, Path)) else f"#{k}"
+        name = _short(Path(image).name) if isinstance(image, (str, Path)) else f"#{k}"
         try:
             original = load_image(image)
             ax_original.imshow(original, cmap="gray" if original.ndim == 2 else None)
@@ -231,6 +237,11 @@ def prediction_gallery(images: Sequence, predictions: Sequence, columns: int = 4
             ax_seen.set_title("model input", fontsize=7, color="gray")
     fig.tight_layout()
     return fig
+
+
+def _short(name: str, width: int = 14) -> str:
+    """``name`` cut to ``width`` characters (keeping its end) so that titles do not overlap."""
+    return name if len(name) <= width else name[: width - 7] + "…" + name[-6:]
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:

@@ -18,6 +18,8 @@ calibration temperature.
 
 from __future__ import annotations
 
+import operator
+import os
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from digits.modelfile import ModelError, ModelInfo, file_sha256, read_info
+from digits.ood import NondigitDetector
 from digits.paths import MODEL_FILENAME, MODEL_PATH, MODELS_DIR
 from digits.preprocess import (
     IMAGE_EXTENSIONS,
@@ -84,27 +87,48 @@ def default_model_path() -> Path:
 
 def find_images(paths: Sequence[str | Path]) -> list[tuple[str, str | None]]:
     """Expand files and folders into ``(path, error)`` pairs, folders walked recursively
-    for image files in sorted order. ``error`` is set for a folder without images."""
+    for image files in sorted order. ``error`` is set for a folder without images.
+
+    The walk is iterative (no recursion limit on nesting depth), follows no symbolic link
+    to a folder (so link loops cannot trap it) and skips folders it cannot list.
+    """
     found: list[tuple[str, str | None]] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-            )
-            if not files:
-                found.append(
-                    (
-                        str(path),
-                        f"{path} is a folder without image files ({', '.join(IMAGE_EXTENSIONS)}).",
-                    )
-                )
-            found.extend((str(p), None) for p in files)
-        else:
-            found.append(
-                (str(path), None)
-            )  # a missing or unreadable file is reported by preprocessing
+        try:
+            is_dir = path.is_dir()
+        except (OSError, ValueError):  # ValueError: a NUL byte; reported by preprocessing
+            is_dir = False
+        if not is_dir:
+            found.append((str(path), None))  # a missing or unreadable file is reported later
+            continue
+        files = sorted(_walk_images(path))
+        if not files:
+            extensions = ", ".join(IMAGE_EXTENSIONS)
+            found.append((str(path), f"{path} is a folder without image files ({extensions})."))
+        found.extend((str(p), None) for p in files)
     return found
+
+
+def _walk_images(top: Path) -> list[Path]:
+    """Image files under ``top``, by extension, without recursion or following links."""
+    out: list[Path] = []
+    pending = [str(top)]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS and entry.is_file():
+                    out.append(Path(entry.path))
+            except OSError:
+                continue
+    return out
 
 
 @dataclass(frozen=True)
@@ -122,6 +146,8 @@ class Prediction:
             raise_errors=False)``), else None.
         preprocessed: what the model saw (`PreprocessResult`, ``.image`` is 28x28),
             or None when ``digit`` is None.
+        not_a_digit: the input looks like a shape, letter or symbol rather than a digit
+            (`digits.ood`); such predictions are also flagged ``low_confidence``.
     """
 
     digit: int | None
@@ -131,6 +157,7 @@ class Prediction:
     reason: str | None = None
     error: str | None = None
     preprocessed: PreprocessResult | None = field(default=None, repr=False, compare=False)
+    not_a_digit: bool = False
 
     def top_k(self, k: int = 3) -> list[tuple[int, float]]:
         """The ``k`` most probable digits as ``(digit, probability)``, best first."""
@@ -154,6 +181,8 @@ class Prediction:
             out["reason"] = self.reason
         if self.error is not None:
             out["error"] = self.error
+        if self.not_a_digit:
+            out["not_a_digit"] = True
         return out
 
 
@@ -195,7 +224,7 @@ class Predictor:
     ):
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         self.low_confidence = float(low_confidence)
-        self.batch_size = int(batch_size)
+        self.batch_size = _positive_int(batch_size, "batch_size")
         if not self.model_path.is_file():
             raise ModelError(f"No model file at {self.model_path}.{_hint(self.model_path)}")
         self.info: ModelInfo = read_info(self.model_path)  # checksum verified before loading
@@ -237,7 +266,8 @@ class Predictor:
         Args:
             images: paths, bytes, numpy arrays or PIL images.
             raise_errors: if False, an unreadable image gives a `Prediction` with
-                ``digit=None`` and ``error`` set instead of raising `ImageError`.
+                ``digit=None`` and ``error`` set instead of raising `ImageError`; so does
+                any other failure on one input, so every input gets an answer.
         """
         results: list[Prediction | PreprocessResult] = []
         for image in images:
@@ -248,31 +278,57 @@ class Predictor:
             except ImageError as error:
                 if raise_errors:
                     raise
-                results.append(Prediction(None, 0.0, None, True, error=str(error)))
+                results.append(_failed(str(error)))
+            except Exception as error:  # noqa: BLE001 - one input must not sink the batch
+                if raise_errors:
+                    raise ImageError(_unexpected(error)) from error
+                results.append(_failed(_unexpected(error)))
         ready = [r for r in results if isinstance(r, PreprocessResult)]
         if not ready:
             return list(results)  # type: ignore[arg-type]
-        probabilities = iter(self.predict_inputs(np.stack([r.image for r in ready])))
+        images = np.stack([r.image for r in ready])
+        answers = iter(zip(self.predict_inputs(images), NondigitDetector.load().flags(images)))
         return [
-            self._prediction(r, next(probabilities)) if isinstance(r, PreprocessResult) else r
+            self._prediction(r, *next(answers)) if isinstance(r, PreprocessResult) else r
             for r in results
         ]
 
-    def _prediction(self, preprocessed: PreprocessResult, probabilities: np.ndarray) -> Prediction:
+    def _prediction(
+        self, preprocessed: PreprocessResult, probabilities: np.ndarray, not_a_digit: bool = False
+    ) -> Prediction:
         digit = int(np.argmax(probabilities))
         confidence = float(probabilities[digit])
         return Prediction(
             digit=digit,
             confidence=confidence,
             probabilities=tuple(float(p) for p in probabilities),
-            low_confidence=confidence < self.low_confidence,
+            low_confidence=confidence < self.low_confidence or bool(not_a_digit),
             preprocessed=preprocessed,
+            not_a_digit=bool(not_a_digit),
         )
 
     def __repr__(self) -> str:
         return (
             f"Predictor(model_path={str(self.model_path)!r}, low_confidence={self.low_confidence})"
         )
+
+
+def _positive_int(value, name: str) -> int:
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a whole number >= 1, not {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, not {number}")
+    return number
+
+
+def _failed(error: str) -> Prediction:
+    return Prediction(None, 0.0, None, True, error=error)
+
+
+def _unexpected(error: BaseException) -> str:
+    return f"the image could not be processed ({type(error).__name__}: {error})"
 
 
 def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:

@@ -4,6 +4,8 @@
                     multipart files (field ``files`` or ``file``), or a raw image body
                     (``Content-Type: image/*`` or ``application/octet-stream``);
                     ``?top_k=K`` adds the K most likely digits.
+    POST /read      the number in each image -> {"readings": [...]} (`digits.read`; only
+                    when that module is installed)
     GET  /health    model file, its SHA-256, package version
     GET  /docs      OpenAPI page
 

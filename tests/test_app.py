@@ -158,3 +158,42 @@ def test_draw_clear_and_upload(page):
     page.locator("input[type=file]").set_input_files([*map(str, files), str(ROOT / "README.md")])
     assert answers(page, "upload", count=2) == ["3", "8"]
     page.get_by_text("could not be read").first.wait_for()  # README.md: a clear message
+
+
+def test_number_mode(page):
+    pytest.importorskip("digits.read", reason="the number reader (digits.read) is not here")
+    page.get_by_text("Number", exact=True).click()
+    page.wait_for_selector("canvas.upper-canvas")
+    page.wait_for_timeout(500)
+    stroke(page, [(100, 30), (100, 180)])  # 1
+    page.wait_for_selector(".number-answer")
+    stroke(page, [(300, 40), (440, 40), (360, 190)])  # 7
+    page.wait_for_function(
+        "document.querySelector('.number-answer')?.innerText.trim() === '17'", timeout=WAIT_MS
+    )
+    page.get_by_text("7: ", exact=False).first.wait_for()  # each digit's confidence
+    settle(page)
+
+
+def test_app_script_runs_and_offers_the_models():
+    """Fast check without a browser (AppTest cannot draw on the canvas)."""
+    from streamlit.testing.v1 import AppTest
+
+    from digits.paths import MODEL_PATH, MODELS_DIR
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not app.exception
+    assert app.radio[0].options[:3] == ["Draw", "Upload", "Camera"]
+    expected = [
+        label
+        for label, path in [
+            ("LiteRT float", MODELS_DIR / "digits_float32.tflite"),
+            ("LiteRT int8", MODELS_DIR / "digits_int8.tflite"),
+            ("Keras (.h5)", MODEL_PATH),
+        ]
+        if path.is_file()
+    ]
+    assert app.sidebar.selectbox[0].options == expected
+    for label in expected[1:]:  # each other model loads and the page still renders
+        app.sidebar.selectbox[0].select(label).run()
+        assert not app.exception and not app.error

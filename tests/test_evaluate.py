@@ -32,6 +32,7 @@ def test_classification_table_and_misclassified():
     assert table.loc["1", "recall"] == pytest.approx(0.5) and table.loc[
         "2", "precision"
     ] == pytest.approx(0.5)
+    assert "accuracy" not in table.index  # no row of one number repeated, support 0
     wrong = evaluate.misclassified(labels, predicted, probabilities)
     assert wrong.to_dict("records") == [
         {"index": 2, "true": 1, "predicted": 2, "confidence": pytest.approx(0.91)}
@@ -154,3 +155,11 @@ def test_save_best_model_writes_the_sidecar_and_no_temporary_files(tmp_path):
     ]
     info = read_info(path)  # verifies the checksum against the new file
     assert info.temperature == 1.0 and info.class_names == tuple("0123456789")
+
+
+def test_comparison_table_shows_counts_as_whole_numbers():
+    results = {"Simple CNN": {"test_accuracy": 0.9935, "test_errors": 65, "params": 225034}}
+    table = evaluate.comparison_table(results)
+    text = table.to_string()
+    assert "65.0" not in text and "225034.0" not in text and "225034" in text
+    assert table.loc["Simple CNN", "test_accuracy"] == 0.9935

@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digits.explain import enlarge, explain, occlusion_saliency, saliency_overlay
+from digits.explain import (
+    boxes_overlay,
+    enlarge,
+    explain,
+    occlusion_saliency,
+    saliency_overlay,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +67,21 @@ def test_overlay_is_an_enlarged_rgb_image():
     big = enlarge(np.eye(28, dtype=np.float32), scale=3)
     assert big.shape == (84, 84) and big.dtype == np.uint8
     assert big[2, 2] == 255 and big[3, 2] == 0 and big[3, 3] == 255
+
+
+def test_boxes_overlay_draws_red_boxes_on_a_copy():
+    gray = np.full((100, 200), 255, dtype=np.uint8)
+    drawn = boxes_overlay(gray, [(20, 30, 40, 50)], ["7"])
+    pad = drawn.shape[0] - 100  # the white band for the labels
+    assert drawn.shape[1:] == (200, 3) and pad > 0 and gray.min() == 255  # input untouched
+    red = (255, 0, 0)
+    assert tuple(drawn[pad + 30, 40]) == red and tuple(drawn[pad + 79, 40]) == red
+    assert tuple(drawn[pad + 55, 40]) == (255, 255, 255)  # inside the box
+    assert (drawn[: pad + 29, 20:60] != 255).any()  # the label, above the box
+    at_top = boxes_overlay(gray, [(20, 0, 40, 50)], ["7"])
+    assert (at_top[:pad, 20:60] != 255).any()  # ... in the white band for a box at the top
+    transparent = np.zeros((50, 50, 4), dtype=np.uint8)
+    assert tuple(boxes_overlay(transparent, [], [])[-1, 0]) == (255, 255, 255)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import socket
@@ -14,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digits.modelfile import file_sha256
-from digits.predict import default_model_path
+from digits.modelfile import ModelInfo, file_sha256
+from digits.predict import Prediction, default_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "digit_examples").iterdir())
@@ -226,6 +227,55 @@ def test_abuse_never_takes_the_server_down(server):
     assert httpx.get(server + "/health").status_code == 200
     again = httpx.post(server + "/predict", content=png, headers={"content-type": "image/png"})
     assert again.json()["predictions"][0]["digit"] == 6
+
+
+class SlowPredictor:
+    """Stands in for a Predictor whose every call takes ``seconds``."""
+
+    low_confidence = 0.6
+
+    def __init__(self, model_path: Path, seconds: float):
+        self.model_path, self.seconds = model_path, seconds
+        self.info = ModelInfo(sha256="0" * 64)
+
+    def predict_many(self, images, raise_errors=True):
+        time.sleep(self.seconds)
+        return [Prediction(None, 0.0, None, True, reason="slow") for _ in images]
+
+
+def test_slow_predictions_answer_504_and_queued_ones_503(tmp_path):
+    from digits.service import create_app
+
+    (tmp_path / "m.tflite").write_bytes(b"model")
+    app = create_app(predictor=SlowPredictor(tmp_path / "m.tflite", 1.0), timeout_s=0.3)
+
+    async def two_requests():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            headers = {"content-type": "image/png"}
+            requests = [client.post("/predict", content=b"png", headers=headers) for _ in "ab"]
+            return await asyncio.gather(*requests)
+
+    first, second = asyncio.run(two_requests())
+    assert first.status_code == 504 and "took over" in first.json()["detail"]
+    assert second.status_code == 503 and "busy" in second.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--max-bytes", "0"],
+        ["--port", "x"],
+        ["--timeout", "-1"],
+        ["--model", "no/such/model.tflite"],
+        ["--model", "no/such/model.tflite", "--workers", "2"],
+    ],
+)
+def test_serve_refuses_bad_arguments(arguments, capsys):
+    from digits import cli
+
+    assert cli.main(["serve", *arguments]) == 2
+    assert "error" in capsys.readouterr().err
 
 
 def test_read_a_number(server):

@@ -1,0 +1,108 @@
+"""Training that survives being killed: resumable epochs and an all-or-nothing final save.
+
+`resumable_callbacks(backup_dir)` gives the Keras callbacks to pass to
+``digits.train.fit(..., callbacks=...)``: after every finished epoch the weights, optimiser
+state and epoch number are saved in ``backup_dir`` (two copies, so a kill during the save
+leaves the previous one), and a rerun with the same ``backup_dir`` continues from the last
+finished epoch instead of starting again. `save_if_better` then replaces the model file
+only when the new model is complete and better, by writing a temporary file beside it and
+renaming it into place (with its sidecar, `digits.modelfile.write_info`); the backup is
+removed only after that.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from digits.backend import keras
+from digits.evaluate import evaluate_model
+from digits.modelfile import write_info
+
+__all__ = ["EpochLog", "resumable_callbacks", "save_if_better", "save_model_atomic"]
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Prints ``epoch N/TOTAL done val_accuracy=...`` (1-based) after each finished epoch,
+    flushed at once, so a log shows where training stopped and where a rerun resumed."""
+
+    def __init__(self, total: int):
+        super().__init__()
+        self.total = total
+
+    def on_epoch_end(self, epoch, logs=None):
+        accuracy = (logs or {}).get("val_accuracy", float("nan"))
+        print(f"epoch {epoch + 1}/{self.total} done val_accuracy={accuracy:.4f}", flush=True)
+
+
+def resumable_callbacks(backup_dir: str | Path, epochs: int | None = None) -> list:
+    """`keras.callbacks.BackupAndRestore` on ``backup_dir`` (kept after training: remove it
+    with `save_if_better` or by hand once the model is saved), plus an `EpochLog`."""
+    backup = keras.callbacks.BackupAndRestore(
+        str(backup_dir), save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
+    )
+    return [backup] + ([EpochLog(epochs)] if epochs else [])
+
+
+def save_model_atomic(model: keras.Model, path: str | Path, **info) -> Path:
+    """Save ``model`` (Keras .h5 or .keras) to a temporary file beside ``path``, rename it
+    into place, then write its sidecar with ``info`` (`write_info`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # .h5 is the spec's format: no "legacy format" warning
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        absl.setLevel(level)
+        Path(tmp).unlink(missing_ok=True)
+    write_info(path, **info)
+    return path
+
+
+def save_if_better(
+    model: keras.Model,
+    path: str | Path,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    backup_dir: str | Path | None = None,
+) -> dict:
+    """Replace ``path`` with ``model`` only if it is better on the validation images (lower
+    loss and at least the same accuracy, as `digits.evaluate.save_best_model`) or if there
+    is no readable model there; atomically. Then remove ``backup_dir``.
+
+    Returns ``saved``, ``val_loss``, ``val_accuracy``, ``existing_val_loss``,
+    ``existing_val_accuracy`` (None without a readable existing model).
+    """
+    path = Path(path)
+    new = evaluate_model(model, x_val, y_val)
+    existing = None
+    if path.exists():
+        try:
+            existing = evaluate_model(keras.models.load_model(path, compile=False), x_val, y_val)
+        except Exception:  # noqa: BLE001 - unreadable or not a digits model: replace it
+            existing = None
+    saved = existing is None or (
+        new["loss"] < existing["loss"] and new["accuracy"] >= existing["accuracy"]
+    )
+    if saved:
+        save_model_atomic(model, path)
+    if backup_dir is not None:
+        shutil.rmtree(backup_dir, ignore_errors=True)
+    return {
+        "saved": saved,
+        "path": str(path),
+        "val_loss": new["loss"],
+        "val_accuracy": new["accuracy"],
+        "existing_val_loss": None if existing is None else existing["loss"],
+        "existing_val_accuracy": None if existing is None else existing["accuracy"],
+    }

@@ -1,0 +1,104 @@
+"""Train the non-digit detector `digits/ood.py` uses and write digits/nondigit_detector.npz.
+
+Positives: MNIST training images 0-54,999 (as the model sees them). Negatives: generated
+shapes, letters and symbols (`make_nondigit_set.item_image`, rendered like users' pictures
+and run through `digits.preprocess.to_model_input`), from another seed than the evaluation
+set `data/nondigits` (same item kinds, different drawings and renderings). Threshold: the
+99.5th percentile of the score on MNIST training images 55,000-59,999 (not trained on).
+
+    python scripts/train_nondigit_detector.py [--per-item 50] [--seed 12345] [--out FILE]
+        [--hold-out triangle,square,...]   # items left out, to measure generalisation
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import make_nondigit_set as nondigits  # noqa: E402
+
+from digits import samples  # noqa: E402
+from digits.data import load_mnist  # noqa: E402
+from digits.modelfile import atomic_write_bytes  # noqa: E402
+from digits.ood import DETECTOR_PATH  # noqa: E402
+from digits.preprocess import ImageError, NoDigitFound, to_model_input  # noqa: E402
+
+QUANTILE = 0.995
+
+
+def negatives(per_item: int, seed: int, hold_out: frozenset = frozenset()) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    kinds = [k for k in samples.KINDS if k != "offcentre"]
+    out = []
+    for item in nondigits.SHAPES + nondigits.LETTERS + nondigits.SYMBOLS:
+        if item in hold_out:
+            continue
+        for _ in range(per_item):
+            options, ext, quality = samples.variant(kinds[int(rng.integers(len(kinds)))], rng)
+            image = samples.render(nondigits.item_image(item, rng), rng, **options)
+            try:
+                out.append(to_model_input(samples.encode(image, ext, quality)).image)
+            except (NoDigitFound, ImageError):
+                continue
+    return np.array(out).reshape(-1, 784)
+
+
+def train(positives: np.ndarray, negatives_: np.ndarray, seed: int = 0):
+    from digits.backend import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile("adam", "binary_crossentropy")
+    x = np.concatenate([positives, negatives_])
+    y = np.concatenate([np.zeros(len(positives)), np.ones(len(negatives_))])
+    weight = {0: 1.0, 1: len(positives) / len(negatives_) / 4}
+    model.fit(x, y, epochs=6, batch_size=256, class_weight=weight, verbose=2, shuffle=True)
+    return [w.astype(np.float32) for w in model.get_weights()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-item", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--out", type=Path, default=DETECTOR_PATH)
+    parser.add_argument(
+        "--hold-out",
+        default="",
+        metavar="ITEMS",
+        help="comma-separated items to leave out of training (to measure generalisation)",
+    )
+    args = parser.parse_args()
+    (x_train, _), _ = load_mnist()
+    digits_ = x_train.reshape(-1, 784).astype(np.float32) / 255
+    negative = negatives(
+        args.per_item, args.seed, frozenset(filter(None, args.hold_out.split(",")))
+    )
+    print(f"{len(negative)} generated non-digits")
+    w1, b1, w2, b2 = train(digits_[:55000], negative)
+    from digits.ood import NondigitDetector
+
+    held_out = NondigitDetector(w1, b1, w2, b2, threshold=0.5).scores(digits_[55000:])
+    threshold = float(np.quantile(held_out, QUANTILE))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, w1=w1, b1=b1, w2=w2, b2=b2, threshold=np.float32(threshold))
+    atomic_write_bytes(args.out, buffer.getvalue())
+    print(f"threshold {threshold:.4f} (the {QUANTILE:.1%} quantile on 5,000 held-out digits)")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
