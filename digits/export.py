@@ -28,7 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import ModelInfo, atomic_write_bytes, file_sha256, read_info, write_info
+from digits.modelfile import (
+    ModelInfo,
+    atomic_write_bytes,
+    file_sha256,
+    read_info,
+    sidecar_path,
+    write_info,
+)
 
 __all__ = [
     "CALIBRATION_IMAGES",
@@ -76,7 +83,8 @@ def export_litert(
         The path written.
 
     Raises:
-        ValueError: unknown ``quantize`` or an ``out`` that does not end in ``.tflite``.
+        ValueError: unknown ``quantize``, or an ``out`` that does not end in ``.tflite`` or
+            whose sidecar would be the source's (``m.h5`` -> ``m.tflite``: both ``m.json``).
         ModelError: the source model is missing, damaged or misshapen.
     """
     from digits.predict import KERAS_MODEL_PATH
@@ -87,6 +95,11 @@ def export_litert(
     out = Path(out) if out is not None else default_export_path(source, quantize)
     if out.suffix != ".tflite":
         raise ValueError(f"the exported file must end in .tflite, not {out.name!r}")
+    if sidecar_path(out).resolve() == sidecar_path(source).resolve():
+        raise ValueError(
+            f"{out.name} would share its sidecar {sidecar_path(out).name} with {source.name}; "
+            "choose another name (the default adds _float32, _int8, ...)"
+        )
     info = read_info(source)  # verifies the checksum; warns when there is no sidecar
     model = load_model(source, num_classes=len(info.class_names))
     if quantize == "int8" and calibration is None:

@@ -134,6 +134,14 @@ def test_bad_arguments(small_model_path, tmp_path):
         export_litert(small_model_path, tmp_path / "m.onnx")
     with pytest.raises(ModelError, match="No model file"):
         export_litert(tmp_path / "missing.h5", tmp_path / "m.tflite")
+    source = tmp_path / "mine.h5"
+    shutil.copy(small_model_path, source)
+    write_info(source, temperature=1.5)
+    before = source.with_suffix(".json").read_bytes()
+    with pytest.raises(ValueError, match="would share its sidecar"):
+        export_litert(source, tmp_path / "mine.tflite")  # mine.json is the source's
+    assert source.with_suffix(".json").read_bytes() == before
+    assert not (tmp_path / "mine.tflite").exists()
 
 
 def test_default_export_paths(tmp_path):

@@ -218,3 +218,26 @@ def test_runner_repr_and_kind():
     runner = open_runner(DEFAULT_LITERT_PATH, num_threads=1)
     assert isinstance(runner, LiteRTRunner) and runner.kind == "litert"
     assert "digits_float32.tflite" in repr(runner)
+
+
+def test_h5_keras_and_tflite_of_one_model_agree(small_model_path, tmp_path, rendered_digits):
+    import keras
+
+    from digits.export import export_litert
+
+    as_keras = tmp_path / "small.keras"
+    keras.models.load_model(small_model_path, compile=False).save(as_keras)
+    as_tflite = export_litert(small_model_path, tmp_path / "small_float32.tflite")
+    images = [image for image, _ in rendered_digits[:10]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnverifiedModelWarning)
+        answers = [Predictor(p).predict_many(images) for p in (small_model_path, as_keras)]
+    answers.append(Predictor(as_tflite).predict_many(images))
+    assert [Predictor(as_tflite).runner.kind, Predictor(as_keras).runner.kind] == [
+        "litert",
+        "keras",
+    ]
+    for other in answers[1:]:
+        for a, b in zip(answers[0], other):
+            assert a.digit == b.digit
+            np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-4)
