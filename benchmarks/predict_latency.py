@@ -82,11 +82,33 @@ def _images(folder: Path) -> list[Path]:
     return [Path(path) for path, error in find_images([folder]) if error is None]
 
 
+def photo_latency(predictor: Predictor, folder: Path, size=(640, 480), repeats: int = 200) -> dict:
+    """Warm file -> digit time of phone photos of ``size`` (JPEG) from the photo benchmark."""
+    from PIL import Image
+
+    files = []
+    for path in _images(folder):
+        with Image.open(path) as img:
+            if img.size == size and img.format == "JPEG":
+                files.append(path)
+    if not files:
+        return {}
+    for path in files[:20]:  # warm-up
+        predictor.predict(path)
+    times = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        predictor.predict(files[i % len(files)])
+        times.append(time.perf_counter() - t0)
+    return {"files": len(files), "from": _shown(folder), "size": list(size), **_ms(times)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=default_model_path())
     parser.add_argument("--examples", type=Path, default=EXAMPLES_DIR)
     parser.add_argument("--batch-images", type=Path, default=ROBUSTNESS_DIR)
+    parser.add_argument("--photos", type=Path, default=ROOT / "data" / "photos")
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--model-repeats", type=int, default=2000)
@@ -121,6 +143,8 @@ def main() -> None:
         pre.append(t2 - t1)
         model.append(t3 - t2)
 
+    photo = photo_latency(predictor, args.photos, repeats=args.repeats)
+
     pool = _images(args.batch_images) or examples
     batch = [pool[i % len(pool)] for i in range(args.batch)]
     predictor.predict_many(batch[:64])
@@ -145,6 +169,7 @@ def main() -> None:
             "read_and_preprocess": _ms(pre),
             "model_only": _ms(model),
         },
+        "photo_640x480_jpeg": photo,
         "batch": {
             "images": args.batch,
             "files_from": _shown(args.batch_images if pool is not examples else args.examples),
@@ -183,6 +208,11 @@ def main() -> None:
         ("  model call", "model_only"),
     ]:
         print(f"| {name} | {single[key]['median_ms']:.2f} ms | {single[key]['p95_ms']:.2f} ms |")
+    if photo:
+        print(
+            f"| file -> digit, 640x480 JPEG photo (warm) | {photo['median_ms']:.2f} ms "
+            f"| {photo['p95_ms']:.2f} ms |"
+        )
     rate = report["batch"]["images_per_second"]
     print(f"| predict_many, {args.batch} files | {rate:.0f} images/s | |")
     print()

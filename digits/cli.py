@@ -1,6 +1,7 @@
 """Command line interface: predict the digits in image files, export the model to LiteRT.
 
-    python -m digits predict PATH... [--model FILE] [--json] [--top-k K]
+    python -m digits predict PATH... [--model FILE] [--json] [--top-k K] [--threshold P]
+                             [--save-inputs DIR]
     python -m digits export [--model FILE] [--quantize none|float16|dynamic|int8] [--out FILE]
 
 ``predict`` uses the committed LiteRT model (models/digits_float32.tflite) unless
@@ -11,9 +12,14 @@ PATHs are image files or folders; folders are walked recursively for image files
 output is a table; ``--json`` prints one JSON object per input per line (JSON Lines):
 
     {"path": ..., "digit": 3, "confidence": 0.99, "probabilities": [10 floats],
-     "low_confidence": false}
+     "low_confidence": false, "several_digits": false}
 
 with ``"top_k": [{"digit": d, "probability": p}, ...]`` when ``--top-k`` is given.
+``low_confidence`` is true when the confidence is below ``--threshold`` (default: the
+model sidecar's, chosen on the validation split); ``several_digits`` is true when the
+image holds several digit-like marks (the answer is the largest, most central one).
+``--save-inputs DIR`` writes, for each input, the 28x28 the model saw and the original
+with the digit's box drawn on it (see `digits.inputs`).
 When no digit is found, ``digit`` is null, ``confidence`` 0.0, ``probabilities`` null
 and ``reason`` says why; when an input cannot be read, ``error`` says why instead.
 
@@ -37,6 +43,16 @@ from digits.predict import find_images  # light: TensorFlow is imported only whe
 __all__ = ["main", "find_images"]
 
 _CHUNK = 64  # images per batch; results are printed after each batch
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value}")
+    return value
 
 
 def _top_k(text: str) -> int:
@@ -103,6 +119,22 @@ def _add_predict(commands) -> None:
     predict.add_argument(
         "--top-k", type=_top_k, default=None, metavar="K", help="also show the K most likely digits"
     )
+    predict.add_argument(
+        "--threshold",
+        type=_probability,
+        default=None,
+        metavar="P",
+        help="flag answers whose confidence is below P (0-1) as low confidence "
+        "(default: the model's, chosen on the validation split)",
+    )
+    predict.add_argument(
+        "--save-inputs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="save each input's 28x28 and the original with the digit's box into DIR "
+        "(never replaces a file: a suffix is added)",
+    )
     predict.set_defaults(run=_run_predict)
 
 
@@ -121,16 +153,22 @@ def _table_row(record: dict, top_k: int) -> list[str]:
     if record["digit"] is None:
         return [_printable(record["path"]), "-", "-", "", record.get("reason", "")]
     shown = record.get("top_k", [])[:top_k]
-    return [
-        _printable(record["path"]),
-        str(record["digit"]),
-        percent(record["confidence"]),
-        "  ".join(f"{t['digit']}:{percent(t['probability'])}" for t in shown),
+    notes = [
         "not a digit?"
         if record.get("not_a_digit")
         else "low confidence"
         if record["low_confidence"]
         else "",
+        "several digits: answered the largest, most central one"
+        if record.get("several_digits")
+        else "",
+    ]
+    return [
+        _printable(record["path"]),
+        str(record["digit"]),
+        percent(record["confidence"]),
+        "  ".join(f"{t['digit']}:{percent(t['probability'])}" for t in shown),
+        "; ".join(note for note in notes if note),
     ]
 
 
@@ -175,17 +213,36 @@ def _after_broken_pipe() -> int:
     return EXIT_BROKEN_PIPE
 
 
+def _save_inputs(path: str, prediction, folder: Path, record: dict) -> bool:
+    """Save what the model saw for one input; returns True when that failed."""
+    from digits.inputs import save_inputs
+
+    try:
+        saved = save_inputs(path, prediction, folder, Path(path).stem)
+    except (OSError, ValueError) as error:
+        print(f"digits: cannot save the inputs of {path}: {error}", file=sys.stderr)
+        return True
+    record["saved_inputs"] = [str(p) for p in saved]
+    return False
+
+
 def _run_predict(args: argparse.Namespace) -> int:
     from digits.predict import ModelError, Prediction, Predictor, prediction_record
     from digits.runtime import held_stderr  # light: imports no TensorFlow
 
     try:
         with held_stderr(expected=(ModelError,)):  # TensorFlow and LiteRT log as they load
-            predictor = Predictor(args.model)
+            predictor = Predictor(args.model, low_confidence=args.threshold)
     except ModelError as error:
         print(f"digits: error: {error}", file=sys.stderr)
         return 2
 
+    if args.save_inputs is not None and args.save_inputs.exists() and not args.save_inputs.is_dir():
+        print(
+            f"digits: error: --save-inputs {args.save_inputs} is a file, not a folder.",
+            file=sys.stderr,
+        )
+        return 2
     inputs = find_images(args.paths)
     top_k = args.top_k if args.json else (args.top_k or 3)
     width = max([len("path")] + [len(_printable(p)) for p, _ in inputs])
@@ -203,6 +260,8 @@ def _run_predict(args: argparse.Namespace) -> int:
             else:
                 prediction = Prediction(None, 0.0, None, True, error=error)
             record = prediction_record(path, prediction, top_k)
+            if error is None and args.save_inputs is not None:
+                failed = _save_inputs(path, prediction, args.save_inputs, record) or failed
             failed = failed or "error" in record
             if args.json:
                 print(json.dumps(record))

@@ -148,6 +148,8 @@ class Prediction:
             or None when ``digit`` is None.
         not_a_digit: the input looks like a shape, letter or symbol rather than a digit
             (`digits.ood`); such predictions are also flagged ``low_confidence``.
+        several_digits: the image holds several digit-like marks; ``digit`` is the
+            largest, most central one.
     """
 
     digit: int | None
@@ -158,6 +160,7 @@ class Prediction:
     error: str | None = None
     preprocessed: PreprocessResult | None = field(default=None, repr=False, compare=False)
     not_a_digit: bool = False
+    several_digits: bool = False
 
     def top_k(self, k: int = 3) -> list[tuple[int, float]]:
         """The ``k`` most probable digits as ``(digit, probability)``, best first."""
@@ -167,8 +170,8 @@ class Prediction:
         return [(int(d), float(self.probabilities[d])) for d in order]
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: digit, confidence, probabilities, low_confidence, and reason /
-        error when set."""
+        """JSON-ready dict: digit, confidence, probabilities, low_confidence,
+        several_digits, and reason / error when set."""
         out: dict = {
             "digit": self.digit,
             "confidence": round(self.confidence, 6),
@@ -176,6 +179,7 @@ class Prediction:
             if self.probabilities is None
             else [round(p, 6) for p in self.probabilities],
             "low_confidence": self.low_confidence,
+            "several_digits": self.several_digits,
         }
         if self.reason is not None:
             out["reason"] = self.reason
@@ -206,7 +210,9 @@ class Predictor:
             ``(N, 28, 28, 1)`` float32 in [0, 1] and returning ``(N, C)`` softmax
             probabilities, C the number of class names in its sidecar (10 digits by
             default). Default: `default_model_path()`, the committed LiteRT export.
-        low_confidence: threshold below which a prediction is flagged ``low_confidence``.
+        low_confidence: threshold below which a prediction is flagged ``low_confidence``;
+            default: the sidecar's ``low_confidence`` (chosen on the validation split by
+            ``scripts/calibrate.py``), else `LOW_CONFIDENCE`.
         batch_size: images per model call in `predict_many`.
         num_threads: CPU threads of a LiteRT model (None: the runtime's default).
 
@@ -218,16 +224,18 @@ class Predictor:
     def __init__(
         self,
         model_path: str | Path | None = None,
-        low_confidence: float = LOW_CONFIDENCE,
+        low_confidence: float | None = None,
         batch_size: int = 256,
         num_threads: int | None = None,
     ):
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
-        self.low_confidence = float(low_confidence)
         self.batch_size = _positive_int(batch_size, "batch_size")
         if not self.model_path.is_file():
             raise ModelError(f"No model file at {self.model_path}.{_hint(self.model_path)}")
         self.info: ModelInfo = read_info(self.model_path)  # checksum verified before loading
+        if low_confidence is None:
+            low_confidence = self.info.extra.get("low_confidence", LOW_CONFIDENCE)
+        self.low_confidence = float(low_confidence)
         if model_path is None:
             _warn_if_stale(self.model_path, self.info)
         self.runner: Runner = open_runner(
@@ -305,6 +313,7 @@ class Predictor:
             low_confidence=confidence < self.low_confidence or bool(not_a_digit),
             preprocessed=preprocessed,
             not_a_digit=bool(not_a_digit),
+            several_digits=preprocessed.several_digits,
         )
 
     def __repr__(self) -> str:

@@ -8,7 +8,8 @@ at the centre. Real photos and drawings are not like that, so `to_model_input` d
    RGBA); the dimensions are checked from the file header *before* decoding;
 2. composite transparent pixels on a background that contrasts with the opaque ink
    (a black-on-transparent canvas PNG becomes black on white);
-3. make it grayscale and downscale very large images to at most `WORK_SIDE` pixels;
+3. make it grayscale and downscale larger images by a whole factor to at most
+   `WORK_SIDE` pixels;
 4. detect the polarity (light background -> invert, so the ink is bright);
 5. remove uneven lighting (subtract a smooth background estimate);
 6. blur + Otsu threshold, with a minimum contrast, and keep the ink's connected
@@ -65,7 +66,8 @@ MAX_JPEG_SCANS = 100
 #: File name extensions treated as images when folders are walked.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
-#: Larger images are downscaled (area interpolation) to this longer side before analysis.
+#: Larger images are downscaled (area interpolation, by a whole factor) to at most this
+#: longer side before analysis.
 WORK_SIDE = 512
 #: Minimum difference between ink and background (on a 0-1 scale) to count as a digit.
 MIN_CONTRAST = 0.15
@@ -85,6 +87,28 @@ MAX_HOLES = 4
 MIN_DIGIT_FRACTION = 0.04
 #: ... and at least this many pixels (at the working resolution).
 MIN_DIGIT_PIXELS = 6
+#: A digit found smaller than this (longer side, working pixels) in a downscaled image is
+#: analysed again on a crop of the full-resolution image, scaled to at most `REFINE_SIDE`
+#: pixels, with `REFINE_PAD` times its size of margin around it.
+REFINE_BELOW = 48
+REFINE_SIDE = 96
+REFINE_PAD = 0.75
+#: A sheet of paper on a table must be this much brighter than the table (0-1 scale);
+#: its outline (this fraction of the image's longer side) is dropped with the table.
+SHEET_CONTRAST = 0.15
+SHEET_MARGIN = 0.015
+_SHEET_SIDE = 128  # resolution at which the sheet is looked for
+#: Lines (ruled or squared paper, page edges): marks of ink above `LINE_LEVEL` that span
+#: at least `LINE_SPAN` of the image and are at most `LINE_THINNESS` as thick as long.
+LINE_LEVEL = 0.06
+LINE_SPAN = 0.85
+LINE_THINNESS = 0.035
+#: Marks farther apart than this fraction of their height are separate digits.
+GROUP_GAP = 0.12
+#: Digits found larger than `FINE_MAX_DIGIT` of the longer side are checked again with a
+#: background estimated with a square `FINE_BACKGROUND` of the longer side.
+FINE_BACKGROUND = 0.12
+FINE_MAX_DIGIT = 0.45
 
 _BOX = 20  # MNIST: the digit fits a 20x20 box ...
 _FIELD = 28  # ... inside a 28x28 field ...
@@ -92,9 +116,10 @@ _CENTRE = 14.0  # ... with its centre of mass at pixel (14, 14) (row, column ind
 _STROKE_SIDE = 80  # resolution (longer side) at which the stroke width is normalised
 # Stroke width / digit's longer side in MNIST (binarised at 0.5): 5th-95th percentile
 # about 0.08-0.18, median 0.12. Outside [_STROKE_MIN, _STROKE_MAX] it is brought back
-# to the nearest of _STROKE_TARGETS.
+# to _STROKE_TARGETS: thin pens to the median (thin, blurred strokes break apart below it),
+# thick markers to 0.17.
 _STROKE_MIN, _STROKE_MAX = 0.085, 0.19
-_STROKE_TARGETS = (0.10, 0.17)
+_STROKE_TARGETS = (0.12, 0.17)
 
 ImageInput = str | Path | bytes | bytearray | memoryview | np.ndarray | Image.Image
 
@@ -122,6 +147,8 @@ class PreprocessResult:
         image_size: ``(width, height)`` of the original image.
         stroke_width: the digit's stroke width relative to its longer side, as found
             (MNIST is about 0.08-0.19; thinner or thicker strokes were normalised).
+        several_digits: True when the image holds other digit-like marks beside the one
+            answered for (the largest, most central one): a number, not a digit.
     """
 
     image: np.ndarray
@@ -129,6 +156,7 @@ class PreprocessResult:
     inverted: bool
     image_size: tuple[int, int]
     stroke_width: float
+    several_digits: bool = False
 
     @property
     def model_input(self) -> np.ndarray:
@@ -447,22 +475,25 @@ def _odd(n: float) -> int:
     return n if n % 2 else n + 1
 
 
-def _flatten_background(ink: np.ndarray) -> np.ndarray:
-    """Subtract a smooth background estimate (a large morphological opening computed at
-    low resolution), which removes uneven lighting and shadows."""
+def _flatten_background(ink: np.ndarray, size: float = 0.35, side: int = 64) -> np.ndarray:
+    """Subtract a smooth background estimate (a morphological opening computed at low
+    resolution, ``side`` pixels, with a square ``size`` times the longer side), which
+    removes uneven lighting and shadows. Marks narrower than the square are ink; a
+    smaller square follows the edges of shadows more closely."""
     h, w = ink.shape
-    f = 64.0 / max(h, w)
+    f = side / max(h, w)
     small = ink
     if f < 1.0:
         small = cv2.resize(
             ink, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA
         )
-    k = _odd(max(3, 0.35 * max(small.shape)))
+    k = _odd(max(3, size * max(small.shape)))
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     # Pad first: opening a padded image follows shading ramps up to the border.
     padded = cv2.copyMakeBorder(small, k, k, k, k, cv2.BORDER_REPLICATE)
     background = cv2.morphologyEx(padded, cv2.MORPH_OPEN, kernel)
-    background = cv2.blur(background, (k, k))[k:-k, k:-k]
+    smooth = _odd(max(3, k // 2)) if size < 0.35 else k
+    background = cv2.blur(background, (smooth, smooth))[k:-k, k:-k]
     if f < 1.0:
         background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.clip(ink - background, 0.0, 1.0)
@@ -537,12 +568,37 @@ def _normalise_digit(crop: np.ndarray) -> tuple[np.ndarray, float]:
     return field, ratio
 
 
-def _ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Gray image -> (ink bright on black with the background removed, inverted?).
+# --------------------------------------------------------------------------- photos
+
+
+def _extremes(array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-pixel minimum and maximum over the colour channels (float32 in [0, 1]) of an
+    opaque colour image; None for gray or (partly) transparent images."""
+    if array.ndim != 3:
+        return None
+    if array.shape[2] == 4 and float(_as_unit_float(array[:, :, 3]).min()) < 1.0:
+        return None
+    colour = array[:, :, :3]
+    if colour.dtype != np.uint8:
+        colour = _as_unit_float(colour)
+    lo, hi = colour.min(axis=2), colour.max(axis=2)
+    return _as_unit_float(lo), _as_unit_float(hi)
+
+
+def _resize(image: np.ndarray, factor: float) -> np.ndarray:
+    if factor >= 1.0:
+        return image
+    h, w = image.shape[:2]
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _polarity(gray: np.ndarray) -> bool:
+    """True when the ink is darker than the background (the image must be inverted).
 
     The background is the median tone; the ink is whatever departs from it the most,
-    darker (-> invert) or lighter. Sums, not percentiles, so that a few thin strokes in
-    a large image still count.
+    darker or lighter. Sums, not percentiles, so that a few thin strokes in a large
+    image still count.
     """
     step = max(1, max(gray.shape) // 256)
     sample = gray[::step, ::step]
@@ -550,12 +606,195 @@ def _ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     margin = np.float32(0.05)
     darker = float(np.maximum(-deviation - margin, 0).sum())
     lighter = float(np.maximum(deviation - margin, 0).sum())
-    inverted = darker > lighter
-    return _flatten_background(1.0 - gray if inverted else gray), inverted
+    return darker > lighter
 
 
-def _find_digit(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Locate the digit in the ink image -> (crop in [0, 1], box (x0, y0, x1, y1)).
+def _find_sheet(gray: np.ndarray) -> np.ndarray | None:
+    """A sheet of paper photographed on a darker surface -> its mask (uint8 0/1, the
+    shape of ``gray``), or None when the image is not a sheet with a table around it.
+
+    The sheet is the largest bright region (Otsu on a small copy), convex, with few
+    straight sides (its convex hull is a quadrilateral, or up to an octagon where the
+    photo cuts corners), clearly brighter than what lies around it, which must be mostly
+    dark (a table, not a shadow on the paper).
+    """
+    h, w = gray.shape
+    factor = min(1.0, _SHEET_SIDE / max(h, w))
+    small = _resize(gray, factor)
+    u8 = np.clip(small * 255, 0, 255).astype(np.uint8)
+    threshold, separability = _otsu(u8)
+    if separability < 0.6:
+        return None
+    bright = (u8 > threshold).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    if count <= 1:
+        return None
+    region = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contour = max(contours, key=cv2.contourArea)
+    hull = cv2.convexHull(contour)
+    total, hull_area = float(u8.size), float(cv2.contourArea(hull))
+    if not 0.12 * total <= hull_area <= 0.95 * total:
+        return None
+    if cv2.contourArea(contour) < 0.93 * hull_area:
+        return None  # a concave bright region: lit paper around a shadow, not a sheet
+    if len(cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)) > 8:
+        return None
+    inside = np.zeros_like(u8)
+    cv2.fillPoly(inside, [hull], 1)
+    outside = inside == 0
+    contrast = float(np.median(small[inside > 0])) - float(np.median(small[outside]))
+    if contrast < SHEET_CONTRAST:
+        return None
+    if float(bright[outside].mean()) > 0.3:
+        return None  # paper around it too: the dark part is a shadow or a drawing
+    # A sheet's outline is a sharp step; light falling off or a soft shadow is not.
+    ring = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
+    rim_in = (inside > 0) & (cv2.erode(inside, ring) == 0)
+    rim_out = (cv2.dilate(inside, ring) > 0) & outside
+    step = float(np.median(small[rim_in])) - float(np.median(small[rim_out]))
+    if rim_out.any() and step < 0.5 * contrast:
+        return None
+    mask = np.zeros((h, w), dtype=np.uint8)
+    points = np.round((hull.reshape(-1, 2) + 0.5) / factor - 0.5).astype(np.int32)
+    cv2.fillPoly(mask, [points], 1)
+    margin = _odd(max(3, SHEET_MARGIN * max(h, w)))
+    return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (margin, margin)))
+
+
+def _remove_lines(ink: np.ndarray) -> np.ndarray:
+    """Erase long thin straight marks that cross the whole image horizontally or
+    vertically, within a few degrees: the lines of ruled and squared paper, page and
+    table edges. A morphological opening with a long line finds them; pixels much
+    darker than the lines (pen strokes crossing them) are kept."""
+    h, w = ink.shape
+    smooth = cv2.GaussianBlur(ink, (0, 0), 1.0)
+    mask = (smooth > LINE_LEVEL).astype(np.uint8)
+    if not mask.any():
+        return ink
+    lines = np.zeros_like(mask)
+    for horizontal in (True, False):
+        span = w if horizontal else h
+        k = max(15, span // 6)
+        # (width, height) of the kernels: thicken across the lines (so that slightly
+        # tilted ones keep long runs), then keep only runs at least k long.
+        across, along = ((1, 7), (k, 1)) if horizontal else ((7, 1), (1, k))
+        thick = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, across))
+        runs = cv2.morphologyEx(
+            thick, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along)
+        )
+        if not runs.any():
+            continue
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        extent = stats[1:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
+        for index in np.flatnonzero(extent >= LINE_SPAN * span) + 1:
+            x, y, bw, bh, _ = stats[index]
+            window = (slice(y, y + bh), slice(x, x + bw))
+            member = (labels[window] == index) & (mask[window] > 0)
+            if member.sum() <= LINE_THINNESS * float(extent[index - 1]) ** 2:
+                lines[window] |= member.astype(np.uint8)
+    if not lines.any():
+        return ink
+    lines = cv2.dilate(lines, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    level = float(np.median(smooth[lines > 0]))
+    keep = smooth > max(2.0 * level, level + 0.2)
+    out = ink.copy()
+    out[(lines > 0) & ~keep] = 0.0
+    return out
+
+
+def _flatten_sheet(
+    tone: np.ndarray, sheet: np.ndarray | None, size: float, side: int
+) -> np.ndarray:
+    """Ink image (bright ink) with the background removed; outside the sheet (when one
+    was found) is first painted with the paper's tone, then set to no ink."""
+    if sheet is None:
+        return _flatten_background(tone, size, side)
+    paper = np.float32(np.median(tone[sheet > 0][::7]))
+    ink = _flatten_background(np.where(sheet > 0, tone, paper), size, side)
+    return ink * sheet
+
+
+@dataclass(frozen=True)
+class _Found:
+    crop: np.ndarray  # the digit's soft ink, [0, 1]
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in the analysed image
+    several: bool  # other digit-like marks were seen beside it
+    raw: np.ndarray | None = None  # the crop's ink before stretching to [0, 1]
+
+
+def _groups(boxes: np.ndarray) -> list[list[int]]:
+    """Group marks (boxes ``x0, y0, x1, y1``) into digits: marks overlapping in x (a 5's
+    bar over its body, not far above it) or very close to each other belong to the same
+    digit."""
+    n = len(boxes)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    for i in range(n):
+        for j in range(i + 1, n):
+            overlap = min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
+            gap_y = max(boxes[j, 1] - boxes[i, 3], boxes[i, 1] - boxes[j, 3])
+            gap = max(-overlap, gap_y)
+            tall = max(heights[i], heights[j])
+            stacked = overlap >= 0.3 * min(widths[i], widths[j]) and gap_y <= 0.5 * tall
+            if stacked or gap <= GROUP_GAP * tall:
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
+def _choose_digit(
+    boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]
+) -> tuple[list[int], bool]:
+    """The marks of the digit to answer for, and whether there are other digit-like
+    groups of marks (about as tall, with enough ink) beside it. The answer is the
+    largest group, weighted towards the centre of the image."""
+    groups = _groups(boxes)
+    if len(groups) == 1:
+        return groups[0], False
+    h, w = shape
+    box = [
+        (boxes[g, 0].min(), boxes[g, 1].min(), boxes[g, 2].max(), boxes[g, 3].max()) for g in groups
+    ]
+    height = np.array([b[3] - b[1] for b in box], dtype=np.float64)
+    ink = np.array([areas[g].sum() for g in groups], dtype=np.float64)
+    digit_like = (height >= 0.5 * height.max()) & (ink >= 0.2 * ink.max())
+    centre = np.array([((b[0] + b[2]) / 2 / w - 0.5, (b[1] + b[3]) / 2 / h - 0.5) for b in box])
+    score = ink * (1.0 - 0.6 * np.hypot(*centre.T)) * digit_like
+    best = int(np.argmax(score))
+    if int(digit_like.sum()) == 1:
+        # One digit and smaller marks (a stray stroke, a broken piece): keep them all if
+        # they are close, as the single-digit path always did.
+        return [i for g in groups for i in g], False
+    return groups[best], True
+
+
+def _window(u8: np.ndarray) -> tuple[slice, slice] | None:
+    """The region around the largest strong mark (above half the peak), with one mark's
+    size of margin on each side; None when it would be most of the image."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats((u8 >= 128).astype(np.uint8))
+    if count <= 1:
+        return None
+    x, y, w, h, _ = stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))]
+    pad = max(w, h)
+    rows = slice(max(0, y - pad), min(u8.shape[0], y + h + pad))
+    cols = slice(max(0, x - pad), min(u8.shape[1], x + w + pad))
+    if (rows.stop - rows.start) * (cols.stop - cols.start) > 0.5 * u8.size:
+        return None
+    return rows, cols
+
+
+def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
+    """Locate the digit in the ink image -> `_Found` (crop, box, several digits?).
 
     Raises:
         NoDigitFound: blank, noise-like, tiny, solid or hole-riddled ink.
@@ -567,13 +806,23 @@ def _find_digit(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]
     contrast = float(blurred.max())
     if contrast < MIN_CONTRAST:
         raise NoDigitFound(
-            "no digit found: the image is blank or almost blank "
+            "no digit found: no ink, the image is blank or almost blank "
             f"(ink contrast {contrast:.2f} < {MIN_CONTRAST})"
         )
     detect = cv2.GaussianBlur(ink, (0, 0), 2 * sigma)
     peak = max(float(detect.max()), 1e-6)
     u8 = np.clip(detect * (255.0 / peak), 0, 255).astype(np.uint8)
     threshold, separability = _otsu(u8)
+    if separability < MIN_SEPARABILITY:
+        # A small digit in a large image: judge the ink around its strongest mark.
+        window = _window(u8)
+        if window is not None:
+            local_threshold, local = _otsu(u8[window])
+            if local >= MIN_SEPARABILITY:
+                threshold, separability = local_threshold, local
+                outside = np.ones(u8.shape, dtype=bool)
+                outside[window] = False
+                u8[outside] = 0
     if separability < MIN_SEPARABILITY:
         raise NoDigitFound(
             "no digit found: no clear ink on a background (looks like noise or a photo; "
@@ -584,23 +833,31 @@ def _find_digit(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]
     if count <= 1:
         raise NoDigitFound("no digit found: no ink left after thresholding")
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.flatnonzero(areas >= SPECK_FRACTION * areas.max()) + 1
+    keep = np.flatnonzero(areas >= SPECK_FRACTION * areas.max())
     if len(keep) > MAX_COMPONENTS:
         raise NoDigitFound(
             f"no digit found: {len(keep)} separate marks of similar size "
-            "(noise, text or a photo?), "
-            "expected one digit"
+            "(noise, text or a photo?), expected one digit"
         )
     left, top = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
     right, bottom = left + stats[1:, cv2.CC_STAT_WIDTH], top + stats[1:, cv2.CC_STAT_HEIGHT]
-    x0, y0 = int(left[keep - 1].min()), int(top[keep - 1].min())
-    x1, y1 = int(right[keep - 1].max()), int(bottom[keep - 1].max())
+    boxes = np.stack([left, top, right, bottom], axis=1)[keep]
+    chosen, several = _choose_digit(boxes, areas[keep], (h, w))
+    keep = keep[chosen]
+    x0, y0 = int(left[keep].min()), int(top[keep].min())
+    x1, y1 = int(right[keep].max()), int(bottom[keep].max())
     inside = (left >= x0) & (top >= y0) & (right <= x1) & (bottom <= y1)
     fragment = inside & (areas >= FRAGMENT_FRACTION * areas.max())
-    keep = np.flatnonzero((areas >= SPECK_FRACTION * areas.max()) | fragment) + 1
+    members = np.zeros(len(areas), dtype=bool)
+    members[keep] = True
+    keep = np.flatnonzero(members | fragment) + 1
     longest = max(x1 - x0, y1 - y0)
-    if longest < max(MIN_DIGIT_PIXELS, MIN_DIGIT_FRACTION * max(h, w)):
-        raise NoDigitFound(f"no digit found: only a tiny mark ({x1 - x0}x{y1 - y0} px)")
+    if longest < max(MIN_DIGIT_PIXELS, min_fraction * max(h, w)):
+        raise NoDigitFound(
+            f"no digit found: only a tiny mark ({x1 - x0}x{y1 - y0} px, "
+            f"{longest / max(h, w):.0%} of the image's longer side): too small to read; "
+            "if it is a digit, crop closer or photograph it larger"
+        )
     selected = np.isin(labels[y0:y1, x0:x1], keep).astype(np.uint8)
     ink_area = int(selected.sum())
     if ink_area > 0.85 * (x1 - x0) * (y1 - y0) and min(x1 - x0, y1 - y0) > 0.5 * longest:
@@ -624,12 +881,108 @@ def _find_digit(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]
     # and stretch it so the strokes' cores are 1 and the background 0.
     rim = _odd(2 * sigma + 1)
     selected = cv2.dilate(selected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (rim, rim)))
-    crop = blurred[y0:y1, x0:x1] * selected
+    raw = blurred[y0:y1, x0:x1] * selected
     low = 0.5 * threshold * peak / 255.0
-    core = crop[mask[y0:y1, x0:x1] > 0]
+    core = raw[mask[y0:y1, x0:x1] > 0]
     high = float(np.percentile(core, 90)) if core.size else contrast
-    crop = np.clip((crop - low) / max(high - low, 1e-3), 0.0, 1.0)
-    return crop, (x0, y0, x1, y1)
+    crop = np.clip((raw - low) / max(high - low, 1e-3), 0.0, 1.0)
+    return _Found(crop, (x0, y0, x1, y1), several, raw)
+
+
+def _analyse(tone: np.ndarray, sheet: np.ndarray | None, min_fraction: float) -> _Found:
+    """Tone image (bright ink) -> the digit: flatten the light, drop lines, find it.
+
+    The light is flattened with a large square (safe for big, thick digits). When that
+    finds no clear digit, or a large one, it is done again with a small square
+    (`FINE_BACKGROUND` of the longer side) that follows shadows closely; that answer is
+    taken when the first found none, or when the first one's "digit" was the small
+    digit plus faint ink around it (a shadow's edge), not a large digit.
+    """
+    coarse: _Found | None = None
+    try:
+        coarse = _find_digit(_remove_lines(_flatten_sheet(tone, sheet, 0.35, 64)), min_fraction)
+        if _extent(coarse.box, tone.shape) < FINE_MAX_DIGIT:
+            return coarse
+    except NoDigitFound as error:
+        failure = error
+    try:
+        ink = _flatten_sheet(tone, sheet, FINE_BACKGROUND, 128)
+        fine = _find_digit(_remove_lines(ink), min_fraction)
+    except NoDigitFound:
+        if coarse is None:
+            raise failure from None
+        return coarse
+    if coarse is None:
+        return fine
+    small = _extent(fine.box, tone.shape) < 0.6 * _extent(coarse.box, tone.shape)
+    return fine if small and _faint_around(coarse, fine.box) else coarse
+
+
+def _extent(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> float:
+    """A box's longer side as a fraction of the image's longer side."""
+    return max(box[2] - box[0], box[3] - box[1]) / max(shape)
+
+
+def _faint_around(found: _Found, box: tuple[int, int, int, int]) -> bool:
+    """True when the ink of ``found`` outside ``box`` (a digit found inside it) is much
+    fainter than inside: a shadow or smudge around a digit, not more pen strokes."""
+    x0, y0 = box[0] - found.box[0], box[1] - found.box[1]
+    x1, y1 = box[2] - found.box[0], box[3] - found.box[1]
+    raw = found.raw if found.raw is not None else found.crop
+    inner = np.zeros(raw.shape, dtype=bool)
+    inner[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
+    ink = found.crop > 0.05
+    if not (ink & inner).any() or not (ink & ~inner).any():
+        return False
+    inside = float(np.percentile(raw[ink & inner], 95))
+    outside = float(np.percentile(raw[ink & ~inner], 75))
+    return outside < 0.6 * inside
+
+
+def _refine(
+    array: np.ndarray, order: str, inverted: bool, box: tuple[int, int, int, int], factor: float
+) -> tuple[_Found, tuple[int, int], float] | None:
+    """Analyse again, at a higher resolution, a crop of the full-resolution image around
+    a digit found small at the working resolution. Returns the digit found in the crop,
+    the crop's origin and its scale, or None when that finds nothing."""
+    height, width = array.shape[:2]
+    x0, y0, x1, y1 = (v / factor for v in box)
+    side = max(x1 - x0, y1 - y0)
+    pad = REFINE_PAD * side
+    cx0, cy0 = max(0, int(x0 - pad)), max(0, int(y0 - pad))
+    cx1, cy1 = min(width, int(np.ceil(x1 + pad))), min(height, int(np.ceil(y1 + pad)))
+    scale = min(1.0, REFINE_SIDE / side)
+    crop = _tone(_tones(array[cy0:cy1, cx0:cx1], order, scale), inverted)
+    try:
+        found = _analyse(crop, None, 0.0)
+    except NoDigitFound:
+        return None
+    return found, (cx0, cy0), scale
+
+
+def _tones(
+    array: np.ndarray, order: str, factor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The image scaled by ``factor`` as (gray, darkest channel, lightest channel), float32
+    in [0, 1]; the three are the same array for gray or transparent images."""
+    if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
+        small = _resize(array, factor)  # colour photos: scale first, it is faster
+        code = cv2.COLOR_BGR2GRAY if order == "bgr" else cv2.COLOR_RGB2GRAY
+        a, b, c = cv2.split(small)
+        scale = np.float32(1 / 255)
+        gray = cv2.cvtColor(small, code).astype(np.float32) * scale
+        return gray, cv2.min(cv2.min(a, b), c) * scale, cv2.max(cv2.max(a, b), c) * scale
+    gray = _resize(_to_gray(array, order), factor)
+    extremes = _extremes(array)
+    if extremes is None:
+        return gray, gray, gray
+    return gray, _resize(extremes[0], factor), _resize(extremes[1], factor)
+
+
+def _tone(tones: tuple[np.ndarray, np.ndarray, np.ndarray], inverted: bool) -> np.ndarray:
+    """Colour-aware ink, bright: a pixel is as dark as its darkest channel (blue or red
+    ballpoint on white paper), or as light as its lightest one (chalk on a board)."""
+    return 1.0 - tones[1] if inverted else tones[2]
 
 
 def to_model_input(image: ImageInput) -> PreprocessResult:
@@ -638,7 +991,8 @@ def to_model_input(image: ImageInput) -> PreprocessResult:
     Args:
         image: a file path (str or Path), encoded file bytes, a numpy array (gray, RGB
             or RGBA, see the module docstring) or a PIL image. Any size up to
-            `MAX_PIXELS`; light or dark background; transparency allowed.
+            `MAX_PIXELS`; light or dark background; transparency allowed; a phone photo
+            of a sheet of paper (on a table, shaded, ruled or squared) works too.
 
     Returns:
         A `PreprocessResult`; ``result.model_input`` is the ``(1, 28, 28, 1)`` float32
@@ -648,23 +1002,29 @@ def to_model_input(image: ImageInput) -> PreprocessResult:
         ImageError: the input is missing, empty, not an image, damaged or too large.
         NoDigitFound: the image is blank or has no digit-like ink (see ``.reason``).
     """
-    array, order = _to_array(image, colour=False)
-    gray = _to_gray(array, order)
-    height, width = gray.shape
-    factor = 1.0
-    if max(height, width) > WORK_SIDE:
-        factor = WORK_SIDE / max(height, width)
-        size = (max(1, round(width * factor)), max(1, round(height * factor)))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    ink, inverted = _ink(gray)
-    crop, (x0, y0, x1, y1) = _find_digit(ink)
-    field, ratio = _normalise_digit(crop)
-    left, top = int(np.floor(x0 / factor)), int(np.floor(y0 / factor))
+    array, order = _to_array(image, colour=True)
+    height, width = array.shape[:2]
+    factor = 1.0 / int(np.ceil(max(height, width) / WORK_SIDE))  # whole steps: fast, sharp
+    tones = _tones(array, order, factor)
+    sheet = _find_sheet(tones[0])
+    inverted = True if sheet is not None else _polarity(tones[0])
+    found = _analyse(_tone(tones, inverted), sheet, MIN_DIGIT_FRACTION)
+    scale, origin = factor, (0, 0)
+    x0, y0, x1, y1 = found.box
+    if factor < 1.0 and max(x1 - x0, y1 - y0) < REFINE_BELOW:
+        refined = _refine(array, order, inverted, found.box, factor)
+        if refined is not None:
+            found = _Found(refined[0].crop, refined[0].box, found.several or refined[0].several)
+            origin, scale = refined[1], refined[2]
+    field, ratio = _normalise_digit(found.crop)
+    x0, y0, x1, y1 = found.box
+    left = min(width - 1, origin[0] + int(np.floor(x0 / scale)))
+    top = min(height - 1, origin[1] + int(np.floor(y0 / scale)))
     bbox = (
         left,
         top,
-        min(int(np.ceil((x1 - x0) / factor)), width - left),
-        min(int(np.ceil((y1 - y0) / factor)), height - top),
+        max(1, min(int(np.ceil((x1 - x0) / scale)), width - left)),
+        max(1, min(int(np.ceil((y1 - y0) / scale)), height - top)),
     )
     return PreprocessResult(
         image=field,
@@ -672,4 +1032,5 @@ def to_model_input(image: ImageInput) -> PreprocessResult:
         inverted=inverted,
         image_size=(width, height),
         stroke_width=round(ratio, 4),
+        several_digits=found.several,
     )

@@ -261,3 +261,61 @@ def test_issue_cases_blank_noise_and_bad_files(capsys, tmp_path, small_model_pat
         record = by_name[name]
         assert record["digit"] is None and words in record["error"], record
     assert elapsed < 6.0  # seven files, well under a second each
+
+
+@pytest.mark.parametrize("threshold", ["-0.1", "1.5", "high"])
+def test_threshold_must_be_a_probability(capsys, threshold):
+    assert cli.main(["predict", "x.png", "--threshold", threshold]) == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_threshold_sets_low_confidence(capsys, image_folder, small_model_path):
+    path = image_folder / "a.png"
+    _, (everything,), _ = run_json(capsys, "--model", small_model_path, "--threshold", "1", path)
+    _, (nothing,), _ = run_json(capsys, "--model", small_model_path, "--threshold", "0", path)
+    assert everything["low_confidence"] is True and nothing["low_confidence"] is False
+    assert everything["several_digits"] is False
+
+
+def test_several_digits_note_in_table(capsys, tmp_path, small_model_path):
+    canvas = np.full((200, 400), 250, dtype=np.uint8)
+    for x in (90, 290):  # two '1's side by side
+        canvas[40:160, x : x + 14] = 20
+    samples.save(tmp_path / "11.png", canvas)
+    assert cli.main(["predict", "--model", str(small_model_path), str(tmp_path / "11.png")]) == 0
+    assert "several digits" in capsys.readouterr().out
+    _, (record,), _ = run_json(capsys, "--model", small_model_path, tmp_path / "11.png")
+    assert record["several_digits"] is True
+
+
+def test_save_inputs_writes_what_the_model_saw_and_never_overwrites(
+    capsys, image_folder, small_model_path, tmp_path
+):
+    out = tmp_path / "seen"
+    out.mkdir()
+    mine = out / "a_28x28.png"
+    mine.write_bytes(b"the user's own file")
+    args = ["--model", small_model_path, "--save-inputs", out, image_folder / "a.png"]
+    code, (record, blank), _ = run_json(capsys, *args, image_folder / "sub" / "blank.png")
+    assert code == 0 and blank["saved_inputs"] == []  # no digit: nothing to show
+    assert mine.read_bytes() == b"the user's own file"  # kept; a suffix was added instead
+    saved = sorted(p.name for p in out.iterdir())
+    assert saved == ["a_28x28-1.png", "a_28x28.png", "a_box.png"]
+    assert [Path(p).name for p in record["saved_inputs"]] == ["a_28x28-1.png", "a_box.png"]
+    import cv2
+
+    small = cv2.imread(str(out / "a_28x28-1.png"), cv2.IMREAD_GRAYSCALE)
+    assert small.shape == (224, 224) and small.max() > 200  # the 28x28, upscaled 8x
+    boxed = cv2.imread(str(out / "a_box.png"))
+    original = cv2.imread(str(image_folder / "a.png"))
+    assert boxed.shape[:2] == original.shape[:2] and not np.array_equal(boxed, original)
+    run_json(capsys, *args)  # again: new names, nothing replaced
+    assert len(list(out.iterdir())) == 5 and not list(out.glob(".*"))
+
+
+def test_save_inputs_refuses_a_file(capsys, image_folder, small_model_path, tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    args = ["predict", "--model", str(small_model_path), "--save-inputs", str(target)]
+    assert cli.main([*args, str(image_folder / "a.png")]) == 2
+    assert "is a file" in capsys.readouterr().err and target.read_text() == "x"

@@ -315,3 +315,117 @@ def test_mnist_digits_pass_through_almost_unchanged(mnist):
     images = x_test[:100]
     produced = np.stack([to_model_input(image).image for image in images])
     assert np.abs(produced - images / 255.0).mean() < 0.05
+
+
+# --------------------------------------------------------------------------- phone photos
+
+
+def paper_with_seven(size=(640, 480), centre=None, scale=1.0, thickness=10, ink=(30, 30, 40)):
+    """RGB off-white paper (w, h) with a dark '7' around ``centre``."""
+    w, h = size
+    paper = np.empty((h, w, 3), dtype=np.uint8)
+    paper[:] = (235, 232, 222)
+    strokes = draw_seven(
+        size=max(w, h), centre=centre or (w // 2, h // 2), scale=scale, thickness=thickness
+    )[:h, :w]
+    alpha = (strokes.astype(np.float32) / 255)[:, :, None]
+    return np.round(paper * (1 - alpha) + np.array(ink) * alpha).astype(np.uint8)
+
+
+def assert_same_digit(result, reference, tolerance=0.06):
+    assert np.abs(result.image - reference.image).mean() < tolerance
+
+
+def test_sheet_on_a_darker_table_at_an_angle():
+    sheet = paper_with_seven((400, 520), scale=1.2)
+    reference = to_model_input(sheet)
+    photo = np.empty((600, 800, 3), dtype=np.uint8)
+    photo[:] = (90, 60, 40)  # a wooden table
+    corners = np.float32([[0, 0], [400, 0], [400, 520], [0, 520]])
+    placed = np.float32([[230, 40], [600, 110], [540, 590], [150, 520]])  # tilted, in perspective
+    matrix = cv2.getPerspectiveTransform(corners, placed)
+    warped = cv2.warpPerspective(sheet, matrix, (800, 600))
+    inside = cv2.warpPerspective(np.ones((520, 400), np.uint8), matrix, (800, 600)) > 0
+    photo[inside] = warped[inside]
+    result = to_model_input(photo)
+    x, y, w, h = result.bbox
+    assert w < 250 and h < 300  # the digit, not the sheet's outline
+    centre = cv2.perspectiveTransform(np.float32([[[200, 260]]]), matrix)[0, 0]
+    assert x < centre[0] < x + w and y < centre[1] < y + h
+    assert_same_digit(result, reference, 0.08)
+
+
+def test_hand_shadow_across_the_sheet():
+    clean = paper_with_seven(centre=(320, 220))
+    shade = np.zeros((480, 640), np.float32)
+    cv2.ellipse(shade, (640, 330), (330, 200), 20, 0, 360, 1.0, -1)
+    shade = 1.0 - 0.5 * cv2.GaussianBlur(shade, (0, 0), 12)[:, :, None]
+    shaded = np.round(clean * shade).astype(np.uint8)
+    reference, result = to_model_input(clean), to_model_input(shaded)
+    assert np.abs(np.subtract(result.bbox, reference.bbox)).max() <= 6
+    assert_same_digit(result, reference)
+
+
+@pytest.mark.parametrize("ruling", ["ruled", "squared"])
+def test_ruled_and_squared_paper_lines_are_dropped(ruling):
+    clean = paper_with_seven(centre=(330, 230))
+    lined = clean.copy()
+    for y in range(25, 480, 48):
+        cv2.line(lined, (0, y), (639, y + 12), (150, 180, 225), 2, cv2.LINE_AA)  # slightly tilted
+    if ruling == "squared":
+        for x in range(30, 640, 48):
+            cv2.line(lined, (x, 0), (x - 10, 479), (150, 180, 225), 2, cv2.LINE_AA)
+    lined = np.minimum(lined, clean)  # the pen's ink stays on top
+    reference, result = to_model_input(clean), to_model_input(lined)
+    assert np.abs(np.subtract(result.bbox, reference.bbox)).max() <= 6
+    assert_same_digit(result, reference)
+
+
+def test_blue_and_red_ballpoint_are_ink():
+    for ink in [(40, 70, 200), (210, 40, 40)]:
+        result = to_model_input(paper_with_seven(ink=ink, thickness=6))
+        assert result.inverted and result.image.max() > 0.9
+
+
+def test_small_digit_in_a_large_photo_is_found():
+    # A '7' of about 90 px (5.6% of the longer side) in a 1600x1200 photo.
+    photo = paper_with_seven((1600, 1200), centre=(900, 470), scale=0.94, thickness=9)
+    result = to_model_input(photo)
+    x, y, w, h = result.bbox
+    assert 850 <= x + w / 2 <= 950 and 440 <= y + h / 2 <= 560
+    assert 70 <= max(w, h) <= 110
+    reference = to_model_input(paper_with_seven((300, 300), scale=1.0, thickness=19))
+    assert_same_digit(result, reference, 0.08)
+    assert not result.several_digits
+
+
+def test_too_small_says_crop_closer():
+    # A '7' of 38 px: 2.4% of the longer side, below MIN_DIGIT_FRACTION (4%).
+    photo = paper_with_seven((1600, 1200), centre=(800, 600), scale=0.4, thickness=4)
+    with pytest.raises(NoDigitFound) as caught:
+        to_model_input(photo)
+    assert "too small" in caught.value.reason and "crop closer" in caught.value.reason
+
+
+def test_blank_and_noise_reasons_differ():
+    with pytest.raises(NoDigitFound, match="no ink"):
+        to_model_input(np.full((480, 640, 3), 230, dtype=np.uint8))
+    noise = np.random.default_rng(3).integers(0, 256, (480, 640), dtype=np.uint8)
+    with pytest.raises(NoDigitFound, match="noise"):
+        to_model_input(noise)
+
+
+def test_two_digits_answer_the_larger_and_say_several():
+    canvas = np.full((300, 500), 245, dtype=np.uint8)
+    seven = 255 - draw_seven(size=300, centre=(140, 130), scale=1.2, thickness=12)
+    one = np.full((300, 500), 255, dtype=np.uint8)
+    cv2.line(one, (380, 70), (370, 230), 0, 12, cv2.LINE_AA)
+    canvas = np.minimum(np.minimum(canvas[:, :300], seven), 255)
+    both = np.full((300, 500), 245, dtype=np.uint8)
+    both[:, :300] = canvas
+    both = np.minimum(both, one)
+    result = to_model_input(both)
+    assert result.several_digits
+    x, y, w, h = result.bbox
+    assert x + w < 300  # the 7 (more ink, larger), not the 1
+    assert not to_model_input(255 - draw_seven()).several_digits
