@@ -185,6 +185,7 @@ def main() -> None:
             else os.cpu_count(),
             "cpu": _cpu_model(),
             "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+            "niceness": os.nice(0),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "tensorflow": tf.__version__,
@@ -306,7 +307,8 @@ def print_litert_tables(model_only: dict, cold: dict) -> None:
         row = cold[name]
         label = row["extra_arguments"] or "(default: LiteRT float32)"
         print(
-            f"| {label} | {row['median_s']:.2f} s | {row['min_s']:.2f} s | {row['max_s']:.2f} s |"
+            f"| {label} | {row['median_s']:.2f} s | {row['min_s']:.2f} s | {row['max_s']:.2f} s "
+            f"| {row['cpu_median_s']:.2f} s |"
         )
     print(f"Keras / LiteRT: {cold['keras_over_litert']}x, median of {cold['runs']} runs")
 

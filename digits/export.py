@@ -15,8 +15,8 @@ Quantization (post-training, by the TensorFlow Lite converter):
 The conversion uses ``tf.lite.TFLiteConverter.from_keras_model`` with the built-in operator
 set only, so the file runs on the plain LiteRT runtime (no Flex/TensorFlow ops), and gives
 the bytes in memory, so that the file is written atomically. The sidecar ``OUT.json``
-copies the class names, calibration temperature and low-confidence threshold of the source
-model's sidecar and records the source's SHA-256 and the quantization. Imports TensorFlow.
+copies the source model's sidecar (class names, calibration temperature, any other key) and
+records the source's name and SHA-256 and the quantization. Imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -28,13 +28,27 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import atomic_write_bytes, file_sha256, read_info, write_info
+from digits.modelfile import (
+    ModelInfo,
+    atomic_write_bytes,
+    file_sha256,
+    read_info,
+    sidecar_path,
+    write_info,
+)
 
-__all__ = ["CALIBRATION_IMAGES", "QUANTIZE_CHOICES", "default_export_path", "export_litert"]
+__all__ = [
+    "CALIBRATION_IMAGES",
+    "QUANTIZE_CHOICES",
+    "default_export_path",
+    "export_litert",
+    "travelling_fields",
+]
 
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
 #: Training images used to calibrate int8 activations (a fixed random sample).
 CALIBRATION_IMAGES = 300
+_EXPORT_KEYS = ("source", "source_sha256", "quantize", "format")
 _SUFFIX = {"none": "float32", "float16": "float16", "dynamic": "dynamic", "int8": "int8"}
 
 
@@ -69,7 +83,8 @@ def export_litert(
         The path written.
 
     Raises:
-        ValueError: unknown ``quantize`` or an ``out`` that does not end in ``.tflite``.
+        ValueError: unknown ``quantize``, or an ``out`` that does not end in ``.tflite`` or
+            whose sidecar would be the source's (``m.h5`` -> ``m.tflite``: both ``m.json``).
         ModelError: the source model is missing, damaged or misshapen.
     """
     from digits.predict import KERAS_MODEL_PATH
@@ -80,6 +95,11 @@ def export_litert(
     out = Path(out) if out is not None else default_export_path(source, quantize)
     if out.suffix != ".tflite":
         raise ValueError(f"the exported file must end in .tflite, not {out.name!r}")
+    if sidecar_path(out).resolve() == sidecar_path(source).resolve():
+        raise ValueError(
+            f"{out.name} would share its sidecar {sidecar_path(out).name} with {source.name}; "
+            "choose another name (the default adds _float32, _int8, ...)"
+        )
     info = read_info(source)  # verifies the checksum; warns when there is no sidecar
     model = load_model(source, num_classes=len(info.class_names))
     if quantize == "int8" and calibration is None:
@@ -88,15 +108,23 @@ def export_litert(
     atomic_write_bytes(out, data)
     write_info(
         out,
-        class_names=list(info.class_names),
-        temperature=info.temperature,
-        **{key: info.extra[key] for key in ("low_confidence",) if key in info.extra},
+        **travelling_fields(info),
         source=source.name,
         source_sha256=file_sha256(source),
         quantize=quantize,
         format="litert",
     )
     return out
+
+
+def travelling_fields(info: ModelInfo) -> dict:
+    """What an export copies from its source model's sidecar: everything but the checksum
+    and the export's own keys (class names, temperature, and any extra key such as a
+    confidence threshold)."""
+    fields = info.to_dict()
+    for key in ("sha256", *_EXPORT_KEYS):
+        fields.pop(key, None)
+    return fields
 
 
 def calibration_images(count: int = CALIBRATION_IMAGES, seed: int = 0) -> np.ndarray:

@@ -360,14 +360,25 @@ def _hint(path: Path) -> str:
 
 def _warn_if_stale(path: Path, info: ModelInfo) -> None:
     """Warn when the default LiteRT model was exported from another Keras model than the
-    one beside it (e.g. after retraining without re-exporting)."""
-    source_sha = info.extra.get("source_sha256")
-    if path.suffix != ".tflite" or not source_sha or not KERAS_MODEL_PATH.is_file():
+    one beside it, or its sidecar no longer carries what the Keras model's does (e.g. after
+    retraining or recalibrating without re-exporting)."""
+    if path.suffix != ".tflite" or "source_sha256" not in info.extra:
         return
-    if file_sha256(KERAS_MODEL_PATH) != source_sha:
+    if not KERAS_MODEL_PATH.is_file() or info.extra.get("source") != KERAS_MODEL_PATH.name:
+        return
+    from digits.export import travelling_fields
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            source = read_info(KERAS_MODEL_PATH, verify=False)
+    except ModelError:
+        return  # the Keras model's own problem, reported when it is used
+    same_model = file_sha256(KERAS_MODEL_PATH) == info.extra["source_sha256"]
+    if not same_model or travelling_fields(source) != travelling_fields(info):
         warnings.warn(
-            f"{path} was exported from another version of {KERAS_MODEL_PATH.name}; "
-            "run `python -m digits export` to refresh it.",
+            f"{path} was exported from another version of {KERAS_MODEL_PATH.name} or its "
+            "sidecar; run `python -m digits export` to refresh it.",
             StaleExportWarning,
             stacklevel=3,
         )

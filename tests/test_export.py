@@ -11,7 +11,7 @@ import pytest
 
 from digits import cli
 from digits import export as export_module
-from digits.export import default_export_path, export_litert
+from digits.export import default_export_path, export_litert, travelling_fields
 from digits.modelfile import ModelError, file_sha256, read_info, write_info
 from digits.predict import DEFAULT_LITERT_PATH, KERAS_MODEL_PATH, Predictor
 from digits.runtime import open_runner
@@ -65,6 +65,8 @@ def test_committed_exports_are_what_the_command_makes(shipped_exports):
         assert file_sha256(committed) == file_sha256(shipped_exports[quantize]), name
         info = read_info(committed)
         assert info.extra["source_sha256"] == file_sha256(KERAS_MODEL_PATH)
+        # ... and its sidecar carries what the Keras model's does (temperature, class names).
+        assert travelling_fields(info) == travelling_fields(read_info(KERAS_MODEL_PATH))
 
 
 @needs_shipped
@@ -83,11 +85,12 @@ def test_class_names_and_temperature_travel(small_model_path, tmp_path, rendered
     source = tmp_path / "mine.h5"
     shutil.copy(small_model_path, source)
     names = [f"class {d}" for d in range(10)]
-    write_info(source, class_names=names, temperature=2.5)
+    write_info(source, class_names=names, temperature=2.5, low_confidence=0.8)
     out = export_litert(source, quantize="float16")
     assert out == tmp_path / "mine_float16.tflite"
     info = read_info(out)
     assert info.class_names == tuple(names) and info.temperature == 2.5
+    assert info.extra["low_confidence"] == 0.8 and info.extra["source"] == "mine.h5"
     assert info.extra["quantize"] == "float16"
     image = rendered_digits[0][0]
     # Same temperature-scaled probabilities from the Keras model and its export.
@@ -131,6 +134,14 @@ def test_bad_arguments(small_model_path, tmp_path):
         export_litert(small_model_path, tmp_path / "m.onnx")
     with pytest.raises(ModelError, match="No model file"):
         export_litert(tmp_path / "missing.h5", tmp_path / "m.tflite")
+    source = tmp_path / "mine.h5"
+    shutil.copy(small_model_path, source)
+    write_info(source, temperature=1.5)
+    before = source.with_suffix(".json").read_bytes()
+    with pytest.raises(ValueError, match="would share its sidecar"):
+        export_litert(source, tmp_path / "mine.tflite")  # mine.json is the source's
+    assert source.with_suffix(".json").read_bytes() == before
+    assert not (tmp_path / "mine.tflite").exists()
 
 
 def test_default_export_paths(tmp_path):

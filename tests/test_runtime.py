@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from digits import predict as predict_module
-from digits.modelfile import ModelError, UnverifiedModelWarning
+from digits.modelfile import ModelError, UnverifiedModelWarning, read_info, write_info
 from digits.predict import DEFAULT_LITERT_PATH, KERAS_MODEL_PATH, Predictor, find_images
 from digits.runtime import LiteRTRunner, _dequantize, _quantize, open_runner
 
@@ -177,8 +177,6 @@ def test_tflite_with_wrong_shapes_or_no_softmax(tmp_path):
             Predictor(tmp_path / "logits.tflite")
     # The class names in the sidecar say how many outputs there must be.
     shutil.copy(tmp_path / "logits.tflite", tmp_path / "three.tflite")
-    from digits.modelfile import write_info
-
     write_info(tmp_path / "three.tflite", class_names=["a", "b", "c"])
     with pytest.raises(ModelError, match=r"\(None, 3\)"):
         Predictor(tmp_path / "three.tflite")
@@ -195,9 +193,19 @@ def test_quantized_inputs_and_outputs_round_trip():
 
 @needs_models
 def test_stale_export_warns(tmp_path, monkeypatch):
-    other = tmp_path / predict_module.MODEL_FILENAME
-    other.write_bytes(b"a retrained model")
-    monkeypatch.setattr(predict_module, "KERAS_MODEL_PATH", other)
+    keras_copy = tmp_path / predict_module.MODEL_FILENAME
+    shutil.copy(KERAS_MODEL_PATH, keras_copy)
+    if KERAS_MODEL_PATH.with_suffix(".json").is_file():
+        shutil.copy(KERAS_MODEL_PATH.with_suffix(".json"), keras_copy.with_suffix(".json"))
+    monkeypatch.setattr(predict_module, "KERAS_MODEL_PATH", keras_copy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", predict_module.StaleExportWarning)
+        Predictor()  # the committed export is up to date
+    temperature = read_info(keras_copy).temperature
+    write_info(keras_copy, temperature=round(temperature * 1.5, 4))  # recalibrated
+    with pytest.warns(predict_module.StaleExportWarning, match="digits export"):
+        Predictor()
+    keras_copy.write_bytes(b"a retrained model")
     with pytest.warns(predict_module.StaleExportWarning, match="digits export"):
         Predictor()
     with warnings.catch_warnings():
@@ -210,3 +218,26 @@ def test_runner_repr_and_kind():
     runner = open_runner(DEFAULT_LITERT_PATH, num_threads=1)
     assert isinstance(runner, LiteRTRunner) and runner.kind == "litert"
     assert "digits_float32.tflite" in repr(runner)
+
+
+def test_h5_keras_and_tflite_of_one_model_agree(small_model_path, tmp_path, rendered_digits):
+    import keras
+
+    from digits.export import export_litert
+
+    as_keras = tmp_path / "small.keras"
+    keras.models.load_model(small_model_path, compile=False).save(as_keras)
+    as_tflite = export_litert(small_model_path, tmp_path / "small_float32.tflite")
+    images = [image for image, _ in rendered_digits[:10]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnverifiedModelWarning)
+        answers = [Predictor(p).predict_many(images) for p in (small_model_path, as_keras)]
+    answers.append(Predictor(as_tflite).predict_many(images))
+    assert [Predictor(as_tflite).runner.kind, Predictor(as_keras).runner.kind] == [
+        "litert",
+        "keras",
+    ]
+    for other in answers[1:]:
+        for a, b in zip(answers[0], other):
+            assert a.digit == b.digit
+            np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-4)
