@@ -38,10 +38,17 @@ __all__ = [
 
 
 def predict_probabilities(
-    model: keras.Model, images: np.ndarray, batch_size: int = 1024
+    model: keras.Model, images: np.ndarray, batch_size: int = 1000
 ) -> np.ndarray:
-    """Softmax probabilities (N, 10) for uint8 images (N, 28, 28)."""
-    return model.predict(scale(images), batch_size=batch_size, verbose=0)
+    """Softmax probabilities (N, 10) for uint8 images (N, 28, 28).
+
+    More than one batch of images is padded to whole batches, so that every call with one
+    model has the same batch shape and TensorFlow traces it once (no retracing warning)."""
+    x = scale(images)
+    if len(x) > batch_size and len(x) % batch_size:
+        padding = np.zeros((batch_size - len(x) % batch_size, *x.shape[1:]), x.dtype)
+        x = np.concatenate([x, padding])
+    return model.predict(x, batch_size=batch_size, verbose=0)[: len(images)]
 
 
 def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict:
@@ -65,11 +72,18 @@ def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def classification_table(labels: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
-    """scikit-learn's classification report (precision, recall, F1, support) as a DataFrame."""
+    """scikit-learn's classification report (precision, recall, F1, support) as a DataFrame.
+
+    As in scikit-learn's text report, the ``accuracy`` row holds the accuracy in the F1 column
+    (precision and recall empty) and the number of images as its support."""
     report = classification_report(
         labels, predicted, labels=list(range(10)), digits=4, output_dict=True, zero_division=0
     )
+    accuracy = report.pop("accuracy", None)
     table = pd.DataFrame(report).T
+    if accuracy is not None:
+        row = {"precision": np.nan, "recall": np.nan, "f1-score": accuracy, "support": len(labels)}
+        table = pd.concat([table.iloc[:10], pd.DataFrame([row], index=["accuracy"]), table[10:]])
     table["support"] = table["support"].astype(int)
     return table
 

@@ -137,3 +137,14 @@ def test_save_best_model_replaces_only_a_model_worse_on_loss_and_accuracy(tmp_pa
     )  # now 'sharp' is right everywhere
     result = evaluate.save_best_model(sharp, path, x_val, y_val)  # better on both: replaces
     assert result["saved"] and result["val_loss"] < result["existing_val_loss"]
+
+
+def test_classification_table_accuracy_row_counts_every_image():
+    labels = np.repeat(np.arange(10), 3)
+    predicted = labels.copy()
+    predicted[0] = 1
+    table = evaluate.classification_table(labels, predicted)
+    assert list(table.index[9:12]) == ["9", "accuracy", "macro avg"]
+    assert table.loc["accuracy", "support"] == 30
+    assert table.loc["accuracy", "f1-score"] == pytest.approx(29 / 30)
+    assert np.isnan(table.loc["accuracy", "precision"])
