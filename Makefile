@@ -37,29 +37,20 @@ report: setup  ## Regenerate cover-image.png and the README results table from r
 	$(BIN)/python scripts/make_cover_image.py
 	$(BIN)/python scripts/render_readme.py
 
-# `make train-full`, stage 1: five teachers, each the validation-picked model of one
-# scripts/train_full.py recipe (reports/train_full.json and reports/experiments/ hold earlier runs
-# of the same commands). Each is made once; delete build/teachers/ to retrain them.
+# `make train-full`, stage 1: five teachers, one per recipe in lab/recipes/ (each the
+# validation-picked seed of its run). Each is remade only when its recipe changes; delete
+# build/teachers/ to retrain them.
 TEACHERS   := swa floor005 swa36 wide no_augmentation
 TEACHER_H5 := $(TEACHERS:%=build/teachers/%.h5)
-TRAIN_FULL  = $(BIN)/python scripts/train_full.py --replace always --model-path $@ --report $(@:.h5=.json)
 
-build/teachers/swa.h5: | $(STAMP)
-	$(TRAIN_FULL)
-build/teachers/floor005.h5: | $(STAMP)
-	$(TRAIN_FULL) --average-floor 0.05
-build/teachers/swa36.h5: | $(STAMP)
-	$(TRAIN_FULL) --epochs 36 --average-epochs 12 --seeds 1
-build/teachers/wide.h5: | $(STAMP)
-	$(TRAIN_FULL) --epochs 24 --filters 32 96 --keep last
-build/teachers/no_augmentation.h5: | $(STAMP)
-	$(TRAIN_FULL) --no-augment --epochs 12 --seeds 1
+build/teachers/%.h5: lab/recipes/%.json | $(STAMP)
+	$(BIN)/python -m lab.train_full $<
 
-# Stage 2: fine-tune the SWA teacher three times on the teachers' distilled targets and ship the
-# average of the three (a model soup) if it beats the SWA teacher on validation accuracy.
-train-full: setup $(TEACHER_H5)  ## Train five teachers, then distil them into one model soup and ship it (about 4 h on 2 cores)
-	$(BIN)/python scripts/train_full.py --init build/teachers/swa.h5 --soup --teachers $(TEACHER_H5) \
-		--epochs 10 --learning-rate 1e-3 --average-epochs 5 --average-floor 0.3 --seeds 4 5 6
+# Stage 2 (lab/recipes/soup.json): fine-tune the SWA teacher three times on the teachers'
+# distilled targets and save the average of the three (a model soup) over the shipped model if
+# it is better on validation. See docs/training.md.
+train-full: setup $(TEACHER_H5)  ## Rebuild the shipped model from lab/recipes/ (about 4 h on 2 cores)
+	$(BIN)/python -m lab.train_full lab/recipes/soup.json
 	$(MAKE) report
 
 benchmarks: setup  ## Time prediction latency and training speed (tables, plus reports/*.json)
@@ -67,7 +58,9 @@ benchmarks: setup  ## Time prediction latency and training speed (tables, plus r
 	$(BIN)/python benchmarks/predict_latency.py
 	$(BIN)/python benchmarks/train_speed.py
 
-test: setup  ## Run the test suite (includes a short papermill run of the notebook)
+test: setup  ## Lint, check formatting, then run the test suite (includes short notebook runs)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 clean-venv:  ## Remove .venv (the next make target recreates it)

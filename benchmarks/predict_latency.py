@@ -3,32 +3,52 @@
 Measures, after a warm-up: the median and 95th percentile time of one image
 (``--repeats`` predictions cycling over the `digit_examples/` files), split into
 preprocessing and model time, and the throughput of ``predict_many`` on a batch of
-``--batch`` image files. Prints a table and writes ``reports/predict_latency.json``
-with the machine's details and the command.
+``--batch`` image files, with the default model (the LiteRT export) unless ``--model``.
+Then, LiteRT against Keras:
+
+- model only, one image: the LiteRT float32 and int8 models on one thread vs the Keras
+  model's compiled call (TensorFlow's default threads), median of ``--model-repeats``;
+- cold start: ``python -m digits predict digit_examples/3_a.png``, process start to answer,
+  median of ``--cold-runs`` runs (after one uncounted run), vs the same with
+  ``--model hand_written_digits_prediction.h5`` (Keras, imports TensorFlow).
+
+Prints tables and writes ``reports/predict_latency.json`` with the machine's details and
+the command.
 
     python benchmarks/predict_latency.py [--model FILE] [--repeats 200] [--batch 1000]
+        [--model-repeats 2000] [--cold-runs 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from digits.predict import Predictor, find_images  # noqa: E402
+from digits.modelfile import atomic_write_json  # noqa: E402
+from digits.paths import EXAMPLES_DIR, REPORTS_DIR, ROBUSTNESS_DIR, ROOT  # noqa: E402
+from digits.predict import (  # noqa: E402
+    DEFAULT_LITERT_PATH,
+    KERAS_MODEL_PATH,
+    Predictor,
+    default_model_path,
+    find_images,
+)
 from digits.preprocess import to_model_input  # noqa: E402
+from digits.runtime import open_runner  # noqa: E402
+
+INT8_PATH = DEFAULT_LITERT_PATH.with_name("digits_int8.tflite")
+COLD_IMAGE = "digit_examples/3_a.png"
 
 
 def _cpu_model() -> str:
@@ -63,16 +83,17 @@ def _images(folder: Path) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "hand_written_digits_prediction.h5")
-    parser.add_argument("--examples", type=Path, default=ROOT / "digit_examples")
-    parser.add_argument("--batch-images", type=Path, default=ROOT / "data" / "robustness")
+    parser.add_argument("--model", type=Path, default=default_model_path())
+    parser.add_argument("--examples", type=Path, default=EXAMPLES_DIR)
+    parser.add_argument("--batch-images", type=Path, default=ROBUSTNESS_DIR)
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "predict_latency.json")
+    parser.add_argument("--model-repeats", type=int, default=2000)
+    parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=REPORTS_DIR / "predict_latency.json")
     args = parser.parse_args()
 
-    import keras
-    import tensorflow as tf
+    from digits.backend import keras, tf  # for the versions; quietly
 
     start = time.perf_counter()
     predictor = Predictor(args.model)
@@ -109,6 +130,9 @@ def main() -> None:
         runs.append(time.perf_counter() - t0)
     batch_seconds = statistics.median(runs)
 
+    model_only = litert_vs_keras_model_only(x, args.model_repeats)
+    cold = cold_start(args.cold_runs)
+
     report = {
         "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
         "model": _shown(args.model),
@@ -126,6 +150,8 @@ def main() -> None:
             "seconds_median_of_3": round(batch_seconds, 3),
             "images_per_second": round(args.batch / batch_seconds, 1),
         },
+        "model_only_one_image": model_only,
+        "cold_start": cold,
         "machine": {
             "cpu_count": os.cpu_count(),
             "usable_cpus": len(os.sched_getaffinity(0))
@@ -136,17 +162,16 @@ def main() -> None:
             "python": platform.python_version(),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
+            "ai_edge_litert": version("ai-edge-litert"),
             "numpy": np.__version__,
             "opencv": __import__("cv2").__version__,
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write_json(args.out, report)
 
     single = report["single_image"]
-    print(
-        f"Model: {args.model}   CPUs: {report['machine']['usable_cpus']} ({report['machine']['cpu']})\n"
-    )
+    machine = report["machine"]
+    print(f"Model: {args.model}   CPUs: {machine['usable_cpus']} ({machine['cpu']})\n")
     print("| measure | median | p95 |")
     print("|---|---:|---:|")
     for name, key in [
@@ -155,10 +180,97 @@ def main() -> None:
         ("  model call", "model_only"),
     ]:
         print(f"| {name} | {single[key]['median_ms']:.2f} ms | {single[key]['p95_ms']:.2f} ms |")
-    print(
-        f"| predict_many, {args.batch} files | {report['batch']['images_per_second']:.0f} images/s | |"
-    )
+    rate = report["batch"]["images_per_second"]
+    print(f"| predict_many, {args.batch} files | {rate:.0f} images/s | |")
+    print()
+    print_litert_tables(model_only, cold)
     print(f"\nwrote {args.out}")
+
+
+def _median_ms(call, x: np.ndarray, repeats: int) -> dict:
+    for _ in range(50):
+        call(x)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call(x)
+        times.append(time.perf_counter() - start)
+    return _ms(times)
+
+
+def litert_vs_keras_model_only(x: np.ndarray, repeats: int) -> dict:
+    """One preprocessed image through each model: LiteRT on one thread, Keras compiled."""
+    x = x.reshape(1, 28, 28, 1)
+    out: dict = {"repeats": repeats}
+    for name, path in [("litert_float32", DEFAULT_LITERT_PATH), ("litert_int8", INT8_PATH)]:
+        if path.is_file():
+            runner = open_runner(path, num_threads=1)
+            out[name] = {"model": _shown(path), "threads": 1}
+            out[name].update(_median_ms(runner.probabilities, x, repeats))
+    keras = open_runner(KERAS_MODEL_PATH)
+    out["keras_compiled"] = {"model": _shown(KERAS_MODEL_PATH), "threads": "default"}
+    out["keras_compiled"].update(_median_ms(keras.probabilities, x, max(repeats // 10, 50)))
+    if "litert_float32" in out:
+        ratio = out["keras_compiled"]["median_ms"] / out["litert_float32"]["median_ms"]
+        out["keras_over_litert_float32"] = round(ratio, 1)
+    return out
+
+
+def _cold_runs(extra: list[str], runs: int) -> list[float]:
+    """Seconds from process start to answer of ``python -m digits predict COLD_IMAGE``."""
+    command = [sys.executable, "-m", "digits", "predict", COLD_IMAGE, *extra]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    seconds = []
+    for run in range(runs + 1):  # the first run fills the file cache: not counted
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+        answer = done.stdout.splitlines()[1].split() if done.returncode == 0 else []
+        if answer[:2] != [COLD_IMAGE, "3"]:
+            raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+        if run:
+            seconds.append(elapsed)
+    return seconds
+
+
+def cold_start(runs: int) -> dict:
+    """Cold start of the CLI with the default LiteRT model and with the Keras model."""
+    out: dict = {"command": f"python -m digits predict {COLD_IMAGE}", "runs": runs}
+    for name, extra in [("litert_default", []), ("keras", ["--model", KERAS_MODEL_PATH.name])]:
+        seconds = _cold_runs(extra, runs)
+        out[name] = {
+            "extra_arguments": " ".join(extra),
+            "median_s": round(statistics.median(seconds), 3),
+            "min_s": round(min(seconds), 3),
+            "max_s": round(max(seconds), 3),
+        }
+    out["keras_over_litert"] = round(
+        out["keras"]["median_s"] / out["litert_default"]["median_s"], 1
+    )
+    return out
+
+
+def print_litert_tables(model_only: dict, cold: dict) -> None:
+    print("| model only, one image | threads | median | p95 |")
+    print("|---|---:|---:|---:|")
+    for name in ("litert_float32", "litert_int8", "keras_compiled"):
+        if name in model_only:
+            row = model_only[name]
+            print(
+                f"| {name} ({row['model']}) | {row['threads']} | {row['median_ms']:.3f} ms "
+                f"| {row['p95_ms']:.3f} ms |"
+            )
+    if "keras_over_litert_float32" in model_only:
+        print(f"Keras / LiteRT float32: {model_only['keras_over_litert_float32']}x")
+    print(f"\n| cold start: {cold['command']} | median | min | max |")
+    print("|---|---:|---:|---:|")
+    for name in ("litert_default", "keras"):
+        row = cold[name]
+        label = row["extra_arguments"] or "(default: LiteRT float32)"
+        print(
+            f"| {label} | {row['median_s']:.2f} s | {row['min_s']:.2f} s | {row['max_s']:.2f} s |"
+        )
+    print(f"Keras / LiteRT: {cold['keras_over_litert']}x, median of {cold['runs']} runs")
 
 
 if __name__ == "__main__":

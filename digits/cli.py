@@ -1,6 +1,10 @@
-"""Command line interface: predict the digits in image files.
+"""Command line interface: predict the digits in image files, export the model to LiteRT.
 
     python -m digits predict PATH... [--model FILE] [--json] [--top-k K]
+    python -m digits export [--model FILE] [--quantize none|float16|dynamic|int8] [--out FILE]
+
+``predict`` uses the committed LiteRT model (models/digits_float32.tflite) unless
+``--model`` names another (.tflite, .h5 or .keras); only a Keras model imports TensorFlow.
 
 PATHs are image files or folders; folders are walked recursively for image files
 (by extension: png, jpg, jpeg, bmp, gif, webp, tif, tiff), in sorted order. The default
@@ -13,15 +17,18 @@ with ``"top_k": [{"digit": d, "probability": p}, ...]`` when ``--top-k`` is give
 When no digit is found, ``digit`` is null, ``confidence`` 0.0, ``probabilities`` null
 and ``reason`` says why; when an input cannot be read, ``error`` says why instead.
 
+The table shows confidences as percentages with one decimal (``99.7%``, ``>99.9%``).
+
 Exit status: 0 when every input was read (a "no digit found" answer is a result, not a
 failure), 1 when any input could not be read, 2 for usage errors and for a missing or
-invalid model file.
+invalid model file, 141 when the reader of the output went away early (as ``| head``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,10 +51,25 @@ def _top_k(text: str) -> int:
     return k
 
 
+#: Exit status after a broken pipe: 128 + SIGPIPE, what a shell reports for ``cmd | head``.
+EXIT_BROKEN_PIPE = 141
+
+
+def _version() -> str:
+    import digits
+
+    return f"digits {digits.__version__}"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="digits", description="Handwritten digit recognition (MNIST CNN)."
+        prog="digits",
+        description="Handwritten digit recognition (MNIST CNN).",
+        epilog="example:\n  digits predict digit_examples/3_a.png\n\n"
+        "Run `digits COMMAND --help` for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in _COMMANDS:
         add(commands)
@@ -59,8 +81,12 @@ def _add_predict(commands) -> None:
         "predict",
         help="predict the digit in image files",
         description="Predict the digit in each image file (folders are walked recursively).",
-        epilog="Exit status: 0 all inputs read (no-digit answers included), 1 some input "
+        epilog="examples:\n"
+        "  digits predict digit_examples/3_a.png\n"
+        "  digits predict --json --top-k 3 digit_examples/ | head -3\n\n"
+        "Exit status: 0 all inputs read (no-digit answers included), 1 some input\n"
         "could not be read, 2 usage error or bad model file.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     predict.add_argument(
@@ -68,7 +94,8 @@ def _add_predict(commands) -> None:
         type=Path,
         default=None,
         metavar="FILE",
-        help="Keras model file (default: hand_written_digits_prediction.h5 at the repository root)",
+        help="model file: .tflite (LiteRT) or .h5/.keras (Keras, imports TensorFlow); "
+        "default: models/digits_float32.tflite",
     )
     predict.add_argument(
         "--json", action="store_true", help="print JSON Lines (one object per input)"
@@ -79,13 +106,13 @@ def _add_predict(commands) -> None:
     predict.set_defaults(run=_run_predict)
 
 
-def _record(path: str, prediction, top_k: int | None) -> dict:
-    record = {"path": path, **prediction.to_dict()}
-    if top_k:
-        record["top_k"] = [
-            {"digit": d, "probability": round(p, 6)} for d, p in prediction.top_k(top_k)
-        ]
-    return record
+def percent(probability: float) -> str:
+    """A probability as a percentage with one decimal; never rounded to a false 100.0% or 0.0%."""
+    if probability >= 0.9995 and probability < 1.0:
+        return ">99.9%"
+    if 0.0 < probability < 0.0005:
+        return "<0.1%"
+    return f"{probability:.1%}"
 
 
 def _table_row(record: dict, top_k: int) -> list[str]:
@@ -97,28 +124,44 @@ def _table_row(record: dict, top_k: int) -> list[str]:
     return [
         record["path"],
         str(record["digit"]),
-        f"{record['confidence']:.3f}",
-        "  ".join(f"{t['digit']}:{t['probability']:.3f}" for t in shown),
+        percent(record["confidence"]),
+        "  ".join(f"{t['digit']}:{percent(t['probability'])}" for t in shown),
         "low confidence" if record["low_confidence"] else "",
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
-    parser = _parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
-        return int(exit_.code or 0)
-    return args.run(args)
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit as exit_:  # argparse: --help, --version (0) or a usage error (2)
+            return int(exit_.code or 0)
+        return args.run(args)
+    except BrokenPipeError:
+        return _after_broken_pipe()
+
+
+def _after_broken_pipe() -> int:
+    """The reader of stdout has gone (``digits predict DIR | head -3``): stop quietly.
+
+    As the Python docs advise, point stdout at /dev/null so that the interpreter's final
+    flush does not fail a second time.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout is not a real file (e.g. in tests)
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from digits.backend import held_stderr  # imports TensorFlow, quietly
-    from digits.predict import ModelError, Predictor
+    from digits.predict import ModelError, Prediction, Predictor, prediction_record
+    from digits.runtime import held_stderr  # light: imports no TensorFlow
 
     try:
-        with held_stderr(expected=(ModelError,)):  # cuInit and friends log at first use
+        with held_stderr(expected=(ModelError,)):  # TensorFlow and LiteRT log as they load
             predictor = Predictor(args.model)
     except ModelError as error:
         print(f"digits: error: {error}", file=sys.stderr)
@@ -137,16 +180,10 @@ def _run_predict(args: argparse.Namespace) -> int:
         predictions = iter(predictor.predict_many(readable, raise_errors=False))
         for path, error in chunk:
             if error is None:
-                record = _record(path, next(predictions), top_k)
+                prediction = next(predictions)
             else:
-                record = {
-                    "path": path,
-                    "digit": None,
-                    "confidence": 0.0,
-                    "probabilities": None,
-                    "low_confidence": True,
-                    "error": error,
-                }
+                prediction = Prediction(None, 0.0, None, True, error=error)
+            record = prediction_record(path, prediction, top_k)
             failed = failed or "error" in record
             if args.json:
                 print(json.dumps(record))
@@ -158,5 +195,160 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _add_export(commands) -> None:
+    from digits.export import QUANTIZE_CHOICES  # light: export imports TensorFlow lazily
+
+    export = commands.add_parser(
+        "export",
+        help="export a Keras model to LiteRT (.tflite)",
+        description="Convert a Keras model to a LiteRT .tflite file (plus its .json sidecar) "
+        "that predicts without TensorFlow.",
+        epilog="examples:\n"
+        "  digits export --quantize int8\n"
+        "  digits export --model my_model.h5 --out my_model.tflite\n\n"
+        "Exit status: 0 written, 1 could not write, 2 usage error or bad model file.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="Keras model (.h5/.keras; default: hand_written_digits_prediction.h5)",
+    )
+    export.add_argument(
+        "--quantize",
+        choices=QUANTIZE_CHOICES,
+        default="none",
+        help="none (float32), float16, dynamic (int8 weights) or int8 (calibrated on MNIST "
+        "training images); default: none",
+    )
+    export.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the .tflite file to write (default: models/digits_<kind>.tflite for the shipped "
+        "model, else <model>_<kind>.tflite beside it)",
+    )
+    export.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from digits.export import export_litert
+    from digits.modelfile import ModelError
+
+    try:
+        out = export_litert(args.model, args.out, args.quantize)
+    except (ModelError, ValueError) as error:
+        print(f"digits: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"digits: error: cannot write the model: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} ({out.stat().st_size:,} bytes, quantize={args.quantize}) and its sidecar")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _add_serve(commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the JSON web service (POST /predict, GET /health, /docs)",
+        description="Run the JSON web service with uvicorn: POST /predict takes images "
+        "(multipart field 'files', or a raw image body) and answers the same JSON objects "
+        "as 'predict --json'; GET /health; OpenAPI page at /docs.",
+        epilog="example:\n"
+        "  digits serve --port 8000\n"
+        "  curl -F files=@digit_examples/3_a.png http://127.0.0.1:8000/predict",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=_positive_int, default=8000, help="port (8000)")
+    serve.add_argument(
+        "--model", type=Path, default=None, metavar="FILE", help="model file (default model)"
+    )
+    serve.add_argument(
+        "--max-bytes",
+        type=_positive_int,
+        default=10_000_000,
+        metavar="N",
+        help="largest request body in bytes; larger ones get 413 (10000000)",
+    )
+    serve.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds a request may wait for and spend in prediction (10)",
+    )
+    serve.add_argument(
+        "--client-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds a client may take to send its headers, or pause in its body (10)",
+    )
+    serve.add_argument(
+        "--workers", type=_positive_int, default=1, help="worker processes, one model each (1)"
+    )
+    serve.add_argument(
+        "--threads", type=_positive_int, default=1, help="prediction threads per worker (1)"
+    )
+    serve.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from digits.predict import ModelError, Predictor
+    from digits.runtime import held_stderr
+
+    try:
+        from digits.service import serve
+    except ImportError as error:
+        print(f"digits: error: the service needs fastapi and uvicorn ({error}).", file=sys.stderr)
+        return 2
+    predictor = None
+    if args.workers == 1:  # with several workers, each loads its own
+        try:
+            with held_stderr(expected=(ModelError,)):
+                predictor = Predictor(args.model)
+        except ModelError as error:
+            print(f"digits: error: {error}", file=sys.stderr)
+            return 2
+    serve(
+        host=args.host,
+        port=args.port,
+        model_path=args.model,
+        max_bytes=args.max_bytes,
+        timeout_s=args.timeout,
+        workers=args.workers,
+        threads=args.threads,
+        predictor=predictor,
+        client_timeout_s=args.client_timeout,
+    )
+    return 0
+
+
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).
-_COMMANDS = [_add_predict]
+_COMMANDS = [_add_predict, _add_export, _add_serve]

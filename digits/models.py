@@ -28,7 +28,7 @@ NUM_CLASSES = 10
 
 
 def build_simple_cnn() -> keras.Model:
-    """The spec's Simple CNN: 2x (Conv2D + ReLU, MaxPool), Flatten, Dense(128), Dense(10, softmax)."""
+    """The spec's Simple CNN: 2x (Conv2D + ReLU, MaxPool), Flatten, Dense(128), Dense(10)."""
     return keras.Sequential(
         [
             keras.Input(shape=INPUT_SHAPE, name="image"),

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib import ticker
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 __all__ = [
@@ -45,7 +47,7 @@ def sample_grid(
     seed: int = 0,
     shuffle: bool = True,
 ) -> Figure:
-    """A grid of ``n`` digits (random ones, or the first ``n`` if not ``shuffle``) with their labels."""
+    """A grid of ``n`` digits (random, or the first ``n`` if not ``shuffle``) with their labels."""
     if shuffle:
         index = np.random.default_rng(seed).choice(
             len(images), size=min(n, len(images)), replace=False
@@ -87,12 +89,10 @@ def training_curves(histories: dict[str, dict[str, list[float]]]) -> Figure:
     for color, (name, history) in zip(sns.color_palette(), histories.items()):
         epochs = np.arange(1, len(history["loss"]) + 1)
         for ax, key in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-            style = {"color": color, "marker": "o", "ms": 3}
-            ax.plot(epochs, history[key], label=f"{name} train", **style)
-            ax.plot(epochs, history[f"val_{key}"], ls="--", label=f"{name} validation", **style)
+            ax.plot(epochs, history[key], color=color, label=f"{name} train")
+            ax.plot(epochs, history[f"val_{key}"], color=color, ls="--", label=f"{name} validation")
     ax_loss.set(title="Loss", xlabel="epoch", ylabel="categorical cross-entropy", yscale="log")
-    ticker = plt.matplotlib.ticker
-    ax_loss.yaxis.set_major_locator(ticker.FixedLocator([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2]))
+    ax_loss.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     ax_loss.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
     ax_loss.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
@@ -100,45 +100,27 @@ def training_curves(histories: dict[str, dict[str, list[float]]]) -> Figure:
     ax_acc.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=1))
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
     ax_acc.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def confusion_matrices(matrices: dict[str, np.ndarray]) -> Figure:
-    """Confusion matrices side by side: the errors in shades of red (zeros left blank), the
-    correct answers on a green diagonal, all in a readable size."""
-    fig, axes = plt.subplots(1, len(matrices), figsize=(6 * len(matrices), 5.2), squeeze=False)
+    """Confusion matrices side by side: correct counts on a green diagonal, errors in shades
+    of red (zeros left blank) so that they stand out."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(6 * len(matrices), 5), squeeze=False)
+    diagonal = np.eye(10, dtype=bool)
     for ax, (name, matrix) in zip(axes.flat, matrices.items()):
-        diagonal = np.eye(len(matrix), dtype=bool)
         labels = np.where(matrix > 0, matrix.astype(str), "")
+        style = dict(annot=labels, fmt="", cbar=False, ax=ax, square=True, linewidths=0.5)
+        sns.heatmap(matrix, mask=diagonal, cmap="Reds", vmin=0, annot_kws={"size": 9}, **style)
         sns.heatmap(
-            np.where(diagonal, 0, matrix),
-            mask=diagonal,
-            annot=labels,
-            fmt="",
-            cmap="Reds",
-            vmin=0,
-            cbar=False,
-            ax=ax,
-            square=True,
-            linewidths=0.5,
-            linecolor="white",
-            annot_kws={"fontsize": 10},
+            matrix,
+            mask=~diagonal,
+            cmap=ListedColormap(["#d9f0d3"]),
+            annot_kws={"size": 9, "weight": "bold", "color": "#1b5e20"},
+            **style,
         )
-        for d in range(len(matrix)):
-            ax.add_patch(plt.Rectangle((d, d), 1, 1, color="#2e7d32"))
-            ax.text(
-                d + 0.5,
-                d + 0.5,
-                str(matrix[d, d]),
-                ha="center",
-                va="center",
-                fontsize=9,
-                fontweight="bold",
-                color="white",
-            )
         ax.set(
             title=f"{name}: {matrix.trace() / matrix.sum():.2%} correct",
             xlabel="predicted digit",
@@ -158,7 +140,7 @@ def per_class_comparison(error_rates: dict[str, pd.Series]) -> Figure:
     )
     fig, ax = plt.subplots(figsize=(9, 3.5))
     sns.barplot(data=frame, x="digit", y="error rate", hue="model", ax=ax)
-    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=1))
     ax.set_title("Test error rate per digit")
     fig.tight_layout()
     return fig
@@ -171,36 +153,32 @@ def pair_examples(
     pairs: Sequence[tuple[int, int]],
     per_pair: int = 8,
 ) -> Figure:
-    """For each pair (a, b): test images of a read as b, and of b read as a. Directions with
-    no such mistake get no row."""
-    rows = [
-        (a, b)
-        for pair in pairs
-        for a, b in (pair, pair[::-1])
-        if np.any((labels == a) & (predicted == b))
-    ]
+    """For each pair (a, b): test images of a read as b, and of b read as a (directions with
+    no such mistake are left out)."""
+    rows = [(a, b) for pair in pairs for a, b in (pair, pair[::-1])]
+    rows = [(a, b) for a, b in rows if np.any((labels == a) & (predicted == b))]
     if not rows:
         fig, ax = plt.subplots(figsize=(6, 1))
         ax.axis("off")
-        ax.text(0.5, 0.5, "No mistakes in these pairs.", ha="center", va="center")
+        ax.text(0.5, 0.5, "No test digit of these pairs was read as its look-alike.", ha="center")
         return fig
     fig, axes = plt.subplots(
         len(rows), per_pair, figsize=(per_pair * 1.0, len(rows) * 1.2), squeeze=False
     )
     for row, (a, b) in zip(axes, rows):
-        index = np.flatnonzero((labels == a) & (predicted == b))
+        index = np.flatnonzero((labels == a) & (predicted == b))[:per_pair]
         for ax in row:
             ax.axis("off")
         row[0].text(
             -0.6,
             0.5,
-            f"{a} read as {b}\n({len(index)}×)",
+            f"{a} read as {b}\n({np.sum((labels == a) & (predicted == b))}×)",
             transform=row[0].transAxes,
             ha="right",
             va="center",
             fontsize=9,
         )
-        for ax, i in zip(row, index[:per_pair]):
+        for ax, i in zip(row, index):
             ax.imshow(images[i], cmap="gray_r")
     fig.suptitle("The hard pairs: test digits read as their look-alike")
     fig.tight_layout()
@@ -223,20 +201,14 @@ def misclassified_gallery(
     return fig
 
 
-def _short_name(name: str, width: int = 20) -> str:
-    """``name`` cut in the middle to at most ``width`` characters (keeping its end)."""
-    return name if len(name) <= width else f"{name[: width - 9]}…{name[-8:]}"
-
-
 def prediction_gallery(images: Sequence, predictions: Sequence, columns: int = 4) -> Figure:
     """Each original image (path, bytes, array or PIL image) beside the 28x28 the model saw,
-    titled with its (shortened) name, the predicted digit and its confidence
-    (`digits.predict.Prediction` objects)."""
+    titled with the predicted digit and its confidence (`digits.predict.Prediction` objects)."""
     from digits.preprocess import load_image
 
     rows = max(1, int(np.ceil(len(images) / columns)))
     fig, axes = plt.subplots(
-        rows, 2 * columns, figsize=(2 * columns * 1.4, rows * 1.8 + 0.4), squeeze=False
+        rows, 2 * columns, figsize=(2 * columns * 1.4, rows * 1.9), squeeze=False
     )
     for ax in axes.flat:
         ax.axis("off")
@@ -245,22 +217,31 @@ def prediction_gallery(images: Sequence, predictions: Sequence, columns: int = 4
             axes[k // columns, 2 * (k % columns)],
             axes[k // columns, 2 * (k % columns) + 1],
         )
-        name = _short_name(Path(image).name) if isinstance(image, (str, Path)) else f"#{k}"
+        name = _short(Path(image).name) if isinstance(image, (str, Path)) else f"#{k}"
         try:
             original = load_image(image)
             ax_original.imshow(original, cmap="gray" if original.ndim == 2 else None)
         except ValueError:
             pass  # unreadable: the title says why
         if prediction.digit is None:
-            answer, color = "no digit", "tab:red"
+            ax_original.set_title(f"{name}\nno digit", fontsize=8, loc="left", color="tab:red")
         else:
-            answer = f"→ {prediction.digit} ({prediction.confidence:.0%})"
             color = "tab:orange" if prediction.low_confidence else "black"
+            ax_original.set_title(
+                f"{name}\n→ {prediction.digit} ({prediction.confidence:.0%})",
+                fontsize=8,
+                loc="left",
+                color=color,
+            )
             ax_seen.imshow(prediction.preprocessed.image, cmap="gray", vmin=0, vmax=1)
-        ax_original.set_title(f"{name}\n{answer}", fontsize=8, loc="left", color=color)
-    fig.suptitle("Each image, then the 28×28 input the model saw", fontsize=10)
+            ax_seen.set_title("model input", fontsize=7, color="gray")
     fig.tight_layout()
     return fig
+
+
+def _short(name: str, width: int = 14) -> str:
+    """``name`` cut to ``width`` characters (keeping its end) so that titles do not overlap."""
+    return name if len(name) <= width else name[: width - 7] + "…" + name[-6:]
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:

@@ -1,27 +1,32 @@
-"""Predict the digit in images with a trained model: one API for the notebook, the CLI
-and the web app.
+"""Predict the digit in images with a trained model: one API for the notebook, the CLI,
+the web app and the service.
 
     >>> from digits.predict import Predictor
-    >>> predictor = Predictor()                    # loads hand_written_digits_prediction.h5
+    >>> predictor = Predictor()                    # models/digits_float32.tflite (LiteRT)
     >>> p = predictor.predict("digit_examples/3_a.png")
     >>> p.digit, p.confidence, p.low_confidence
     (3, 0.998..., False)
     >>> p.preprocessed.image                       # the 28x28 the model saw
 
-Every image goes through `digits.preprocess.to_model_input`. The model is loaded once
-and called through a `tf.function` with a fixed input signature (no `model.predict`,
-which costs about 100 ms per call), so a single image takes a few milliseconds.
+Every image goes through `digits.preprocess.to_model_input`. The model file is opened
+once by `digits.runtime.open_runner`: a ``.tflite`` file runs on the LiteRT runtime
+without importing TensorFlow (the default: the committed export of the shipped model);
+a ``.h5`` / ``.keras`` file imports TensorFlow and runs through a compiled
+``tf.function``. Its sidecar (`digits.modelfile`) gives the class names and the
+calibration temperature.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import ModelError, ModelInfo, read_info
+from digits.modelfile import ModelError, ModelInfo, file_sha256, read_info
+from digits.paths import MODEL_FILENAME, MODEL_PATH, MODELS_DIR
 from digits.preprocess import (
     IMAGE_EXTENSIONS,
     ImageError,
@@ -30,9 +35,12 @@ from digits.preprocess import (
     PreprocessResult,
     to_model_input,
 )
+from digits.runtime import Runner, load_model, open_runner
 
 __all__ = [
+    "DEFAULT_LITERT_PATH",
     "DEFAULT_MODEL_PATH",
+    "KERAS_MODEL_PATH",
     "LOW_CONFIDENCE",
     "ModelError",
     "Prediction",
@@ -41,23 +49,37 @@ __all__ = [
     "default_model_path",
     "find_images",
     "load_model",
+    "StaleExportWarning",
+    "prediction_record",
 ]
 
-MODEL_FILENAME = "hand_written_digits_prediction.h5"
-#: The shipped model: at the repository root, next to the `digits` package.
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / MODEL_FILENAME
+#: The trained Keras model, at the repository root.
+KERAS_MODEL_PATH = MODEL_PATH
+#: Its LiteRT export (``python -m digits export``): the model `Predictor` uses by default.
+LITERT_FILENAME = "digits_float32.tflite"
+DEFAULT_LITERT_PATH = MODELS_DIR / LITERT_FILENAME
+DEFAULT_MODEL_PATH = DEFAULT_LITERT_PATH
 #: A prediction whose confidence (top probability) is below this is flagged
 #: ``low_confidence``: the image is probably not a clear single digit.
 LOW_CONFIDENCE = 0.6
 
 
+class StaleExportWarning(UserWarning):
+    """The default LiteRT model was exported from another version of the Keras model."""
+
+
 def default_model_path() -> Path:
-    """`DEFAULT_MODEL_PATH` if it exists, else ``./hand_written_digits_prediction.h5`` if
-    that exists (e.g. when the package is installed elsewhere), else `DEFAULT_MODEL_PATH`."""
-    if DEFAULT_MODEL_PATH.is_file():
-        return DEFAULT_MODEL_PATH
-    local = Path.cwd() / MODEL_FILENAME
-    return local if local.is_file() else DEFAULT_MODEL_PATH
+    """The model `Predictor` uses when given none: the first file that exists of
+    `DEFAULT_MODEL_PATH` (the LiteRT export), ``./models/digits_float32.tflite`` (e.g. when
+    the package is installed elsewhere), the Keras model `KERAS_MODEL_PATH` and
+    ``./hand_written_digits_prediction.h5``; `DEFAULT_MODEL_PATH` if none does."""
+    candidates = [
+        DEFAULT_MODEL_PATH,
+        Path.cwd() / "models" / LITERT_FILENAME,
+        KERAS_MODEL_PATH,
+        Path.cwd() / MODEL_FILENAME,
+    ]
+    return next((path for path in candidates if path.is_file()), DEFAULT_MODEL_PATH)
 
 
 def find_images(paths: Sequence[str | Path]) -> list[tuple[str, str | None]]:
@@ -135,18 +157,33 @@ class Prediction:
         return out
 
 
+def prediction_record(path: str | None, prediction: Prediction, top_k: int | None = None) -> dict:
+    """The JSON object for one input, as the CLI's ``--json`` and the web service give it:
+    ``{"path": path, **prediction.to_dict()}``, plus ``"top_k": [{"digit", "probability"}, ...]``
+    when ``top_k`` is given."""
+    record = {"path": path, **prediction.to_dict()}
+    if top_k:
+        record["top_k"] = [
+            {"digit": d, "probability": round(p, 6)} for d, p in prediction.top_k(top_k)
+        ]
+    return record
+
+
 class Predictor:
-    """Load a Keras model once and predict digits in images.
+    """Open a model file once and predict digits in images.
 
     Args:
-        model_path: a Keras model file (``.h5`` or ``.keras``) taking ``(N, 28, 28, 1)``
-            float32 in [0, 1] and returning ``(N, 10)`` softmax probabilities. Default:
-            `default_model_path()`.
+        model_path: a LiteRT (``.tflite``) or Keras (``.h5``, ``.keras``) model taking
+            ``(N, 28, 28, 1)`` float32 in [0, 1] and returning ``(N, C)`` softmax
+            probabilities, C the number of class names in its sidecar (10 digits by
+            default). Default: `default_model_path()`, the committed LiteRT export.
         low_confidence: threshold below which a prediction is flagged ``low_confidence``.
         batch_size: images per model call in `predict_many`.
+        num_threads: CPU threads of a LiteRT model (None: the runtime's default).
 
     Raises:
-        ModelError: the file is missing, not a Keras model, or has the wrong shapes.
+        ModelError: the file is missing, damaged, not a model, does not match its sidecar,
+            has the wrong shapes, or its outputs are not probabilities.
     """
 
     def __init__(
@@ -154,32 +191,32 @@ class Predictor:
         model_path: str | Path | None = None,
         low_confidence: float = LOW_CONFIDENCE,
         batch_size: int = 256,
+        num_threads: int | None = None,
     ):
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         self.low_confidence = float(low_confidence)
         self.batch_size = int(batch_size)
         if not self.model_path.is_file():
-            load_model(self.model_path)  # raises the missing-file ModelError with its hint
+            raise ModelError(f"No model file at {self.model_path}.{_hint(self.model_path)}")
         self.info: ModelInfo = read_info(self.model_path)  # checksum verified before loading
-        self.model = load_model(self.model_path)
-        self._forward = _compile_forward(self.model)
-        probabilities = self.predict_inputs(np.zeros((1, 28, 28, 1), dtype=np.float32))  # warm-up
-        if not (
-            np.all(probabilities >= 0) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
-        ):
+        if model_path is None:
+            _warn_if_stale(self.model_path, self.info)
+        self.runner: Runner = open_runner(
+            self.model_path, len(self.info.class_names), self.batch_size, num_threads
+        )
+        self.model = self.runner.model  # the Keras model or the LiteRT interpreter
+        raw = self.runner.probabilities(np.zeros((1, 28, 28, 1), dtype=np.float32))  # warm-up
+        # An int8 model's outputs come in steps of 1/256, so their sum may be ~0.01 off.
+        if not (np.all(raw >= 0) and np.allclose(raw.sum(axis=1), 1.0, atol=0.02)):
             raise ModelError(
                 f"{self.model_path}: the model's outputs are not probabilities (the last layer "
-                "must be a 10-way softmax)."
+                f"must be a {len(self.info.class_names)}-way softmax)."
             )
 
     def predict_inputs(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities ``(N, 10)`` for already preprocessed inputs ``(N, 28, 28, 1)``."""
-        x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
-        chunks = [
-            self._forward(x[i : i + self.batch_size]).numpy()
-            for i in range(0, len(x), self.batch_size)
-        ]
-        raw = np.concatenate(chunks) if chunks else np.zeros((0, 10), dtype=np.float32)
+        """Probabilities ``(N, C)`` for already preprocessed inputs ``(N, 28, 28, 1)``."""
+        raw = self.runner.probabilities(x)
+        raw /= np.maximum(raw.sum(axis=1, keepdims=True), 1e-12)  # exact sums for int8 models
         return calibrate(raw, self.info.temperature)
 
     def predict(self, image: ImageInput) -> Prediction:
@@ -248,52 +285,24 @@ def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     return (scaled / scaled.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def load_model(path: str | Path):
-    """Load a digits model file (.h5 or .keras) and check its shapes.
+def _hint(path: Path) -> str:
+    if path.name == LITERT_FILENAME:
+        return " Export it from the Keras model with `python -m digits export`."
+    if path.name == MODEL_FILENAME:
+        return " Train one first (see the README) or pass another file."
+    return ""
 
-    The model must map (N, 28, 28, 1) in to (N, 10) out.
 
-    Raises:
-        ModelError: the file is missing, not a Keras model, or has the wrong shapes.
-    """
-    path = Path(path)
-    if not path.is_file():
-        hint = (
-            " Train one first (see the README) or pass another file."
-            if path.name == MODEL_FILENAME
-            else ""
+def _warn_if_stale(path: Path, info: ModelInfo) -> None:
+    """Warn when the default LiteRT model was exported from another Keras model than the
+    one beside it (e.g. after retraining without re-exporting)."""
+    source_sha = info.extra.get("source_sha256")
+    if path.suffix != ".tflite" or not source_sha or not KERAS_MODEL_PATH.is_file():
+        return
+    if file_sha256(KERAS_MODEL_PATH) != source_sha:
+        warnings.warn(
+            f"{path} was exported from another version of {KERAS_MODEL_PATH.name}; "
+            "run `python -m digits export` to refresh it.",
+            StaleExportWarning,
+            stacklevel=3,
         )
-        raise ModelError(f"No model file at {path}.{hint}")
-    from digits.backend import keras  # imported here so that `digits.predict` imports quickly
-
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as error:  # h5py, zipfile, JSON and Keras raise many kinds
-        message = (str(error).splitlines() or [type(error).__name__])[0].split(". ")[0].rstrip(".")
-        raise ModelError(
-            f"{path} is not a Keras model file (.h5 or .keras) that can be loaded: {message}"
-        ) from None
-    input_shape = _shape(getattr(model, "input_shape", None))
-    output_shape = _shape(getattr(model, "output_shape", None))
-    if input_shape != (None, 28, 28, 1) or output_shape != (None, 10):
-        raise ModelError(
-            f"{path}: the model maps {input_shape} -> {output_shape}; expected "
-            "(None, 28, 28, 1) -> (None, 10) (28x28 grayscale in, 10 digit probabilities out)."
-        )
-    return model
-
-
-def _shape(shape) -> tuple | None:
-    if isinstance(shape, list) and len(shape) == 1:
-        shape = shape[0]
-    return tuple(shape) if isinstance(shape, (tuple, list)) else None
-
-
-def _compile_forward(model):
-    from digits.backend import tf
-
-    @tf.function(input_signature=[tf.TensorSpec(shape=(None, 28, 28, 1), dtype=tf.float32)])
-    def forward(x):
-        return model(x, training=False)
-
-    return forward

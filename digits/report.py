@@ -15,8 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from digits.backend import keras
 from digits.modelfile import ModelError, read_info, write_info
 
@@ -28,20 +26,8 @@ __all__ = [
     "save_model",
     "load_model",
     "summarise",
-    "comparison_table",
     "build_metrics",
 ]
-
-#: The columns of `comparison_table`, in order.
-TABLE_COLUMNS = (
-    "test_accuracy",
-    "test_loss",
-    "test_errors",
-    "val_accuracy",
-    "params",
-    "epochs",
-    "train_seconds",
-)
 
 
 def training_record(run: TrainingResult) -> dict:
@@ -119,15 +105,6 @@ def summarise(record: dict, result: dict, params: int) -> dict:
         "train_seconds": record["seconds"],
         "train_images_per_second": record["images_per_second"],
     }
-
-
-def comparison_table(summary: dict[str, dict]) -> pd.DataFrame:
-    """One row per model of `summarise` rows, counts as integers, scores as fractions."""
-    table = pd.DataFrame.from_dict(
-        {name: {c: row.get(c) for c in TABLE_COLUMNS} for name, row in summary.items()},
-        orient="index",
-    )
-    return table.astype({"test_errors": int, "params": int, "epochs": int})
 
 
 def build_metrics(

@@ -10,7 +10,8 @@ The naive baseline is the spec's snippet, deliberately *not* our preprocessing:
 A "no digit found" answer counts as wrong. Writes ``reports/robustness.json`` and
 prints a Markdown table.
 
-    python scripts/evaluate_robustness.py [--model FILE] [--data data/robustness] [--out reports/robustness.json]
+    python scripts/evaluate_robustness.py [--model FILE] [--data data/robustness]
+                                          [--out reports/robustness.json]
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from digits.modelfile import atomic_write_json
+from digits.paths import MODEL_PATH, REPORTS_DIR, ROBUSTNESS_DIR, ROOT
 
 
 def _shown(path: Path) -> str:
@@ -76,9 +77,9 @@ def naive_predictions(model_path: Path, paths: list[Path]) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "hand_written_digits_prediction.h5")
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "robustness")
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "robustness.json")
+    parser.add_argument("--model", type=Path, default=MODEL_PATH)
+    parser.add_argument("--data", type=Path, default=ROBUSTNESS_DIR)
+    parser.add_argument("--out", type=Path, default=REPORTS_DIR / "robustness.json")
     args = parser.parse_args()
     if not args.model.is_file():
         raise SystemExit(f"No model file at {args.model}; pass --model FILE.")
@@ -114,20 +115,21 @@ def main() -> None:
         "model": _shown(args.model),
         "data": _shown(args.data),
         "command": command,
-        "naive_baseline": "cv2.imread(path, cv2.IMREAD_GRAYSCALE); cv2.resize(img, (28, 28)); 255 - img; / 255; argmax",
+        "naive_baseline": (
+            "cv2.imread(path, cv2.IMREAD_GRAYSCALE); cv2.resize(img, (28, 28)); 255 - img; "
+            "/ 255; argmax"
+        ),
         "kinds": {kind: summary(correct[kind]) for kind in kinds},
         "overall": summary(correct["overall"]),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write_json(args.out, report)
 
     print(f"Model: {args.model}\n")
     print("| kind | n | pipeline | naive snippet |")
     print("|---|---:|---:|---:|")
     for name, stats in [*report["kinds"].items(), ("**overall**", report["overall"])]:
-        print(
-            f"| {name} | {stats['n']} | {stats['accuracy_pipeline']:.1%} | {stats['accuracy_naive']:.1%} |"
-        )
+        pipeline, naive = stats["accuracy_pipeline"], stats["accuracy_naive"]
+        print(f"| {name} | {stats['n']} | {pipeline:.1%} | {naive:.1%} |")
     print(f"\nwrote {args.out}")
 
 

@@ -18,15 +18,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from digits import data  # noqa: E402
+from digits.paths import MODEL_PATH, REPORTS_DIR, ROOT  # noqa: E402
 from digits.predict import Predictor  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=ROOT / "hand_written_digits_prediction.h5", type=Path)
-    parser.add_argument("--metrics", default=ROOT / "reports" / "metrics.json", type=Path)
+    parser.add_argument("--model", default=MODEL_PATH, type=Path)
+    parser.add_argument("--metrics", default=REPORTS_DIR / "metrics.json", type=Path)
     parser.add_argument("--out", default=ROOT / "cover-image.png", type=Path)
     parser.add_argument("--seed", default=7, type=int)
     args = parser.parse_args()
@@ -73,9 +72,8 @@ def main() -> None:
             spine.set_color("#30363d")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=100, facecolor=fig.get_facecolor())
-    print(
-        f"wrote {args.out} ({best}, {accuracy:.2%}; {int((predicted == y_test[index]).sum())}/{len(index)} shown digits right)"
-    )
+    right = int((predicted == y_test[index]).sum())
+    print(f"wrote {args.out} ({best}, {accuracy:.2%}; {right}/{len(index)} shown digits right)")
 
 
 if __name__ == "__main__":

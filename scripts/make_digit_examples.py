@@ -11,15 +11,13 @@ The seed is fixed, so running this again gives the same files.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digits import samples  # noqa: E402
-from digits.data import load_mnist  # noqa: E402
+from digits import samples
+from digits.data import load_mnist
+from digits.paths import EXAMPLES_DIR
 
 
 def make_examples(out: Path, seed: int = 2024) -> list[Path]:
@@ -42,9 +40,7 @@ def make_examples(out: Path, seed: int = 2024) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "digit_examples"
-    )
+    parser.add_argument("--out", type=Path, default=EXAMPLES_DIR)
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args()
     written = make_examples(args.out, args.seed)

@@ -14,15 +14,13 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digits import samples  # noqa: E402
-from digits.data import load_mnist  # noqa: E402
+from digits import samples
+from digits.data import load_mnist
+from digits.paths import ROBUSTNESS_DIR
 
 
 def make_set(out: Path, per_kind: int = 100, seed: int = 7) -> list[dict]:
@@ -52,17 +50,14 @@ def make_set(out: Path, per_kind: int = 100, seed: int = 7) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "data" / "robustness"
-    )
+    parser.add_argument("--out", type=Path, default=ROBUSTNESS_DIR)
     parser.add_argument("--per-kind", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rows = make_set(args.out, args.per_kind, args.seed)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
-    print(
-        f"wrote {len(rows)} images in {len(samples.KINDS)} kinds ({size / 2**20:.2f} MiB) to {args.out}"
-    )
+    kinds = len(samples.KINDS)
+    print(f"wrote {len(rows)} images in {kinds} kinds ({size / 2**20:.2f} MiB) to {args.out}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import digits
 from digits import cli, samples
-
-ROOT = Path(__file__).resolve().parent.parent
+from digits.paths import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,50 @@ def test_table_output(capsys, image_folder, small_model_path):
     assert len(lines) == 5
     assert "no digit found" in lines[3]
     row = lines[1].split()
-    assert row[0].endswith("a.png") and row[1].isdigit() and 0.0 <= float(row[2]) <= 1.0
+    assert row[0].endswith("a.png") and row[1].isdigit()
+    assert re.fullmatch(r"[<>]?\d{1,3}\.\d%", row[2]), row
+    top = row[3:6]  # top-3: digit:percent, as the confidence
+    assert all(re.fullmatch(r"\d:[<>]?\d{1,3}\.\d%", t) for t in top), top
+    assert top[0] == f"{row[1]}:{row[2]}"
+
+
+@pytest.mark.parametrize(
+    "probability, shown",
+    [(0.997, "99.7%"), (0.99949, "99.9%"), (0.99996, ">99.9%"), (1.0, "100.0%")]
+    + [(0.0004, "<0.1%"), (0.0, "0.0%"), (0.5, "50.0%")],
+)
+def test_percentages_tell_confidences_apart(probability, shown):
+    assert cli.percent(probability) == shown
+
+
+def test_version(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"digits {digits.__version__}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*|0\+unknown", digits.__version__)
+
+
+def test_every_help_has_an_example(capsys):
+    parser = cli._parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, cli.argparse._SubParsersAction)]
+    for name, sub in [("digits", parser), *commands.choices.items()]:
+        text = sub.format_help()
+        assert "example" in text and re.search(r"^  digits \w+ ", text, re.MULTILINE), name
+
+
+def test_quiet_exit_when_the_reader_goes_away(image_folder, small_model_path):
+    """`digits predict DIR | head -1`: the reader closes the pipe before the first line."""
+    command = [sys.executable, "-m", "digits", "predict", "--model", str(small_model_path)]
+    process = subprocess.Popen(
+        [*command, str(image_folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        cwd=ROOT,
+    )
+    process.stdout.close()  # nothing read: the first print meets a broken pipe
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == cli.EXIT_BROKEN_PIPE, err.decode()
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err
 
 
 @pytest.mark.parametrize(

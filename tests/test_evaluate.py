@@ -32,6 +32,7 @@ def test_classification_table_and_misclassified():
     assert table.loc["1", "recall"] == pytest.approx(0.5) and table.loc[
         "2", "precision"
     ] == pytest.approx(0.5)
+    assert "accuracy" not in table.index  # no row of one number repeated, support 0
     wrong = evaluate.misclassified(labels, predicted, probabilities)
     assert wrong.to_dict("records") == [
         {"index": 2, "true": 1, "predicted": 2, "confidence": pytest.approx(0.91)}
@@ -139,12 +140,26 @@ def test_save_best_model_replaces_only_a_model_worse_on_loss_and_accuracy(tmp_pa
     assert result["saved"] and result["val_loss"] < result["existing_val_loss"]
 
 
-def test_classification_table_accuracy_row_counts_every_image():
-    labels = np.repeat(np.arange(10), 3)
-    predicted = labels.copy()
-    predicted[0] = 1
-    table = evaluate.classification_table(labels, predicted)
-    assert list(table.index[9:12]) == ["9", "accuracy", "macro avg"]
-    assert table.loc["accuracy", "support"] == 30
-    assert table.loc["accuracy", "f1-score"] == pytest.approx(29 / 30)
-    assert np.isnan(table.loc["accuracy", "precision"])
+def test_save_best_model_writes_the_sidecar_and_no_temporary_files(tmp_path):
+    from digits import models
+    from digits.modelfile import read_info, write_info
+
+    x_val = np.zeros((4, 28, 28), np.uint8)
+    path = tmp_path / "model.h5"
+    path.write_bytes(b"not a model")
+    write_info(path, temperature=2.5)  # a stale calibration of the file being replaced
+    result = evaluate.save_best_model(models.build_simple_cnn(), path, x_val, np.arange(4))
+    assert result["saved"] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.h5",
+        "model.json",
+    ]
+    info = read_info(path)  # verifies the checksum against the new file
+    assert info.temperature == 1.0 and info.class_names == tuple("0123456789")
+
+
+def test_comparison_table_shows_counts_as_whole_numbers():
+    results = {"Simple CNN": {"test_accuracy": 0.9935, "test_errors": 65, "params": 225034}}
+    table = evaluate.comparison_table(results)
+    text = table.to_string()
+    assert "65.0" not in text and "225034.0" not in text and "225034" in text
+    assert table.loc["Simple CNN", "test_accuracy"] == 0.9935

@@ -30,9 +30,9 @@ def test_simple_cnn_is_the_specs_shape():
         "Dense",
     ]
     assert [
-        l.get_config()["activation"]
-        for l in model.layers
-        if isinstance(l, (layers.Conv2D, layers.Dense))
+        layer.get_config()["activation"]
+        for layer in model.layers
+        if isinstance(layer, (layers.Conv2D, layers.Dense))
     ] == ["relu", "relu", "relu", "softmax"]
     assert model.layers[-2].units == 128
     # 320 + 18,496 + 204,928 + 1,290 weights (3x3 kernels, 'valid' padding).
@@ -47,14 +47,14 @@ def test_deeper_cnn_has_blocks_dropout_and_dense256():
         and kinds.count("MaxPooling2D") == 2
         and kinds.count("Dropout") >= 3
     )
-    assert [l.units for l in model.layers if isinstance(l, layers.Dense)] == [256, 10]
+    assert [layer.units for layer in model.layers if isinstance(layer, layers.Dense)] == [256, 10]
     assert model.layers[-1].get_config()["activation"] == "softmax"
     assert model.count_params() == 331_306
 
 
 def test_deeper_cnn_width_is_a_parameter():
     model = models.build_deeper_cnn(filters=(32, 96))
-    widths = [l.filters for l in model.layers if isinstance(l, layers.Conv2D)]
+    widths = [layer.filters for layer in model.layers if isinstance(layer, layers.Conv2D)]
     assert widths == [32, 32, 96, 96] and model.count_params() == 517_930
     assert model.output_shape == (None, 10)
 

@@ -1,13 +1,12 @@
 """The committed model file: loads with plain Keras, scores what reports/metrics.json says."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "hand_written_digits_prediction.h5"
+from digits.paths import EXAMPLES_DIR, REPORTS_DIR
+from digits.paths import MODEL_PATH as MODEL
 
 pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no shipped model yet: run `make run`")
 
@@ -25,7 +24,7 @@ def test_shipped_model_scores_what_the_report_says(shipped, mnist):
     _, (x_test, y_test) = mnist
     predicted = shipped.predict(data.scale(x_test), batch_size=1000, verbose=0).argmax(axis=1)
     accuracy = float(np.mean(predicted == y_test))
-    metrics = json.loads((ROOT / "reports" / "metrics.json").read_text())
+    metrics = json.loads((REPORTS_DIR / "metrics.json").read_text())
     assert accuracy == pytest.approx(metrics["saved_model"]["test_accuracy"], abs=1e-4)
     assert accuracy >= 0.99
 
@@ -33,7 +32,7 @@ def test_shipped_model_scores_what_the_report_says(shipped, mnist):
 def test_the_specs_snippet_still_runs(shipped):
     import cv2
 
-    img = cv2.imread(str(ROOT / "digit_examples" / "7_a.png"), cv2.IMREAD_GRAYSCALE)
+    img = cv2.imread(str(EXAMPLES_DIR / "7_a.png"), cv2.IMREAD_GRAYSCALE)
     img = cv2.resize(img, (28, 28))
     img = 255 - img
     img = img.astype("float32") / 255.0

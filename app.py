@@ -1,0 +1,141 @@
+"""Web app: draw, upload or photograph a handwritten digit and see what the model reads.
+
+    make app        # streamlit run app.py --server.address 127.0.0.1
+
+A thin shell over the package: `digits.predict.Predictor` predicts, `digits.explain`
+measures the time, finds the pixels that drove the answer and words the notes.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import streamlit as st
+
+from digits.explain import Explanation, enlarge, explain, saliency_overlay
+from digits.paths import MODEL_PATH, MODELS_DIR
+from digits.predict import ModelError, Predictor
+
+#: Model picker: label -> file (those that exist are offered; the first is the default).
+MODELS = {
+    "LiteRT float": MODELS_DIR / "digits_float32.tflite",
+    "LiteRT int8": MODELS_DIR / "digits_int8.tflite",
+    "Keras (.h5)": MODEL_PATH,
+}
+CANVAS_SIDE = 280
+BRUSH = 22
+NOTE_STYLE = {"low_confidence": st.warning, "no_digit": st.info, "unreadable": st.error}
+
+
+@st.cache_resource
+def model_thread() -> ThreadPoolExecutor:
+    """One long-lived thread for all model calls: TensorFlow's first call in each new
+    thread costs 0.1-1 s, and Streamlit runs every rerun in a new thread."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+
+
+@st.cache_resource(show_spinner="Loading the model...")
+def load_predictor(path: str) -> Predictor:
+    """One Predictor per model file per process, loaded (and warmed up) in the model thread."""
+    return model_thread().submit(Predictor, path).result()
+
+
+def explained(predictor: Predictor, image) -> Explanation:
+    return model_thread().submit(explain, predictor, image).result()
+
+
+def show(result: Explanation, source: str) -> None:
+    """One input's answer: digit, confidence, top 3, probabilities, what the model saw."""
+    prediction = result.prediction
+    if result.note.kind in NOTE_STYLE:
+        NOTE_STYLE[result.note.kind](result.note.text)
+    if prediction.digit is None:
+        return
+    answer, chart = st.columns([1, 2])
+    with answer:
+        st.markdown(
+            f'<div class="digit-answer" data-source="{source}" style="font-size:6rem;'
+            f'font-weight:700;line-height:1">{prediction.digit}</div>',
+            unsafe_allow_html=True,
+        )
+        st.markdown(f"**{prediction.confidence:.1%}** confident")
+        st.markdown("Top 3: " + ", ".join(f"**{d}** {p:.1%}" for d, p in prediction.top_k(3)))
+        st.caption(f"Inference: {result.seconds * 1000:.1f} ms (read, preprocess, predict)")
+    with chart:
+        probabilities = pd.DataFrame(
+            {"probability": prediction.probabilities}, index=[str(d) for d in range(10)]
+        )
+        st.bar_chart(probabilities, height=220, x_label="digit", y_label="probability")
+    seen, why = st.columns(2)
+    image = prediction.preprocessed.image
+    seen.image(enlarge(image, 7), caption="The 28x28 the model saw", width=196)
+    if result.saliency is not None:
+        why.image(
+            saliency_overlay(image, result.saliency, 7),
+            caption="Pixels that drove the answer (red: hiding them lowers its probability)",
+            width=196,
+        )
+
+
+def draw(predictor: Predictor) -> None:
+    from streamlit_drawable_canvas import st_canvas
+
+    st.caption("Draw one digit. The answer appears when you lift the pen.")
+    if "canvas" not in st.session_state:
+        st.session_state.canvas = 0
+    if st.button("Clear", key="clear"):
+        st.session_state.canvas += 1  # a new key gives an empty canvas
+    canvas = st_canvas(
+        stroke_width=BRUSH,
+        stroke_color="#000000",
+        background_color="#ffffff",
+        height=CANVAS_SIDE,
+        width=CANVAS_SIDE,
+        drawing_mode="freedraw",
+        update_streamlit=True,
+        return_image_data=True,
+        key=f"canvas-{st.session_state.canvas}",
+    )
+    strokes = (canvas.json_data or {}).get("objects", [])
+    if not strokes or canvas.image_data is None:
+        st.info("Waiting for a drawing.")
+        return
+    show(explained(predictor, canvas.image_data), "draw")
+
+
+def upload(predictor: Predictor) -> None:
+    files = st.file_uploader(
+        "Images of digits (PNG, JPEG, BMP, GIF, WebP, TIFF)", accept_multiple_files=True
+    )
+    for file in files or []:
+        with st.container(border=True):
+            st.subheader(file.name)
+            show(explained(predictor, file.getvalue()), "upload")
+
+
+def camera(predictor: Predictor) -> None:
+    photo = st.camera_input("Photograph a digit on paper (dark ink, plain background)")
+    if photo is not None:
+        show(explained(predictor, photo.getvalue()), "camera")
+
+
+def main() -> None:
+    st.set_page_config(page_title="Handwritten digits", page_icon="✍️", layout="centered")
+    st.title("Handwritten digit recognition")
+    available = {label: path for label, path in MODELS.items() if path.is_file()}
+    if not available:
+        st.error("No model file found: train one first (see the README).")
+        return
+    label = st.sidebar.selectbox("Model", list(available))
+    st.sidebar.caption(f"`{available[label].name}`")
+    try:
+        predictor = load_predictor(str(available[label]))
+    except ModelError as error:
+        st.error(f"This model cannot be used: {error}")
+        return
+    mode = st.radio("Input", ["Draw", "Upload", "Camera"], horizontal=True)
+    {"Draw": draw, "Upload": upload, "Camera": camera}[mode](predictor)
+
+
+main()

@@ -1,0 +1,495 @@
+"""The JSON web service behind ``python -m digits serve``: FastAPI over `digits.predict`.
+
+    POST /predict   one or more images -> {"predictions": [CLI --json objects]}
+                    multipart files (field ``files`` or ``file``), or a raw image body
+                    (``Content-Type: image/*`` or ``application/octet-stream``);
+                    ``?top_k=K`` adds the K most likely digits.
+    GET  /health    model file, its SHA-256, package version
+    GET  /docs      OpenAPI page
+
+Limits, so that no client can take the server down:
+
+- a request body over ``max_bytes`` is refused with 413 (`BodyLimit`: a pure ASGI
+  middleware that checks Content-Length and counts the streamed chunks, since uvicorn
+  and Starlette do not limit uploads);
+- a client that stops sending its body for ``body_timeout_s`` gets 408 and is
+  disconnected; one that opens a connection and does not finish its request headers
+  within ``header_timeout_s`` is disconnected (`serve`'s protocol class);
+- predictions run in a small thread pool: a request that waits longer than
+  ``timeout_s`` for it gets 503, one whose prediction takes longer gets 504;
+- a body that is not an image type gets 415, a malformed request 422, and every
+  failure inside one image (whatever the exception) becomes that image's ``error``;
+  when no image in the request could be read the answer is 422.
+
+The Predictor is loaded once per process, when the app is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from digits.modelfile import file_sha256
+from digits.predict import Prediction, Predictor, prediction_record
+from digits.preprocess import ImageError
+
+__all__ = [
+    "BodyLimit",
+    "GuardedH11Protocol",
+    "create_app",
+    "package_version",
+    "predict_records",
+    "serve",
+]
+
+log = logging.getLogger("digits.service")
+
+#: Default largest request body, in bytes.
+MAX_BYTES = 10_000_000
+#: Default seconds a request may wait for and spend in prediction.
+TIMEOUT_S = 10.0
+#: Default seconds a client may pause while sending its body, or take to send its headers.
+CLIENT_TIMEOUT_S = 10.0
+#: Most images in one request.
+MAX_FILES = 64
+#: Field names of multipart image files.
+FILE_FIELDS = ("files", "file")
+
+
+def package_version() -> str:
+    """The installed ``digits`` version (``unknown`` when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("digits")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _error(status: int, detail: str, **extra) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+# --------------------------------------------------------------------------- limits
+
+
+class BodyLimit:
+    """Pure ASGI middleware: refuse request bodies over ``max_bytes`` with 413, and cut
+    off a client whose body stalls for ``body_timeout_s`` with 408.
+
+    A declared Content-Length over the limit is refused before anything is read;
+    otherwise the chunks are counted as the app reads them. Either answer closes the
+    connection (the rest of the body is never read).
+    """
+
+    def __init__(self, app, max_bytes: int = MAX_BYTES, body_timeout_s: float = CLIENT_TIMEOUT_S):
+        self.app = app
+        self.max_bytes = int(max_bytes)
+        self.body_timeout_s = float(body_timeout_s)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send, 413, self._too_large())
+            return
+        state = {"received": 0, "refused": None, "started": False}
+
+        async def limited_receive():
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout_s)
+            except TimeoutError:
+                state["refused"] = (408, "The request body stalled; the connection is closed.")
+                raise _Refused from None
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > self.max_bytes:
+                    state["refused"] = (413, self._too_large())
+                    raise _Refused
+            return message
+
+        async def guarded_send(message):
+            if state["refused"] is not None:
+                return  # the app's own answer to the failed read is replaced by ours
+            state["started"] = state["started"] or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _Refused:
+            pass
+        if state["refused"] is not None and not state["started"]:
+            await self._refuse(send, *state["refused"])
+
+    def _too_large(self) -> str:
+        return f"The request body is over the limit of {self.max_bytes:,} bytes."
+
+    @staticmethod
+    async def _refuse(send, status: int, detail: str) -> None:
+        response = JSONResponse({"detail": detail}, status_code=status)
+        response.headers["connection"] = "close"
+        await response({"type": "http"}, None, send)
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, plus a deadline for request headers: a connection
+    that has not sent a complete request ``header_timeout_s`` after it opened (or after
+    its previous response) is closed. uvicorn alone waits forever (slowloris)."""
+
+    header_timeout_s: float = CLIENT_TIMEOUT_S
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
+
+    def _waiting_for_request(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._header_timeout)
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if self._waiting_for_request() and not self.transport.is_closing():
+            self.transport.close()
+
+
+class _Refused(Exception):
+    """Raised inside the app's body read when `BodyLimit` refuses the request."""
+
+
+# --------------------------------------------------------------------------- prediction
+
+
+def predict_records(
+    predictor: Predictor, images: list[tuple[str | None, bytes]], top_k: int | None = None
+) -> list[dict]:
+    """The CLI's JSON object for each ``(name, bytes)``; never raises for a bad image.
+
+    All images go through one ``predict_many`` call; if that raises anything (a decoder
+    bug, say), each image is retried alone and its exception becomes its ``error``.
+    """
+    datas = [data for _, data in images]
+    try:
+        predictions = predictor.predict_many(datas, raise_errors=False)
+    except Exception:  # noqa: BLE001 - isolate the image that fails, below
+        predictions = [_predict_one(predictor, data) for data in datas]
+    return [prediction_record(name, p, top_k) for (name, _), p in zip(images, predictions)]
+
+
+def _predict_one(predictor: Predictor, data: bytes) -> Prediction:
+    try:
+        return predictor.predict_many([data], raise_errors=False)[0]
+    except Exception as error:  # noqa: BLE001 - any failure is this image's error
+        log.exception("unexpected failure on one image")
+        message = f"The image could not be read ({type(error).__name__}: {error})."
+        return Prediction(None, 0.0, None, True, error=message)
+
+
+class _Runner:
+    """Runs ``work(images, top_k)`` in a thread pool with a deadline per request."""
+
+    def __init__(self, work, executor: ThreadPoolExecutor, timeout_s: float):
+        self.work = work
+        self.executor = executor
+        self.timeout_s = float(timeout_s)
+
+    async def __call__(self, images, top_k):
+        queued_at = time.monotonic()
+        state = {"started": None}
+
+        def job():
+            state["started"] = time.monotonic()
+            if state["started"] - queued_at > self.timeout_s:
+                return None  # the client already had its 503: skip the work
+            return self.work(images, top_k)
+
+        future = asyncio.get_running_loop().run_in_executor(self.executor, job)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout_s)
+        except TimeoutError:
+            if state["started"] is None:
+                raise _Busy(503, "The server is busy; try again shortly.") from None
+            raise _Busy(504, f"The prediction took over {self.timeout_s:g} s.") from None
+
+
+class _Busy(Exception):
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+# --------------------------------------------------------------------------- reading requests
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+async def _read_images(request: Request) -> list[tuple[str | None, bytes]]:
+    """``(file name or None, bytes)`` for each image in the request."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        return await _read_multipart(request)
+    if content_type.startswith("image/") or content_type == "application/octet-stream":
+        data = await request.body()
+        if not data:
+            raise _BadRequest(422, "The request body is empty; send an image.")
+        return [(request.headers.get("x-filename"), data)]
+    raise _BadRequest(
+        415,
+        f"Unsupported Content-Type {content_type or '(none)'!r}: send multipart/form-data "
+        "with image files in the field 'files', or a raw image body (image/* or "
+        "application/octet-stream).",
+    )
+
+
+async def _read_multipart(request: Request) -> list[tuple[str | None, bytes]]:
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+    except _Refused:
+        raise
+    except Exception as error:  # noqa: BLE001 - Starlette raises several kinds
+        detail = getattr(error, "detail", None) or str(error) or type(error).__name__
+        raise _BadRequest(422, f"Malformed multipart body: {detail}") from None
+    try:
+        uploads = [
+            item
+            for name in FILE_FIELDS
+            for item in form.getlist(name)
+            if isinstance(item, UploadFile)
+        ]
+        if not uploads:
+            raise _BadRequest(
+                422, "No image files in the request: send them in the multipart field 'files'."
+            )
+        return [(upload.filename, await upload.read()) for upload in uploads]
+    finally:
+        await form.close()
+
+
+# --------------------------------------------------------------------------- the app
+
+_UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                        }
+                    },
+                    "required": ["files"],
+                }
+            },
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def create_app(
+    model_path: str | Path | None = None,
+    max_bytes: int = MAX_BYTES,
+    timeout_s: float = TIMEOUT_S,
+    *,
+    body_timeout_s: float = CLIENT_TIMEOUT_S,
+    threads: int = 1,
+    predictor: Predictor | None = None,
+) -> FastAPI:
+    """The FastAPI app, with its Predictor loaded (once) and `BodyLimit` installed.
+
+    Args:
+        model_path: model file for `Predictor` (default: the package's default model).
+        max_bytes: largest request body (413 above it).
+        timeout_s: most seconds a request waits for, then spends in, prediction.
+        body_timeout_s: most seconds a client may pause while sending its body (408).
+        threads: prediction threads (the Predictor is shared by them).
+        predictor: an already loaded Predictor to use instead of loading ``model_path``.
+
+    Raises:
+        ModelError: the model file is missing, invalid or fails its checksum.
+    """
+    predictor = predictor if predictor is not None else Predictor(model_path)
+    model_file = Path(predictor.model_path)
+    sha256 = predictor.info.sha256 or file_sha256(model_file)
+    health = {
+        "status": "ok",
+        "model": model_file.name,
+        "sha256": sha256,
+        "verified": predictor.info.sha256 is not None,
+        "version": package_version(),
+    }
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="predict")
+    runner = _Runner(
+        lambda images, top_k: predict_records(predictor, images, top_k), executor, timeout_s
+    )
+    app = FastAPI(
+        title="digits",
+        version=health["version"],
+        summary="Handwritten digit recognition: POST images, get digits.",
+    )
+    app.state.predictor = predictor
+    app.add_middleware(BodyLimit, max_bytes=max_bytes, body_timeout_s=body_timeout_s)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError):
+        return _error(422, "Invalid request.", errors=error.errors())
+
+    @app.get("/health")
+    async def get_health() -> dict:
+        """The model file, its SHA-256 (from its sidecar when it has one) and the version."""
+        return health
+
+    @app.post("/predict", openapi_extra=_UPLOAD_SCHEMA)
+    async def post_predict(
+        request: Request, top_k: int | None = Query(None, ge=1, le=10)
+    ) -> JSONResponse:
+        """Predict the digit in each image: ``{"predictions": [...]}``, one object per image
+        (the same as ``digits predict --json``; ``path`` is the uploaded file name)."""
+        try:
+            images = await _read_images(request)
+            records = await runner(images, top_k)
+        except (_BadRequest, _Busy) as failure:
+            return _error(failure.status, failure.detail)
+        if all("error" in record for record in records):
+            return _error(422, "No image in the request could be read.", predictions=records)
+        return JSONResponse({"predictions": records})
+
+    # ---- POST /read: numbers (several digits) -- wired when digits.read exists.
+    _add_read_route(app, predictor, runner)
+    return app
+
+
+def _add_read_route(app: FastAPI, predictor: Predictor, runner: _Runner) -> None:
+    """``POST /read``: the number in each image (`digits.read.read_number`), added only
+    when that module is installed. Same uploads and limits as ``/predict``; answers
+    ``{"readings": [{"path", "text", "digits": [{digit, label, confidence, box}], ...}]}``."""
+    try:
+        from digits.read import read_number
+    except ImportError:
+        return
+
+    def read_all(images: list[tuple[str | None, bytes]], top_k: int | None) -> list[dict]:
+        return [_read_one(read_number, predictor, name, data) for name, data in images]
+
+    read_runner = _Runner(read_all, runner.executor, runner.timeout_s)  # one pool, one model
+
+    @app.post("/read", openapi_extra=_UPLOAD_SCHEMA)
+    async def post_read(request: Request) -> JSONResponse:
+        """Read the handwritten number in each image: ``{"readings": [...]}``."""
+        try:
+            images = await _read_images(request)
+            records = await read_runner(images, None)
+        except (_BadRequest, _Busy) as failure:
+            return _error(failure.status, failure.detail)
+        if all("error" in record for record in records):
+            return _error(422, "No image in the request could be read.", readings=records)
+        return JSONResponse({"readings": records})
+
+
+def _read_one(read_number, predictor: Predictor, name: str | None, data: bytes) -> dict:
+    try:
+        return {"path": name, **read_number(data, predictor).to_dict()}
+    except Exception as error:  # noqa: BLE001 - any failure is this image's error
+        if not isinstance(error, ImageError):
+            log.exception("unexpected failure reading a number")
+        return {"path": name, "text": "", "digits": [], "low_confidence": True, "error": str(error)}
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def _app_from_env() -> FastAPI:
+    """App factory for uvicorn workers (``--workers N``): settings from the environment."""
+    return create_app(
+        os.environ.get("DIGITS_MODEL") or None,
+        max_bytes=int(os.environ.get("DIGITS_MAX_BYTES", MAX_BYTES)),
+        timeout_s=float(os.environ.get("DIGITS_TIMEOUT_S", TIMEOUT_S)),
+        threads=int(os.environ.get("DIGITS_THREADS", 1)),
+        body_timeout_s=_client_timeout_from_env(),
+    )
+
+
+def _client_timeout_from_env() -> float:
+    seconds = float(os.environ.get("DIGITS_CLIENT_TIMEOUT_S", CLIENT_TIMEOUT_S))
+    GuardedH11Protocol.header_timeout_s = seconds  # this worker process's connections
+    return seconds
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    model_path: str | Path | None = None,
+    max_bytes: int = MAX_BYTES,
+    timeout_s: float = TIMEOUT_S,
+    workers: int = 1,
+    threads: int = 1,
+    predictor: Predictor | None = None,
+    client_timeout_s: float = CLIENT_TIMEOUT_S,
+) -> None:
+    """Run the service with uvicorn until interrupted (one Predictor per worker process;
+    ``predictor``, already loaded, serves a single worker). ``client_timeout_s`` bounds
+    both the wait for request headers and any pause in a request body."""
+    import uvicorn
+
+    GuardedH11Protocol.header_timeout_s = client_timeout_s
+
+    options = dict(
+        host=host,
+        port=port,
+        http=GuardedH11Protocol,
+        timeout_keep_alive=5,
+        limit_concurrency=256,
+        log_level="info",
+    )
+    if workers > 1:
+        os.environ.update(
+            DIGITS_MODEL=str(model_path or ""),
+            DIGITS_MAX_BYTES=str(max_bytes),
+            DIGITS_TIMEOUT_S=str(timeout_s),
+            DIGITS_THREADS=str(threads),
+            DIGITS_CLIENT_TIMEOUT_S=str(client_timeout_s),
+        )
+        uvicorn.run("digits.service:_app_from_env", factory=True, workers=workers, **options)
+    else:
+        app = create_app(
+            model_path,
+            max_bytes=max_bytes,
+            timeout_s=timeout_s,
+            threads=threads,
+            predictor=predictor,
+            body_timeout_s=client_timeout_s,
+        )
+        uvicorn.run(app, **options)

@@ -1,0 +1,176 @@
+"""Size, MNIST test accuracy, agreement with Keras and latency of the LiteRT exports.
+
+Evaluates the Keras model and every ``models/*.tflite`` export of it on the 10,000 MNIST
+test images (`digits.runtime` runners, the ones `Predictor` uses), and, with ``--extra``,
+the quantizations that are not committed (exported to a temporary folder by
+`digits.export.export_litert`). Prints a table and writes ``reports/litert.json``.
+
+    python scripts/evaluate_litert.py [--keras FILE] [--models FILE...] [--extra float16 dynamic]
+
+- agreement: share of test images where the export's digit equals the Keras model's;
+- single-image latency: model only (``runner.probabilities`` of one preprocessed image),
+  median of ``--repeats`` calls; LiteRT on one thread, Keras through its compiled
+  ``tf.function`` with TensorFlow's default threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from digits.data import load_mnist, scale  # noqa: E402
+from digits.modelfile import atomic_write_json, read_info  # noqa: E402
+from digits.runtime import open_runner  # noqa: E402
+
+#: What the issue asks of the exports.
+MIN_FLOAT_AGREEMENT = 0.9995
+MAX_INT8_ACCURACY_DROP = 0.001
+MIN_INT8_SIZE_RATIO = 3.5
+
+
+def _shown(path: Path) -> str:
+    path = path.resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+
+
+def single_image_ms(runner, x: np.ndarray, repeats: int) -> float:
+    """Median milliseconds of ``runner.probabilities`` on one image, after a warm-up."""
+    one = x[:1]
+    for _ in range(20):
+        runner.probabilities(one)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        runner.probabilities(one)
+        times.append(time.perf_counter() - start)
+    return round(float(np.median(times)) * 1000, 4)
+
+
+def evaluate(path: Path, x: np.ndarray, y: np.ndarray, reference, repeats: int) -> dict:
+    """One row of the report for a model file (``reference``: the Keras digits)."""
+    runner = open_runner(path, num_threads=1, batch_size=1000)
+    start = time.perf_counter()
+    probabilities = runner.probabilities(x)
+    seconds = time.perf_counter() - start
+    digits = probabilities.argmax(axis=1)
+    row = {
+        "file": _shown(path),
+        "runtime": runner.kind,
+        "quantize": read_info(path).extra.get("quantize"),
+        "bytes": path.stat().st_size,
+        "test_accuracy": round(float(np.mean(digits == y)), 6),
+        "single_image_ms": single_image_ms(runner, x, repeats),
+        "test_set_seconds": round(seconds, 3),
+    }
+    if reference is not None:
+        row["agreement_with_keras"] = round(float(np.mean(digits == reference[0])), 6)
+        row["disagreements"] = int(np.sum(digits != reference[0]))
+        row["max_abs_probability_difference"] = round(
+            float(np.abs(probabilities - reference[1]).max()), 6
+        )
+    return row
+
+
+def checks(keras_row: dict, rows: list[dict]) -> dict:
+    """The issue's 'must show' for the float32 and int8 exports (None when absent)."""
+    by_kind = {row["quantize"]: row for row in rows}
+    out: dict = {"float_agreement_at_least": MIN_FLOAT_AGREEMENT}
+    if "none" in by_kind:
+        out["float_agreement_ok"] = by_kind["none"]["agreement_with_keras"] >= MIN_FLOAT_AGREEMENT
+    if "int8" in by_kind:
+        int8 = by_kind["int8"]
+        drop = keras_row["test_accuracy"] - int8["test_accuracy"]
+        out["int8_accuracy_drop_points"] = round(drop * 100, 3)
+        out["int8_accuracy_ok"] = drop <= MAX_INT8_ACCURACY_DROP
+        out["int8_smaller_than_keras_x"] = round(keras_row["bytes"] / int8["bytes"], 2)
+        if "none" in by_kind:
+            out["int8_smaller_than_float32_x"] = round(by_kind["none"]["bytes"] / int8["bytes"], 2)
+        out["int8_size_ok"] = (
+            min(out["int8_smaller_than_keras_x"], out.get("int8_smaller_than_float32_x", np.inf))
+            >= MIN_INT8_SIZE_RATIO
+        )
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keras", type=Path, default=ROOT / "hand_written_digits_prediction.h5")
+    parser.add_argument("--models", type=Path, nargs="*", default=None)
+    parser.add_argument("--extra", nargs="*", default=[], choices=["float16", "dynamic"])
+    parser.add_argument("--repeats", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "litert.json")
+    args = parser.parse_args()
+    models = args.models if args.models is not None else sorted((ROOT / "models").glob("*.tflite"))
+
+    _, (x_test, y_test) = load_mnist()
+    x = scale(x_test)
+    keras = open_runner(args.keras, batch_size=1000)
+    keras_probabilities = keras.probabilities(x)
+    keras_row = evaluate(args.keras, x, y_test, None, args.repeats // 4)
+    reference = (keras_probabilities.argmax(axis=1), keras_probabilities)
+    rows = [evaluate(path, x, y_test, reference, args.repeats) for path in models]
+    for row in rows:
+        row["committed"] = True
+    with tempfile.TemporaryDirectory() as folder:
+        from digits.export import export_litert
+
+        for quantize in args.extra:
+            path = export_litert(args.keras, Path(folder) / f"digits_{quantize}.tflite", quantize)
+            row = evaluate(path, x, y_test, reference, args.repeats)
+            rows.append({**row, "file": f"(not committed) {row['file']}", "committed": False})
+
+    import tensorflow as tf
+
+    command = "python " + " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
+    report = {
+        "command": command,
+        "test_images": len(y_test),
+        "keras": keras_row,
+        "litert": rows,
+        "checks": checks(keras_row, rows),
+        "versions": {
+            "ai_edge_litert": _version("ai-edge-litert"),
+            "tensorflow": tf.__version__,
+        },
+        "cpu_count": os.cpu_count(),
+    }
+    atomic_write_json(args.out, report)
+    _print_table(keras_row, rows, report["checks"])
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+def _print_table(keras_row: dict, rows: list[dict], checked: dict) -> None:
+    print("| format | file | bytes | test accuracy | agreement with Keras | one image |")
+    print("|---|---|---:|---:|---:|---:|")
+    for row in [keras_row, *rows]:
+        kind = {"none": "float32"}.get(row["quantize"], row["quantize"])
+        name = "Keras (.h5)" if row["runtime"] == "keras" else f"LiteRT {kind}"
+        agreement = row.get("agreement_with_keras")
+        shown = "-" if agreement is None else f"{agreement:.2%} ({row['disagreements']} differ)"
+        print(
+            f"| {name} | {row['file']} | {row['bytes']:,} | {row['test_accuracy']:.2%} "
+            f"| {shown} | {row['single_image_ms']:.3f} ms |"
+        )
+    print("\nchecks:", ", ".join(f"{k}={v}" for k, v in checked.items()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Real-browser test of the Streamlit app (app.py): draw a digit and upload images in
+Debian's chromium, driven by Playwright, and save a screenshot for the README.
+
+Playwright cannot download browsers here, so the test installs Debian's ``chromium``
+with apt-get when ``/usr/bin/chromium`` is missing, and points Playwright at it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from digits.modelfile import atomic_write_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = ROOT / "reports" / "figures" / "app.png"
+WAIT_MS = 120_000  # the machine may be busy: TensorFlow loads, Streamlit reruns
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    """Debian's chromium, installed with apt-get when it is missing."""
+    if not CHROMIUM.exists() and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(
+            "apt-get update && apt-get install -y chromium",
+            shell=True,
+            check=False,
+            capture_output=True,
+            timeout=900,
+        )
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is missing and could not be installed with apt-get")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """``streamlit run app.py`` on a free loopback port; its URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    command += ["--browser.gatherUsageStats", "false"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as answer:
+                if answer.read() == b"ok":
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the app did not start:\n{log.read_text()}")
+        time.sleep(0.5)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def page(chromium, app_url, tmp_path):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 1400})
+        page.set_default_timeout(WAIT_MS)
+        page.goto(app_url)
+        try:
+            yield page
+        finally:
+            page.screenshot(path=str(tmp_path / "last.png"), full_page=True)  # to debug
+            browser.close()
+
+
+def stroke(page, points: list[tuple[float, float]], steps: int = 15) -> None:
+    """Draw one stroke through ``points`` (canvas pixels): mouse down, move in steps, up."""
+    # In streamlit-drawable-canvas 0.13 the canvas layers sit in a shadow root; Playwright's
+    # CSS locators pierce open shadow roots. Fabric.js listens on the upper canvas.
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    x0, y0 = box["x"], box["y"]
+    page.mouse.move(x0 + points[0][0], y0 + points[0][1])
+    page.mouse.down()
+    for (xa, ya), (xb, yb) in zip(points, points[1:]):
+        for k in range(1, steps + 1):
+            page.mouse.move(x0 + xa + (xb - xa) * k / steps, y0 + ya + (yb - ya) * k / steps)
+    page.mouse.up()
+
+
+def answers(page, source: str, count: int = 1) -> list[str]:
+    """The big digits shown for ``source`` once ``count`` of them are on the page."""
+    selector = f".digit-answer[data-source={source}]"
+    page.wait_for_function(
+        f"document.querySelectorAll('{selector}').length >= {count}", timeout=WAIT_MS
+    )
+    return [text.strip() for text in page.locator(selector).all_inner_texts()]
+
+
+def settle(page) -> None:
+    """Wait until the app has finished its rerun (no running indicator, images loaded)."""
+    page.wait_for_function(
+        "!document.querySelector('[data-testid=stStatusWidget]')"
+        " && [...document.querySelectorAll('img')].every(i => i.complete)",
+        timeout=WAIT_MS,
+    )
+    page.wait_for_timeout(500)
+
+
+def test_draw_clear_and_upload(page):
+    page.wait_for_selector("canvas.upper-canvas")
+    page.wait_for_timeout(500)
+    stroke(page, [(60, 60), (220, 60), (140, 240)])  # a 7
+    assert answers(page, "draw") == ["7"]
+    page.wait_for_function("document.querySelectorAll('[data-testid=stImage]').length >= 2")
+    settle(page)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(SCREENSHOT, page.screenshot(full_page=True))
+
+    page.get_by_role("button", name="Clear").click()  # one tap: an empty canvas, no answer
+    page.wait_for_function("!document.querySelector('.digit-answer')")
+    page.wait_for_selector("canvas.upper-canvas")
+    page.wait_for_timeout(500)
+    stroke(page, [(140, 40), (140, 240)])  # a 1
+    assert answers(page, "draw") == ["1"]
+
+    page.get_by_text("Upload", exact=True).click()
+    files = [ROOT / "digit_examples" / "3_a.png", ROOT / "digit_examples" / "8_b.jpg"]
+    page.locator("input[type=file]").set_input_files([*map(str, files), str(ROOT / "README.md")])
+    assert answers(page, "upload", count=2) == ["3", "8"]
+    page.get_by_text("could not be read").first.wait_for()  # README.md: a clear message
