@@ -1,7 +1,7 @@
 """Import TensorFlow and Keras once, without TensorFlow's start-up log lines.
 
 TensorFlow 2.21 writes C++ log lines (oneDNN, CUDA drivers) to stderr while it loads,
-and ``TF_CPP_MIN_LOG_LEVEL`` no longer silences them; they would clutter the notebook,
+and ``TF_CPP_MIN_LOG_LEVEL`` does not silence them; they would clutter the notebook,
 the CLI and the test logs. The package's modules import ``tf`` and ``keras`` from here:
 those lines are held back while TensorFlow loads, and shown only if the import fails.
 """

@@ -204,8 +204,9 @@ def _add_export(commands) -> None:
         description="Convert a Keras model to a LiteRT .tflite file (plus its .json sidecar) "
         "that predicts without TensorFlow.",
         epilog="examples:\n"
-        "  digits export --quantize int8\n"
-        "  digits export --model my_model.h5 --out my_model.tflite\n\n"
+        "  digits export                    # models/digits_float32.tflite\n"
+        "  digits export --quantize int8    # models/digits_int8.tflite\n"
+        "  digits export --model mine.h5 --out mine.tflite\n\n"
         "Exit status: 0 written, 1 could not write, 2 usage error or bad model file.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

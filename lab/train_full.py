@@ -97,8 +97,10 @@ def score(model, splits: dict) -> dict:
 def train_seed(recipe: Recipe, seed: int, train_split, splits: dict, views):
     """Train one seed; returns the model and its line of the report."""
     print(f"\n=== Deeper CNN, seed {seed}, {recipe.epochs} epochs ===", flush=True)
-    model = load_checked(recipe.init, "init") if recipe.init else None
-    model = model or models.build_deeper_cnn(filters=tuple(recipe.filters))
+    if recipe.init:  # fine-tune a trained model
+        model = load_checked(recipe.init, "init")
+    else:
+        model = models.build_deeper_cnn(filters=tuple(recipe.filters))
     images, labels = train_split
     if views is not None:
         keras.utils.set_random_seed(seed)  # the views picked each epoch depend on the seed

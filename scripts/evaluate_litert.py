@@ -26,11 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from digits.data import load_mnist, scale  # noqa: E402
 from digits.modelfile import atomic_write_json, read_info  # noqa: E402
+from digits.paths import MODEL_PATH, MODELS_DIR, REPORTS_DIR, ROOT  # noqa: E402
 from digits.runtime import open_runner  # noqa: E402
 
 #: What the issue asks of the exports.
@@ -105,13 +103,13 @@ def checks(keras_row: dict, rows: list[dict]) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keras", type=Path, default=ROOT / "hand_written_digits_prediction.h5")
+    parser.add_argument("--keras", type=Path, default=MODEL_PATH)
     parser.add_argument("--models", type=Path, nargs="*", default=None)
     parser.add_argument("--extra", nargs="*", default=[], choices=["float16", "dynamic"])
     parser.add_argument("--repeats", type=int, default=1000)
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "litert.json")
+    parser.add_argument("--out", type=Path, default=REPORTS_DIR / "litert.json")
     args = parser.parse_args()
-    models = args.models if args.models is not None else sorted((ROOT / "models").glob("*.tflite"))
+    models = args.models if args.models is not None else sorted(MODELS_DIR.glob("*.tflite"))
 
     _, (x_test, y_test) = load_mnist()
     x = scale(x_test)
