@@ -139,5 +139,7 @@ def build_metrics(
         "parameters": parameters,
         "command": "make run  (papermill Handwritten-Digits-Recognition.ipynb, parameters above)",
         "notebook_seconds": round(notebook_seconds, 1),
+        # the machine's load (1, 5, 15 min) at the end of the run: timings on a shared machine
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "environment": environment,
     }

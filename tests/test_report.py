@@ -88,6 +88,7 @@ def test_build_metrics_records_the_run():
         summary, "Deeper CNN", shipped, sizes, {"TRAIN": True}, 321.06, {"python": "3"}
     )
     assert metrics["notebook_seconds"] == 321.1 and metrics["best_model"] == "Deeper CNN"
+    assert len(metrics["load_average"]) == 3
     assert metrics["train_size"] == 55000 and metrics["saved_model"] == shipped
     assert json.loads(json.dumps(metrics)) == metrics
     with pytest.raises(ValueError, match="best_model"):
