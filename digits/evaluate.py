@@ -41,8 +41,18 @@ __all__ = [
 def predict_probabilities(
     model: keras.Model, images: np.ndarray, batch_size: int = 1024
 ) -> np.ndarray:
-    """Softmax probabilities (N, 10) for uint8 images (N, 28, 28)."""
-    return model.predict(scale(images), batch_size=batch_size, verbose=0)
+    """Softmax probabilities (N, 10) for uint8 images (N, 28, 28).
+
+    Every model (and batch shape) needs its own traced ``predict`` graph; TensorFlow counts
+    those traces across models and warns about "retracing" after five, which is expected when
+    several models are scored in turn, so that warning is silenced during the call."""
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        return model.predict(scale(images), batch_size=batch_size, verbose=0)
+    finally:
+        tf_logger.setLevel(level)
 
 
 def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict:

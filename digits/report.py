@@ -1,0 +1,145 @@
+"""The notebook's bookkeeping: its trained models saved with their training record, one row
+of results per model, and the `reports/metrics.json` document.
+
+A notebook model is saved as ``NAME.h5`` with a sidecar ``NAME.json`` (`digits.modelfile`)
+whose ``training`` key holds `training_record`: the per-epoch history, the time and the
+settings. Loading the model gives back that record, so a notebook run without training
+still shows the curves and the times of the run that made the models.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from digits.backend import keras
+from digits.modelfile import ModelError, read_info, write_info
+
+if TYPE_CHECKING:
+    from digits.train import TrainingResult
+
+__all__ = [
+    "training_record",
+    "save_model",
+    "load_model",
+    "summarise",
+    "build_metrics",
+]
+
+
+def training_record(run: TrainingResult) -> dict:
+    """What to keep of a `digits.train.fit` result: JSON-ready numbers, history and settings."""
+    return {
+        "history": run.history,
+        "seconds": round(run.seconds, 1),
+        "epochs": run.epochs_run,
+        "best_epoch": run.best_epoch,
+        "best_val_accuracy": run.best_val_accuracy,
+        "best_val_loss": run.best_val_loss,
+        "kept_epoch": run.kept_epoch,
+        "val_accuracy": run.val_accuracy,
+        "val_loss": run.val_loss,
+        "images_per_second": round(run.images_per_second),
+        "config": run.config,
+    }
+
+
+def save_model(model: keras.Model, path: str | Path, record: dict) -> Path:
+    """Save ``model`` as a Keras ``.h5`` file at ``path`` (atomically: written beside it, then
+    renamed) and its sidecar with ``record`` (a `training_record`) under ``training``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".h5", dir=path.parent)
+    os.close(fd)
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)  # .h5 is the spec's format: no "legacy format" warning
+    try:
+        model.save(tmp, include_optimizer=False)  # for inference: a third of the size
+        os.replace(tmp, path)
+    finally:
+        absl_logger.setLevel(level)
+        Path(tmp).unlink(missing_ok=True)
+    write_info(path, training=record)
+    return path
+
+
+def load_model(path: str | Path) -> tuple[keras.Model, dict]:
+    """A model saved by `save_model` and its training record (checksum verified).
+
+    Raises:
+        ModelError: the file or its sidecar is missing, damaged or has no training record.
+    """
+    from digits.predict import load_model as load_checked
+
+    path = Path(path)
+    if not path.with_suffix(".json").is_file():
+        raise ModelError(
+            f"No model sidecar {path.with_suffix('.json')}: run the notebook with TRAIN = True "
+            "to train and save the notebook's models."
+        )
+    info = read_info(path)
+    record = info.extra.get("training")
+    if not isinstance(record, dict) or "history" not in record:
+        raise ModelError(f"{path.with_suffix('.json')} holds no training record.")
+    return load_checked(path), record
+
+
+def summarise(record: dict, result: dict, params: int) -> dict:
+    """One model's row: test scores (``result`` from `digits.evaluate.evaluate_model`), its
+    validation scores and training time (``record`` from `training_record`) and its size."""
+    return {
+        "test_accuracy": result["accuracy"],
+        "test_loss": result["loss"],
+        "test_errors": int(result["errors"]),
+        "val_accuracy": record["val_accuracy"],  # of the weights kept (best epoch, or average)
+        "val_loss": record["val_loss"],
+        "best_val_accuracy": record["best_val_accuracy"],  # of the best single epoch
+        "best_val_loss": record["best_val_loss"],
+        "params": int(params),
+        "epochs": int(record["epochs"]),
+        "best_epoch": int(record["best_epoch"]),
+        "train_seconds": record["seconds"],
+        "train_images_per_second": record["images_per_second"],
+    }
+
+
+def build_metrics(
+    summary: dict[str, dict],
+    best_model: str,
+    shipped: dict,
+    sizes: dict[str, int],
+    parameters: dict,
+    notebook_seconds: float,
+    environment: dict,
+) -> dict:
+    """The `reports/metrics.json` document of a notebook run.
+
+    Args:
+        summary: `summarise` rows by model name.
+        best_model: the name of the model with the best validation accuracy.
+        shipped: the shipped model's file name, whether this run saved it and its scores.
+        sizes: the number of training, validation and test images.
+        parameters: the notebook's parameters.
+        notebook_seconds: the wall time of the whole run.
+        environment: `digits.evaluate.environment()`.
+    """
+    if best_model not in summary:
+        raise ValueError(f"best_model {best_model!r} is not one of {sorted(summary)}")
+    return {
+        "models": summary,
+        "best_model": best_model,
+        "saved_model": shipped,
+        "train_size": sizes["train"],
+        "validation_size": sizes["validation"],
+        "test_size": sizes["test"],
+        "parameters": parameters,
+        "command": "make run  (papermill Handwritten-Digits-Recognition.ipynb, parameters above)",
+        "notebook_seconds": round(notebook_seconds, 1),
+        # the machine's load (1, 5, 15 min) at the end of the run: timings on a shared machine
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+        "environment": environment,
+    }
