@@ -295,7 +295,7 @@ class Predictor:
         if not ready:
             return list(results)  # type: ignore[arg-type]
         images = np.stack([r.image for r in ready])
-        answers = iter(zip(self.predict_inputs(images), NondigitDetector.load().flags(images)))
+        answers = iter(zip(self.predict_inputs(images), _nondigit_flags(images)))
         return [
             self._prediction(r, *next(answers)) if isinstance(r, PreprocessResult) else r
             for r in results
@@ -320,6 +320,19 @@ class Predictor:
         return (
             f"Predictor(model_path={str(self.model_path)!r}, low_confidence={self.low_confidence})"
         )
+
+
+def _nondigit_flags(images: np.ndarray) -> np.ndarray:
+    """`digits.ood` flags; all False (with a warning) if the detector file cannot be read."""
+    try:
+        return NondigitDetector.load().flags(images)
+    except (OSError, KeyError, ValueError) as error:
+        warnings.warn(
+            f"the non-digit detector could not be loaded ({error}): inputs are not checked",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return np.zeros(len(images), dtype=bool)
 
 
 def _positive_int(value, name: str) -> int:

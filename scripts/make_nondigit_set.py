@@ -119,6 +119,42 @@ def item_image(item: str, rng: np.random.Generator) -> np.ndarray:
     return _mnist_style(drawn, rng)
 
 
+#: Characters for `random_drawing`: no digit look-alikes, none of the evaluation's symbols.
+RANDOM_CHARACTERS = "cdfijmnoprtuvxyDJLMPQRUVWX<>^~[]{}()/\\|;:"
+
+
+def random_drawing(rng: np.random.Generator, exclude: frozenset = frozenset()) -> np.ndarray:
+    """A generic non-digit, not one of the named items: a random open or closed polyline
+    of 5-8 points, a few random strokes or arcs, or a random character (training only)."""
+    width = int(rng.integers(7, 14))
+    canvas = np.zeros((_CANVAS, _CANVAS), np.uint8)
+    kind = rng.integers(4)
+    c, r = _CANVAS // 2, _CANVAS // 2 - 12
+    line = dict(color=255, thickness=width, lineType=cv2.LINE_AA)
+    if kind == 0:
+        points = c + rng.integers(-r, r + 1, size=(int(rng.integers(5, 9)), 2))
+        cv2.polylines(canvas, [points.astype(np.int32)], bool(rng.integers(2)), **line)
+    elif kind == 1:
+        for _ in range(int(rng.integers(2, 5))):
+            a, b = c + rng.integers(-r, r + 1, size=(2, 2))
+            cv2.line(canvas, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), **line)
+    elif kind == 2:
+        for _ in range(int(rng.integers(1, 4))):
+            centre = tuple(int(v) for v in c + rng.integers(-r // 2, r // 2 + 1, size=2))
+            axes = tuple(int(v) for v in rng.integers(r // 4, r, size=2))
+            start = int(rng.integers(0, 360))
+            span = int(rng.integers(60, 300))
+            cv2.ellipse(
+                canvas, centre, axes, int(rng.integers(0, 180)), start, start + span, **line
+            )
+    else:
+        choices = [ch for ch in RANDOM_CHARACTERS if ch not in exclude]
+        return _mnist_style(_text(str(rng.choice(choices)), rng, width // 2 + 2), rng)
+    if canvas.max() == 0:
+        cv2.line(canvas, (c - r, c), (c + r, c), **line)
+    return _mnist_style(canvas, rng)
+
+
 def _slug(item: str) -> str:
     names = {"$": "dollar", "#": "hash", "@": "at", "%": "percent", "&": "ampersand"}
     names.update({"+": "plus", "=": "equals", "?": "question", "*": "star_sign", "!": "bang"})

@@ -34,20 +34,27 @@ from digits.preprocess import ImageError, NoDigitFound, to_model_input  # noqa: 
 QUANTILE = 0.995
 
 
-def negatives(per_item: int, seed: int, hold_out: frozenset = frozenset()) -> np.ndarray:
+def negatives(
+    per_item: int, seed: int, hold_out: frozenset = frozenset(), random: int = 0
+) -> np.ndarray:
+    """Drawings of the named items (not those in ``hold_out``) and ``random`` generic
+    drawings (`make_nondigit_set.random_drawing`), rendered and preprocessed."""
     rng = np.random.default_rng(seed)
     kinds = [k for k in samples.KINDS if k != "offcentre"]
+    items = [i for i in nondigits.SHAPES + nondigits.LETTERS + nondigits.SYMBOLS]
+    jobs = [i for i in items if i not in hold_out for _ in range(per_item)] + [None] * random
     out = []
-    for item in nondigits.SHAPES + nondigits.LETTERS + nondigits.SYMBOLS:
-        if item in hold_out:
+    for item in jobs:
+        options, ext, quality = samples.variant(kinds[int(rng.integers(len(kinds)))], rng)
+        if item is None:
+            drawing = nondigits.random_drawing(rng, hold_out)
+        else:
+            drawing = nondigits.item_image(item, rng)
+        image = samples.render(drawing, rng, **options)
+        try:
+            out.append(to_model_input(samples.encode(image, ext, quality)).image)
+        except (NoDigitFound, ImageError):
             continue
-        for _ in range(per_item):
-            options, ext, quality = samples.variant(kinds[int(rng.integers(len(kinds)))], rng)
-            image = samples.render(nondigits.item_image(item, rng), rng, **options)
-            try:
-                out.append(to_model_input(samples.encode(image, ext, quality)).image)
-            except (NoDigitFound, ImageError):
-                continue
     return np.array(out).reshape(-1, 784)
 
 
@@ -75,6 +82,7 @@ def main() -> None:
     parser.add_argument("--per-item", type=int, default=50)
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--out", type=Path, default=DETECTOR_PATH)
+    parser.add_argument("--random", type=int, default=0, help="generic random drawings too")
     parser.add_argument(
         "--hold-out",
         default="",
@@ -84,9 +92,8 @@ def main() -> None:
     args = parser.parse_args()
     (x_train, _), _ = load_mnist()
     digits_ = x_train.reshape(-1, 784).astype(np.float32) / 255
-    negative = negatives(
-        args.per_item, args.seed, frozenset(filter(None, args.hold_out.split(",")))
-    )
+    hold_out = frozenset(filter(None, args.hold_out.split(",")))
+    negative = negatives(args.per_item, args.seed, hold_out, args.random)
     print(f"{len(negative)} generated non-digits")
     w1, b1, w2, b2 = train(digits_[:55000], negative)
     from digits.ood import NondigitDetector

@@ -46,3 +46,13 @@ def test_digits_are_not_flagged_and_flag_reaches_json(predictor, rendered_digits
     flagged = predictor.predict(_rendered("square", 0))
     assert flagged.not_a_digit and flagged.low_confidence
     assert flagged.to_dict()["not_a_digit"] is True
+
+
+def test_a_missing_detector_file_only_warns(predictor, rendered_digits, monkeypatch):
+    def missing(cls, path=None):
+        raise FileNotFoundError("nondigit_detector.npz")
+
+    monkeypatch.setattr(NondigitDetector, "load", classmethod(missing))
+    with pytest.warns(RuntimeWarning, match="not checked"):
+        prediction = predictor.predict(rendered_digits[0][0])
+    assert prediction.digit == rendered_digits[0][1] and not prediction.not_a_digit
