@@ -1,6 +1,7 @@
 """The model sidecar (checksum, class names, temperature) and atomic writes."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -99,3 +100,15 @@ def test_calibrate_softens_and_keeps_the_order():
     assert (soft.argmax(axis=1) == p.argmax(axis=1)).all()
     assert soft[0, 0] < p[0, 0]
     assert calibrate(p, 0.5)[0, 0] > p[0, 0]
+
+
+def test_atomic_write_keeps_usual_permissions(tmp_path):
+    new = atomic_write_json(tmp_path / "new.json", {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+    kept = tmp_path / "kept.json"
+    kept.write_text("{}")
+    kept.chmod(0o640)
+    atomic_write_json(kept, {"a": 1})
+    assert kept.stat().st_mode & 0o777 == 0o640
