@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import ModelError, ModelInfo, read_info
+from digits.modelfile import DIGIT_CLASSES, ModelError, ModelInfo, read_info
 from digits.preprocess import (
     IMAGE_EXTENSIONS,
     ImageError,
@@ -38,6 +38,7 @@ __all__ = [
     "Prediction",
     "Predictor",
     "calibrate",
+    "class_value",
     "default_model_path",
     "find_images",
     "load_model",
@@ -85,15 +86,23 @@ def find_images(paths: Sequence[str | Path]) -> list[tuple[str, str | None]]:
     return found
 
 
+def class_value(class_names: Sequence[str], index: int) -> int | str:
+    """What a model's output ``index`` stands for: the digit (int) for a digit model (class
+    names "0"-"9" in order), the class name (str) for a model trained on other classes."""
+    return int(index) if tuple(class_names) == DIGIT_CLASSES else class_names[index]
+
+
 @dataclass(frozen=True)
 class Prediction:
     """The model's answer for one image.
 
     Attributes:
-        digit: the predicted digit, or None when no digit was found (see ``reason``)
-            or the image could not be read (see ``error``).
+        digit: the predicted digit (int), or None when no digit was found (see ``reason``)
+            or the image could not be read (see ``error``). For a model trained on other
+            classes (``digits train --data``) it is the class name (str), as ``label``.
         confidence: probability of ``digit`` (0.0 when ``digit`` is None).
-        probabilities: the 10 class probabilities, or None when ``digit`` is None.
+        probabilities: the class probabilities (10 for digits), or None when ``digit`` is
+            None.
         low_confidence: ``confidence < threshold`` (`LOW_CONFIDENCE` by default).
         reason: why no digit was found, else None.
         error: why the image could not be read (only from ``predict_many(...,
@@ -109,19 +118,27 @@ class Prediction:
     reason: str | None = None
     error: str | None = None
     preprocessed: PreprocessResult | None = field(default=None, repr=False, compare=False)
+    class_names: tuple[str, ...] = field(default=DIGIT_CLASSES, repr=False, compare=False)
 
-    def top_k(self, k: int = 3) -> list[tuple[int, float]]:
-        """The ``k`` most probable digits as ``(digit, probability)``, best first."""
+    @property
+    def label(self) -> str | None:
+        """The predicted class name ("3" for the digit 3), or None when ``digit`` is None."""
+        return None if self.digit is None else str(self.digit)
+
+    def top_k(self, k: int = 3) -> list[tuple[int | str, float]]:
+        """The ``k`` most probable classes as ``(digit, probability)``, best first (class
+        names instead of digits for models trained on other classes)."""
         if self.probabilities is None:
             return []
         order = np.argsort(self.probabilities)[::-1][:k]
-        return [(int(d), float(self.probabilities[d])) for d in order]
+        return [(class_value(self.class_names, d), float(self.probabilities[d])) for d in order]
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: digit, confidence, probabilities, low_confidence, and reason /
-        error when set."""
+        """JSON-ready dict: digit, label (the class name), confidence, probabilities,
+        low_confidence, and reason / error when set."""
         out: dict = {
             "digit": self.digit,
+            "label": self.label,
             "confidence": round(self.confidence, 6),
             "probabilities": None
             if self.probabilities is None
@@ -140,8 +157,8 @@ class Predictor:
 
     Args:
         model_path: a Keras model file (``.h5`` or ``.keras``) taking ``(N, 28, 28, 1)``
-            float32 in [0, 1] and returning ``(N, 10)`` softmax probabilities. Default:
-            `default_model_path()`.
+            float32 in [0, 1] and returning ``(N, C)`` softmax probabilities, C = 10 or the
+            number of class names in its sidecar. Default: `default_model_path()`.
         low_confidence: threshold below which a prediction is flagged ``low_confidence``.
         batch_size: images per model call in `predict_many`.
 
@@ -161,7 +178,8 @@ class Predictor:
         if not self.model_path.is_file():
             load_model(self.model_path)  # raises the missing-file ModelError with its hint
         self.info: ModelInfo = read_info(self.model_path)  # checksum verified before loading
-        self.model = load_model(self.model_path)
+        self.class_names: tuple[str, ...] = tuple(self.info.class_names)
+        self.model = load_model(self.model_path, num_classes=len(self.class_names))
         self._forward = _compile_forward(self.model)
         probabilities = self.predict_inputs(np.zeros((1, 28, 28, 1), dtype=np.float32))  # warm-up
         if not (
@@ -169,17 +187,18 @@ class Predictor:
         ):
             raise ModelError(
                 f"{self.model_path}: the model's outputs are not probabilities (the last layer "
-                "must be a 10-way softmax)."
+                f"must be a {len(self.class_names)}-way softmax)."
             )
 
     def predict_inputs(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities ``(N, 10)`` for already preprocessed inputs ``(N, 28, 28, 1)``."""
+        """Probabilities ``(N, C)`` for already preprocessed inputs ``(N, 28, 28, 1)``."""
         x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
         chunks = [
             self._forward(x[i : i + self.batch_size]).numpy()
             for i in range(0, len(x), self.batch_size)
         ]
-        raw = np.concatenate(chunks) if chunks else np.zeros((0, 10), dtype=np.float32)
+        empty = np.zeros((0, len(self.class_names)), dtype=np.float32)
+        raw = np.concatenate(chunks) if chunks else empty
         return calibrate(raw, self.info.temperature)
 
     def predict(self, image: ImageInput) -> Prediction:
@@ -222,14 +241,15 @@ class Predictor:
         ]
 
     def _prediction(self, preprocessed: PreprocessResult, probabilities: np.ndarray) -> Prediction:
-        digit = int(np.argmax(probabilities))
-        confidence = float(probabilities[digit])
+        index = int(np.argmax(probabilities))
+        confidence = float(probabilities[index])
         return Prediction(
-            digit=digit,
+            digit=class_value(self.class_names, index),
             confidence=confidence,
             probabilities=tuple(float(p) for p in probabilities),
             low_confidence=confidence < self.low_confidence,
             preprocessed=preprocessed,
+            class_names=self.class_names,
         )
 
     def __repr__(self) -> str:
@@ -248,10 +268,10 @@ def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     return (scaled / scaled.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def load_model(path: str | Path):
+def load_model(path: str | Path, num_classes: int = len(DIGIT_CLASSES)):
     """Load a digits model file (.h5 or .keras) and check its shapes.
 
-    The model must map (N, 28, 28, 1) in to (N, 10) out.
+    The model must map (N, 28, 28, 1) in to (N, ``num_classes``) out.
 
     Raises:
         ModelError: the file is missing, not a Keras model, or has the wrong shapes.
@@ -275,10 +295,11 @@ def load_model(path: str | Path):
         ) from None
     input_shape = _shape(getattr(model, "input_shape", None))
     output_shape = _shape(getattr(model, "output_shape", None))
-    if input_shape != (None, 28, 28, 1) or output_shape != (None, 10):
+    if input_shape != (None, 28, 28, 1) or output_shape != (None, num_classes):
         raise ModelError(
             f"{path}: the model maps {input_shape} -> {output_shape}; expected "
-            "(None, 28, 28, 1) -> (None, 10) (28x28 grayscale in, 10 digit probabilities out)."
+            f"(None, 28, 28, 1) -> (None, {num_classes}) (28x28 grayscale in, "
+            f"{num_classes} class probabilities out, one per class name in its sidecar)."
         )
     return model
 

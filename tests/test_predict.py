@@ -31,7 +31,8 @@ def test_prediction_fields(predictor, rendered_digits):
     top = p.top_k(3)
     assert [d for d, _ in top][0] == p.digit and top[0][1] >= top[1][1] >= top[2][1]
     as_dict = p.to_dict()
-    assert set(as_dict) == {"digit", "confidence", "probabilities", "low_confidence"}
+    assert set(as_dict) == {"digit", "label", "confidence", "probabilities", "low_confidence"}
+    assert as_dict["label"] == str(p.digit)
 
 
 def test_batch_and_single_agree(predictor, rendered_digits):
