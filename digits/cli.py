@@ -1,6 +1,8 @@
-"""Command line interface: predict the digits in image files.
+"""Command line interface: predict the digits in image files, read numbers, train.
 
     python -m digits predict PATH... [--model FILE] [--json] [--top-k K]
+    python -m digits read PATH... [--model FILE] [--json]
+    python -m digits train --data DIR [--epochs N] [--out FILE]
 
 PATHs are image files or folders; folders are walked recursively for image files
 (by extension: png, jpg, jpeg, bmp, gif, webp, tif, tiff), in sorted order. The default
@@ -16,6 +18,15 @@ and ``reason`` says why; when an input cannot be read, ``error`` says why instea
 Exit status: 0 when every input was read (a "no digit found" answer is a result, not a
 failure), 1 when any input could not be read, 2 for usage errors and for a missing or
 invalid model file.
+
+``read`` reads a handwritten number in each image (`digits.read`); ``--json`` prints
+
+    {"path": ..., "text": "4071", "digits": [{"digit": 4, "label": "4", "confidence": 0.99,
+     "box": [x, y, w, h]}, ...], "low_confidence": false}
+
+with ``"text": ""`` and a ``reason`` when no number is found, ``error`` when the input
+cannot be read; same exit statuses as ``predict``. ``train`` trains the Deeper CNN on a
+folder of your own symbols (`digits.symbols`).
 """
 
 from __future__ import annotations
@@ -158,5 +169,72 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _add_read(commands) -> None:
+    read = commands.add_parser(
+        "read",
+        help="read the handwritten number in image files",
+        description="Read the handwritten number (digits on one line) in each image file "
+        "(folders are walked recursively).",
+        epilog="Exit status: 0 all inputs read (no-number answers included), 1 some input "
+        "could not be read, 2 usage error or bad model file.",
+    )
+    read.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    read.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="Keras model file (default: hand_written_digits_prediction.h5 at the repository root)",
+    )
+    read.add_argument("--json", action="store_true", help="print JSON Lines (one object per input)")
+    read.set_defaults(run=_run_read)
+
+
+def _read_row(record: dict, width: int) -> str:
+    if "error" in record:
+        cells = ["-", "-", "error: " + record["error"]]
+    elif not record["text"]:
+        cells = ['""', "-", record.get("reason", "")]
+    else:
+        lowest = min(d["confidence"] for d in record["digits"])
+        cells = [
+            record["text"],
+            f"{lowest:.3f}",
+            "low confidence" if record["low_confidence"] else "",
+        ]
+    return f"{record['path'].ljust(width)}  {cells[0]:<12}  {cells[1]:>14}  {cells[2]}".rstrip()
+
+
+def _run_read(args: argparse.Namespace) -> int:
+    from digits.backend import held_stderr  # imports TensorFlow, quietly
+    from digits.predict import ModelError, Predictor
+    from digits.preprocess import ImageError
+    from digits.read import read_number
+
+    try:
+        with held_stderr(expected=(ModelError,)):
+            predictor = Predictor(args.model)
+    except ModelError as error:
+        print(f"digits: error: {error}", file=sys.stderr)
+        return 2
+    inputs = find_images(args.paths)
+    width = max([len("path")] + [len(p) for p, _ in inputs])
+    if not args.json:
+        print(f"{'path'.ljust(width)}  {'text':<12}  {'min confidence':>14}  note")
+    failed = False
+    for path, error in inputs:
+        if error is None:
+            try:
+                record = {"path": path, **read_number(path, predictor).to_dict()}
+            except ImageError as unreadable:
+                error = str(unreadable)
+        if error is not None:
+            record = {"path": path, "text": "", "digits": [], "low_confidence": True}
+            record["error"] = error
+            failed = True
+        print(json.dumps(record) if args.json else _read_row(record, width), flush=True)
+    return 1 if failed else 0
+
+
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).
-_COMMANDS = [_add_predict]
+_COMMANDS = [_add_predict, _add_read]

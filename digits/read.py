@@ -60,8 +60,11 @@ MIN_PIECE, MAX_PIECE = 0.12, 1.5
 WIDE_PIECE, WIDE_PENALTY = 1.1, 4.0
 #: Cost of each cut, in log-probability units (the model is often sure of half a digit).
 SPLIT_PENALTY = 0.5
-#: Merged pieces stay within this width (times the digits' height).
-MERGE_WIDTH = 1.05
+#: ... except in marks wider than this (times the digits' height): surely several digits.
+SURE_WIDTH = 1.4
+#: Merged pieces stay within this width (times the digits' height); pieces sharing most
+#: of their x-range (a 5's lifted bar) may make a wider digit.
+MERGE_WIDTH, OVERLAP_WIDTH = 1.05, 1.35
 #: Components sharing this fraction of the narrower one's x-range are one digit.
 OVERLAP_MERGE = 0.5
 #: Components shorter than this fraction of the digits' height are pieces, not digits.
@@ -304,7 +307,7 @@ def _merge_pieces(marks: list[_Mark], height: float) -> list[_Mark]:
         merged = False
         for i, a in enumerate(marks):
             for b in marks[i + 1 :]:
-                if _overlap(a, b) >= OVERLAP_MERGE and _fits(a, b, height):
+                if _overlap(a, b) >= OVERLAP_MERGE and _fits(a, b, height, OVERLAP_WIDTH):
                     a.merge(b)
                     marks.remove(b)
                     merged = True
@@ -318,17 +321,18 @@ def _merge_pieces(marks: list[_Mark], height: float) -> list[_Mark]:
             break
         gaps = [max(m.x0 - piece.x1, piece.x0 - m.x1) for m in others]
         best = int(np.argmin(gaps))
-        if gaps[best] <= 0.12 * height and _fits(others[best], piece, height):
+        if gaps[best] <= 0.12 * height and _fits(others[best], piece, height, MERGE_WIDTH):
             others[best].merge(piece)
             marks.remove(piece)
     return marks
 
 
-def _fits(a: _Mark, b: _Mark, height: float) -> bool:
-    """Whether a and b together are still the size of one digit."""
+def _fits(a: _Mark, b: _Mark, height: float, limit: float) -> bool:
+    """Whether a and b together are still the size of one digit (at most ``limit`` times
+    as wide as tall)."""
     width = max(a.x1, b.x1) - min(a.x0, b.x0)
     tall = max(a.y1, b.y1) - min(a.y0, b.y0)
-    return width <= MERGE_WIDTH * max(height, tall) and tall <= 1.6 * height
+    return width <= limit * max(height, tall) and tall <= 1.6 * height
 
 
 def _cuts(labels: np.ndarray, mark: _Mark, height: float) -> list[int]:
@@ -379,13 +383,16 @@ def _best_cuts(scored: list, height: float) -> list[tuple[_Mark, np.ndarray, np.
     edge to its right edge maximising the sum of log confidences (fewer pieces win ties),
     with a penalty for pieces wider than a digit."""
     last = max(j for _, j, *_ in scored)
+    whole = next(piece for i, j, piece, *_ in scored if i == 0 and j == last)
+    # a mark this wide is surely several digits: cutting it costs nothing
+    penalty = SPLIT_PENALTY if whole.width < SURE_WIDTH * height else 0.0
     best: dict[int, tuple[float, list]] = {0: (0.0, [])}
     for end in range(1, last + 1):
         for start, stop, piece, p, image28 in scored:
             if stop != end or start not in best:
                 continue
             wide = max(0.0, piece.width / height - WIDE_PIECE)
-            extra = SPLIT_PENALTY if start > 0 else 0.0
+            extra = penalty if start > 0 else 0.0
             confidence = float(np.log(max(float(p.max()), 1e-9)))
             score = best[start][0] + confidence - WIDE_PENALTY * wide - extra
             if end not in best or score > best[end][0]:
