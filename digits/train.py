@@ -87,6 +87,7 @@ def make_dataset(
     shuffle: bool = False,
     augmenter: keras.Sequential | None = None,
     seed: int = 0,
+    num_classes: int = NUM_CLASSES,
 ) -> tf.data.Dataset:
     """uint8 images (N, 28, 28) and integer labels -> batches of ((B, 28, 28, 1) in [0, 1], one-hot)."""
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
@@ -95,7 +96,7 @@ def make_dataset(
     dataset = dataset.batch(batch_size)
 
     def to_model_input(x, y):
-        return _as_model_input(x), tf.one_hot(tf.cast(y, tf.int32), NUM_CLASSES)
+        return _as_model_input(x), tf.one_hot(tf.cast(y, tf.int32), num_classes)
 
     dataset = dataset.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
@@ -315,6 +316,7 @@ def fit(
     """
     _check_monitor(monitor)
     keras.utils.set_random_seed(seed)
+    classes = int(model.output_shape[-1])  # 10 digits, or a user's own symbols
     steps_per_epoch = math.ceil(len(train[0]) / batch_size)
     if not 0 <= average_last < epochs:
         raise ValueError(
@@ -338,9 +340,14 @@ def fit(
     else:
         augmenter = make_augmenter(seed=seed) if augment else None
         train_ds = make_dataset(
-            *train, batch_size=batch_size, shuffle=True, augmenter=augmenter, seed=seed
+            *train,
+            batch_size=batch_size,
+            shuffle=True,
+            augmenter=augmenter,
+            seed=seed,
+            num_classes=classes,
         )
-    val_ds = make_dataset(*validation, batch_size=1024)
+    val_ds = make_dataset(*validation, batch_size=1024, num_classes=classes)
     restores = restore_best and not average_last  # averaged weights replace any epoch's
     best = keras.callbacks.EarlyStopping(
         monitor=monitor,
