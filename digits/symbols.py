@@ -144,7 +144,8 @@ def _progress(items: list, show: bool, what: str):
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=what, unit="img", file=sys.stderr, leave=False)
+    # disable=None: a bar on a terminal only, not in logs or pipes
+    return tqdm(items, desc=what, unit="img", file=sys.stderr, leave=False, disable=None)
 
 
 def split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
