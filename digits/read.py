@@ -112,7 +112,9 @@ class NumberReading:
     Attributes:
         text: the digits (class names) left to right, ``""`` when none were found.
         digits: one `DigitReading` per character of ``text``.
-        low_confidence: True when any digit is low-confidence or none was found.
+        low_confidence: True when any digit is low-confidence, when touching digits had to
+            be cut apart (or a mark too wide for one digit was left whole), or when no
+            number was found.
         reason: why no number was found, else None.
         image_size: ``(width, height)`` of the image.
     """
@@ -195,14 +197,16 @@ def read_number(image: ImageInput, predictor=None) -> NumberReading:
     inputs = np.stack([_normalised(found, labels, piece) for piece in pieces])
     probabilities = iter(predictor.predict_inputs(inputs))
     inputs_left = iter(inputs)
-    chosen = []
+    chosen, cut = [], False
     for choices in options:
         scored = [(a, b, piece, next(probabilities), next(inputs_left)) for a, b, piece in choices]
-        chosen.extend(_best_cuts(scored, height))
-    return _reading(chosen, predictor, ink)
+        best = _best_cuts(scored, height)
+        cut = cut or len(best) > 1 or best[0][0].width > SURE_WIDTH * height
+        chosen.extend(best)
+    return _reading(chosen, predictor, ink, cut)
 
 
-def _reading(chosen: list, predictor, ink) -> NumberReading:
+def _reading(chosen: list, predictor, ink, cut: bool) -> NumberReading:
     from digits.predict import class_value
 
     digits = []
@@ -230,7 +234,7 @@ def _reading(chosen: list, predictor, ink) -> NumberReading:
     return NumberReading(
         text="".join(d.label for d in digits),
         digits=tuple(digits),
-        low_confidence=any(d.low_confidence for d in digits),
+        low_confidence=cut or any(d.low_confidence for d in digits),
         image_size=ink.image_size,
     )
 

@@ -73,6 +73,7 @@ def test_reads_separated_digits_in_order(clear_digits, shipped):
     reading = read_number(image, shipped)
     assert isinstance(reading, NumberReading)
     assert reading.text == text and reading.reason is None
+    assert not reading.low_confidence
     lefts = [d.box[0] for d in reading.digits]
     assert lefts == sorted(lefts)
     for digit in reading.digits:
@@ -117,6 +118,7 @@ def test_touching_pair_is_split(clear_digits, shipped):
     assert len(reading.digits) == 2
     assert reading.digits[0].box[0] < reading.digits[1].box[0]
     assert reading.text == "06"
+    assert reading.low_confidence  # digits cut apart: flagged for a second look
 
 
 def test_light_on_dark_and_transparent_canvas(clear_digits, shipped):
