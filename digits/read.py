@@ -15,11 +15,15 @@ thresholding as a single digit (`digits.preprocess.ink_image`, `ink_mask`). Then
 2. the pieces of one digit are merged: components that share most of their x-range
    (the two strokes of an open 4, the lifted bar of a 5) and short pieces beside a
    digit with no room for a digit of their own;
-3. marks much wider than a digit are split where the ink narrows: at minima of the
-   vertical projection (ink per column) near where equal-width digits would meet;
-4. the digits are ordered left to right, each cropped and normalised like a single digit
-   (`digits.preprocess.crop_ink`, `normalise_digit`) and all classified in one batched
-   model call (`Predictor.predict_inputs`).
+3. marks wider than a digit may be touching digits: they get candidate cuts where the ink
+   narrows (minima of the ink per column);
+4. every piece between two cuts (and every whole mark) is cropped and normalised like a
+   single digit (`digits.preprocess.crop_ink`, `normalise_digit`), and all are classified
+   in one batched model call (`Predictor.predict_inputs`); per mark, the cutting whose
+   pieces the model is surest of wins (summed log confidence; a cut costs `SPLIT_PENALTY`
+   unless the mark is surely several digits, over-wide pieces are penalised);
+5. the digits are ordered left to right. The number is ``low_confidence`` when a digit is,
+   or when digits had to be cut apart.
 
 A page with no number gives ``text == ""`` and a ``reason``. With a model trained on other
 symbols (``digits train``) the text is made of its class names.

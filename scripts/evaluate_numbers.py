@@ -80,7 +80,7 @@ def figure(data: Path, rows: list[dict], predictor, out: Path) -> None:
     picks = []
     for name in ("separated", "touching"):
         of_set = [r for r in rows if r["set"] == name]
-        picks += of_set[:4] + [r for r in of_set if r["read"] != r["text"]][:1]
+        picks += of_set[:4] + [r for r in of_set[4:] if r["read"] != r["text"]][:1]
     fig, axes = plt.subplots(len(picks) // 2, 2, figsize=(12, 1.5 * len(picks) // 2))
     for ax, row in zip(axes.T.ravel(), picks):
         image = load_image(data / row["file"])
