@@ -283,6 +283,10 @@ def segment(found: InkMask) -> tuple[list[_Mark], np.ndarray]:
     if marks:
         typical = float(np.median([m.area for m in marks]))
         marks = [m for m in marks if m.area >= SPECK_AREA * typical]
+    strokes = [m for m in marks if not _solid(m)]
+    if marks and not strokes:
+        raise NoDigitFound("no digit found: the ink is solid blocks, not pen strokes")
+    marks = strokes
     if not marks:
         raise NoDigitFound("no digit found: only specks")
     if len(marks) > MAX_DIGITS:
@@ -291,6 +295,15 @@ def segment(found: InkMask) -> tuple[list[_Mark], np.ndarray]:
         )
     height = float(np.median([m.height for m in marks]))
     return sorted(marks, key=lambda m: (m.x0 + m.x1) / 2), labels, height
+
+
+def _solid(mark: _Mark) -> bool:
+    """A filled block (a blot, a photo's dark patch), not pen strokes: as `to_model_input`
+    judges it, ink over 85% of a box that is not a thin bar."""
+    box = mark.width * mark.height
+    return mark.area > 0.85 * box and min(mark.width, mark.height) > 0.5 * max(
+        mark.width, mark.height
+    )
 
 
 def _digit_height(marks: list[_Mark], stats: np.ndarray) -> float:

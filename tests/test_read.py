@@ -147,6 +147,13 @@ def test_empty_page_gives_empty_text_and_reason(image, shipped):
     }
 
 
+def test_solid_block_is_not_a_number(shipped):
+    image = np.full((300, 300), 240, np.uint8)
+    image[100:200, 100:200] = 10
+    reading = read_number(image, shipped)
+    assert reading.text == "" and "solid" in reading.reason
+
+
 def test_noise_is_not_a_number(shipped):
     noise = np.random.default_rng(0).integers(0, 256, (200, 600), dtype=np.uint8)
     reading = read_number(noise, shipped)
