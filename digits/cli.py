@@ -1,10 +1,13 @@
-"""Command line interface: predict the digits in image files, export the model to LiteRT.
+"""Command line interface: predict digits, read numbers, train, export, serve.
 
     python -m digits predict PATH... [--model FILE] [--json] [--top-k K] [--threshold P]
                              [--save-inputs DIR]
+    python -m digits read PATH... [--model FILE] [--json]
+    python -m digits train --data DIR [--epochs N] [--out FILE]
     python -m digits export [--model FILE] [--quantize none|float16|dynamic|int8] [--out FILE]
+    python -m digits serve [--host 127.0.0.1] [--port 8000] [--model FILE]
 
-``predict`` uses the committed LiteRT model (models/digits_float32.tflite) unless
+``predict`` and ``read`` use the committed LiteRT model (models/digits_float32.tflite) unless
 ``--model`` names another (.tflite, .h5 or .keras); only a Keras model imports TensorFlow.
 
 PATHs are image files or folders; folders are walked recursively for image files
@@ -28,6 +31,15 @@ The table shows confidences as percentages with one decimal (``99.7%``, ``>99.9%
 Exit status: 0 when every input was read (a "no digit found" answer is a result, not a
 failure), 1 when any input could not be read, 2 for usage errors and for a missing or
 invalid model file, 141 when the reader of the output went away early (as ``| head``).
+
+``read`` reads a handwritten number in each image (`digits.read`); ``--json`` prints
+
+    {"path": ..., "text": "4071", "digits": [{"digit": 4, "label": "4", "confidence": 0.99,
+     "box": [x, y, w, h]}, ...], "low_confidence": false}
+
+with ``"text": ""`` and a ``reason`` when no number is found, ``error`` when the input
+cannot be read; same exit statuses as ``predict``. ``train`` trains the Deeper CNN on a
+folder of your own symbols (`digits.symbols`).
 """
 
 from __future__ import annotations
@@ -273,6 +285,130 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _add_read(commands) -> None:
+    read = commands.add_parser(
+        "read",
+        help="read the handwritten number in image files",
+        description="Read the handwritten number (digits on one line) in each image file "
+        "(folders are walked recursively).",
+        epilog="examples:\n"
+        "  digits read my_number.jpg\n"
+        "  digits read --json photos/ | head -3\n\n"
+        "Exit status: 0 all inputs read (no-number answers included), 1 some input\n"
+        "could not be read, 2 usage error or bad model file.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    read.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    read.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="model file: .tflite or .h5/.keras; default: models/digits_float32.tflite",
+    )
+    read.add_argument("--json", action="store_true", help="print JSON Lines (one object per input)")
+    read.set_defaults(run=_run_read)
+
+
+def _read_row(record: dict, width: int) -> str:
+    if "error" in record:
+        cells = ["-", "-", "error: " + record["error"]]
+    elif not record["text"]:
+        cells = ['""', "-", record.get("reason", "")]
+    else:
+        lowest = min(d["confidence"] for d in record["digits"])
+        cells = [
+            record["text"],
+            percent(lowest),
+            "low confidence" if record["low_confidence"] else "",
+        ]
+    path = _printable(record["path"]).ljust(width)
+    return f"{path}  {cells[0]:<12}  {cells[1]:>14}  {cells[2]}".rstrip()
+
+
+def _run_read(args: argparse.Namespace) -> int:
+    from digits.predict import ModelError, Predictor
+    from digits.preprocess import ImageError
+    from digits.read import read_number
+    from digits.runtime import held_stderr  # light: imports no TensorFlow
+
+    try:
+        with held_stderr(expected=(ModelError,)):
+            predictor = Predictor(args.model)
+    except ModelError as error:
+        print(f"digits: error: {error}", file=sys.stderr)
+        return 2
+    inputs = find_images(args.paths)
+    width = max([len("path")] + [len(_printable(p)) for p, _ in inputs])
+    if not args.json:
+        print(f"{'path'.ljust(width)}  {'text':<12}  {'min confidence':>14}  note")
+    failed = False
+    for path, error in inputs:
+        if error is None:
+            try:
+                record = {"path": path, **read_number(path, predictor).to_dict()}
+            except ImageError as unreadable:
+                error = str(unreadable)
+        if error is not None:
+            record = {"path": path, "text": "", "digits": [], "low_confidence": True}
+            record["error"] = error
+            failed = True
+        print(json.dumps(record) if args.json else _read_row(record, width), flush=True)
+    return 1 if failed else 0
+
+
+def _add_train(commands) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train the Deeper CNN on your own symbols (one subfolder of images per class)",
+        description="Train the Deeper CNN on a folder with one subfolder of images per class "
+        "(class names = subfolder names, in alphanumeric order; png/jpg/jpeg/bmp/gif). The "
+        "model is saved with a sidecar FILE.json holding its class names, which predict and "
+        "read then print.",
+        epilog="example:\n"
+        "  digits train --data my_symbols/ --epochs 10 --out symbols.h5\n"
+        "  digits predict --model symbols.h5 my_symbol.png\n\n"
+        "Exit status: 0 trained and saved, 2 usage error or unusable folder.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--data", type=Path, required=True, metavar="DIR", help="the folder")
+    train.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="default 10")
+    train.add_argument(
+        "--out",
+        type=Path,
+        default=Path("symbols_model.h5"),
+        metavar="FILE",
+        help="model file to write (.h5 or .keras; default symbols_model.h5)",
+    )
+    train.add_argument("--batch-size", type=_positive_int, default=64, metavar="B")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from digits.backend import held_stderr
+    from digits.symbols import SymbolsError, train
+
+    try:
+        with held_stderr():
+            import digits.train  # noqa: F401  (TensorFlow's start-up lines held back)
+        result = train(
+            args.data, args.out, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed
+        )
+    except SymbolsError as error:
+        print(f"digits: error: {error}", file=sys.stderr)
+        return 2
+    if result.skipped:
+        print(f"skipped {result.skipped} files that could not be used", file=sys.stderr)
+    print(
+        f"trained on {result.train_images} images ({result.validation_images} held out for "
+        f"validation), {len(result.class_names)} classes: {' '.join(result.class_names)}\n"
+        f"validation accuracy {result.val_accuracy:.2%}; saved {result.model_path} and "
+        f"{result.model_path.with_suffix('.json')}"
+    )
+    return 0
+
+
 def _add_export(commands) -> None:
     from digits.export import QUANTIZE_CHOICES  # light: export imports TensorFlow lazily
 
@@ -443,4 +579,4 @@ def _check_model_file(model: Path | None) -> None:
 
 
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).
-_COMMANDS = [_add_predict, _add_export, _add_serve]
+_COMMANDS = [_add_predict, _add_read, _add_train, _add_export, _add_serve]

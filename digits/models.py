@@ -53,14 +53,18 @@ def _conv_bn_relu(filters: int, name: str) -> list[layers.Layer]:
 
 
 def build_deeper_cnn(
-    dropout_conv: float = 0.25, dropout_dense: float = 0.4, filters: tuple[int, int] = (32, 64)
+    dropout_conv: float = 0.25,
+    dropout_dense: float = 0.4,
+    filters: tuple[int, int] = (32, 64),
+    num_classes: int = NUM_CLASSES,
 ) -> keras.Model:
     """The spec's Deeper CNN: two blocks of 2x Conv2D, each block closed by MaxPool + Dropout,
     then Dense(256) + Dropout and Dense(10, softmax).
 
     Batch normalisation after every convolution and the dense layer lets it train
     quickly with a high learning rate; 'valid' convolutions keep it cheap on a CPU
-    (28 -> 26 -> 24 -> 12 -> 10 -> 8 -> 4). ``filters`` are the widths of the two blocks.
+    (28 -> 26 -> 24 -> 12 -> 10 -> 8 -> 4). ``filters`` are the widths of the two blocks;
+    ``num_classes`` the number of outputs (10 digits, or a user's own symbols).
     """
     first, second = filters
     return keras.Sequential(
@@ -79,7 +83,7 @@ def build_deeper_cnn(
             layers.BatchNormalization(momentum=BN_MOMENTUM, name="dense256_bn"),
             layers.ReLU(name="dense256_relu"),
             layers.Dropout(dropout_dense, name="dense_dropout"),
-            layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
+            layers.Dense(num_classes, activation="softmax", name="probabilities"),
         ],
         name="deeper_cnn",
     )

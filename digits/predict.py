@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import ModelError, ModelInfo, file_sha256, read_info
+from digits.modelfile import DIGIT_CLASSES, ModelError, ModelInfo, file_sha256, read_info
 from digits.ood import NondigitDetector
 from digits.paths import MODEL_FILENAME, MODEL_PATH, MODELS_DIR
 from digits.preprocess import (
@@ -49,6 +49,7 @@ __all__ = [
     "Prediction",
     "Predictor",
     "calibrate",
+    "class_value",
     "default_model_path",
     "find_images",
     "load_model",
@@ -131,15 +132,23 @@ def _walk_images(top: Path) -> list[Path]:
     return out
 
 
+def class_value(class_names: Sequence[str], index: int) -> int | str:
+    """What a model's output ``index`` stands for: the digit (int) for a digit model (class
+    names "0"-"9" in order), the class name (str) for a model trained on other classes."""
+    return int(index) if tuple(class_names) == DIGIT_CLASSES else class_names[index]
+
+
 @dataclass(frozen=True)
 class Prediction:
     """The model's answer for one image.
 
     Attributes:
-        digit: the predicted digit, or None when no digit was found (see ``reason``)
-            or the image could not be read (see ``error``).
+        digit: the predicted digit (int), or None when no digit was found (see ``reason``)
+            or the image could not be read (see ``error``). For a model trained on other
+            classes (``digits train --data``) it is the class name (str), as ``label``.
         confidence: probability of ``digit`` (0.0 when ``digit`` is None).
-        probabilities: the 10 class probabilities, or None when ``digit`` is None.
+        probabilities: the class probabilities (10 for digits), or None when ``digit`` is
+            None.
         low_confidence: ``confidence < threshold`` (`LOW_CONFIDENCE` by default).
         reason: why no digit was found, else None.
         error: why the image could not be read (only from ``predict_many(...,
@@ -161,19 +170,27 @@ class Prediction:
     preprocessed: PreprocessResult | None = field(default=None, repr=False, compare=False)
     not_a_digit: bool = False
     several_digits: bool = False
+    class_names: tuple[str, ...] = field(default=DIGIT_CLASSES, repr=False, compare=False)
 
-    def top_k(self, k: int = 3) -> list[tuple[int, float]]:
-        """The ``k`` most probable digits as ``(digit, probability)``, best first."""
+    @property
+    def label(self) -> str | None:
+        """The predicted class name ("3" for the digit 3), or None when ``digit`` is None."""
+        return None if self.digit is None else str(self.digit)
+
+    def top_k(self, k: int = 3) -> list[tuple[int | str, float]]:
+        """The ``k`` most probable classes as ``(digit, probability)``, best first (class
+        names instead of digits for models trained on other classes)."""
         if self.probabilities is None:
             return []
         order = np.argsort(self.probabilities)[::-1][:k]
-        return [(int(d), float(self.probabilities[d])) for d in order]
+        return [(class_value(self.class_names, d), float(self.probabilities[d])) for d in order]
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: digit, confidence, probabilities, low_confidence,
-        several_digits, and reason / error when set."""
+        """JSON-ready dict: digit, label (the class name), confidence, probabilities,
+        low_confidence, several_digits, and reason / error / not_a_digit when set."""
         out: dict = {
             "digit": self.digit,
+            "label": self.label,
             "confidence": round(self.confidence, 6),
             "probabilities": None
             if self.probabilities is None
@@ -236,10 +253,11 @@ class Predictor:
         if low_confidence is None:
             low_confidence = self.info.extra.get("low_confidence", LOW_CONFIDENCE)
         self.low_confidence = float(low_confidence)
+        self.class_names: tuple[str, ...] = tuple(self.info.class_names)
         if model_path is None:
             _warn_if_stale(self.model_path, self.info)
         self.runner: Runner = open_runner(
-            self.model_path, len(self.info.class_names), self.batch_size, num_threads
+            self.model_path, len(self.class_names), self.batch_size, num_threads
         )
         self.model = self.runner.model  # the Keras model or the LiteRT interpreter
         raw = self.runner.probabilities(np.zeros((1, 28, 28, 1), dtype=np.float32))  # warm-up
@@ -247,7 +265,7 @@ class Predictor:
         if not (np.all(raw >= 0) and np.allclose(raw.sum(axis=1), 1.0, atol=0.02)):
             raise ModelError(
                 f"{self.model_path}: the model's outputs are not probabilities (the last layer "
-                f"must be a {len(self.info.class_names)}-way softmax)."
+                f"must be a {len(self.class_names)}-way softmax)."
             )
 
     def predict_inputs(self, x: np.ndarray) -> np.ndarray:
@@ -304,16 +322,17 @@ class Predictor:
     def _prediction(
         self, preprocessed: PreprocessResult, probabilities: np.ndarray, not_a_digit: bool = False
     ) -> Prediction:
-        digit = int(np.argmax(probabilities))
-        confidence = float(probabilities[digit])
+        index = int(np.argmax(probabilities))
+        confidence = float(probabilities[index])
         return Prediction(
-            digit=digit,
+            digit=class_value(self.class_names, index),
             confidence=confidence,
             probabilities=tuple(float(p) for p in probabilities),
             low_confidence=confidence < self.low_confidence or bool(not_a_digit),
             preprocessed=preprocessed,
             not_a_digit=bool(not_a_digit),
             several_digits=preprocessed.several_digits,
+            class_names=self.class_names,
         )
 
     def __repr__(self) -> str:

@@ -50,6 +50,12 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "load_image",
     "to_model_input",
+    "InkImage",
+    "InkMask",
+    "ink_image",
+    "ink_mask",
+    "crop_ink",
+    "normalise_digit",
 ]
 
 #: Largest image accepted, in pixels (width x height), checked before decoding.
@@ -609,6 +615,12 @@ def _polarity(gray: np.ndarray) -> bool:
     return darker > lighter
 
 
+def _ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Gray image -> (ink bright on black with the background removed, inverted?)."""
+    inverted = _polarity(gray)
+    return _flatten_background(1.0 - gray if inverted else gray), inverted
+
+
 def _find_sheet(gray: np.ndarray) -> np.ndarray | None:
     """A sheet of paper photographed on a darker surface -> its mask (uint8 0/1, the
     shape of ``gray``), or None when the image is not a sheet with a table around it.
@@ -1034,3 +1046,111 @@ def to_model_input(image: ImageInput) -> PreprocessResult:
         stroke_width=round(ratio, 4),
         several_digits=found.several,
     )
+
+
+# --------------------------------------------------------------------------- shared parts
+# The steps of `to_model_input`, public for readers of several digits (`digits.read`).
+
+
+@dataclass(frozen=True, eq=False)
+class InkImage:
+    """An image's ink as `to_model_input` sees it (steps 1-5 of the module docstring).
+
+    Attributes:
+        ink: float32 (h, w) in [0, 1], bright ink on black, uneven lighting removed, at the
+            working resolution.
+        scale: working pixels per original pixel (1.0, or less for downscaled images).
+        inverted: True when the image had a light background and was inverted.
+        image_size: ``(width, height)`` of the original image.
+    """
+
+    ink: np.ndarray
+    scale: float
+    inverted: bool
+    image_size: tuple[int, int]
+
+
+def ink_image(image: ImageInput, max_side: int = WORK_SIDE) -> InkImage:
+    """Read an image (as `to_model_input` does) and return its ink, downscaled to at most
+    ``max_side`` pixels on the longer side.
+
+    Raises:
+        ImageError: the input is missing, empty, not an image, damaged or too large.
+    """
+    array, order = _to_array(image, colour=False)
+    gray = _to_gray(array, order)
+    height, width = gray.shape
+    factor = 1.0
+    if max(height, width) > max_side:
+        factor = max_side / max(height, width)
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    ink, inverted = _ink(gray)
+    return InkImage(ink=ink, scale=factor, inverted=inverted, image_size=(width, height))
+
+
+@dataclass(frozen=True, eq=False)
+class InkMask:
+    """Where the ink is (step 6 of the module docstring).
+
+    Attributes:
+        blurred: the lightly blurred ink (stroke intensities), float32.
+        mask: uint8 0/1, the ink pixels (Otsu threshold of a stronger blur).
+        sigma: the light blur's standard deviation in pixels.
+        low: ink level mapped to 0 by `crop_ink` (half the threshold).
+    """
+
+    blurred: np.ndarray
+    mask: np.ndarray
+    sigma: float
+    low: float
+
+
+def ink_mask(ink: np.ndarray, sigma: float | None = None) -> InkMask:
+    """Threshold an `InkImage`'s ink with the same blur, contrast and separability rules as
+    `to_model_input`. ``sigma`` is the light blur (default: the image's longer side / 300,
+    as for a single digit; the mask's blur is twice that).
+
+    Raises:
+        NoDigitFound: blank or noise-like ink.
+    """
+    h, w = ink.shape
+    sigma = max(0.5, max(h, w) / 300) if sigma is None else sigma
+    blurred = cv2.GaussianBlur(ink, (0, 0), sigma)
+    contrast = float(blurred.max())
+    if contrast < MIN_CONTRAST:
+        raise NoDigitFound(
+            "no digit found: the image is blank or almost blank "
+            f"(ink contrast {contrast:.2f} < {MIN_CONTRAST})"
+        )
+    detect = cv2.GaussianBlur(ink, (0, 0), 2 * sigma)
+    peak = max(float(detect.max()), 1e-6)
+    u8 = np.clip(detect * (255.0 / peak), 0, 255).astype(np.uint8)
+    threshold, separability = _otsu(u8)
+    if separability < MIN_SEPARABILITY:
+        raise NoDigitFound(
+            "no digit found: no clear ink on a background (looks like noise or a photo; "
+            f"separability {separability:.2f} < {MIN_SEPARABILITY})"
+        )
+    mask = (u8 > threshold).astype(np.uint8)
+    return InkMask(blurred=blurred, mask=mask, sigma=sigma, low=0.5 * threshold * peak / 255.0)
+
+
+def crop_ink(ink: InkMask, selected: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The soft ink of one digit, as `to_model_input` crops it: ``selected`` (uint8 0/1, the
+    shape of ``box`` = ``(x0, y0, x1, y1)``) marks the digit's ink pixels; their anti-aliased
+    rim is kept, everything else in the box is dropped, and the strokes' cores are stretched
+    to 1. Returns float32 in [0, 1], for `normalise_digit`."""
+    x0, y0, x1, y1 = box
+    rim = _odd(2 * ink.sigma + 1)
+    grown = cv2.dilate(selected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (rim, rim)))
+    crop = ink.blurred[y0:y1, x0:x1] * grown
+    core = crop[selected > 0]
+    high = float(np.percentile(core, 90)) if core.size else float(crop.max(initial=0.0))
+    return np.clip((crop - ink.low) / max(high - ink.low, 1e-3), 0.0, 1.0).astype(np.float32)
+
+
+def normalise_digit(crop: np.ndarray) -> np.ndarray:
+    """A digit's cropped ink (float, bright on black) -> the 28x28 MNIST-style float32 image
+    `to_model_input` makes of it (stroke width normalised, 20 px box, centre of mass)."""
+    return _normalise_digit(crop)[0]

@@ -87,6 +87,7 @@ def make_dataset(
     shuffle: bool = False,
     augmenter: keras.Sequential | None = None,
     seed: int = 0,
+    num_classes: int = NUM_CLASSES,
 ) -> tf.data.Dataset:
     """uint8 images (N, 28, 28) and integer labels -> batches of ((B, 28, 28, 1), one-hot)."""
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
@@ -95,7 +96,7 @@ def make_dataset(
     dataset = dataset.batch(batch_size)
 
     def to_batch(x, y):
-        return to_model_input(x), tf.one_hot(tf.cast(y, tf.int32), NUM_CLASSES)
+        return to_model_input(x), tf.one_hot(tf.cast(y, tf.int32), num_classes)
 
     dataset = dataset.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
@@ -222,16 +223,17 @@ def fit(
         raise ValueError(f"keep must be one of {KEEP} (average: 0 < average_last < epochs)")
     keras.utils.set_random_seed(seed)
     images, labels = train
+    classes = int(model.output_shape[-1])  # 10 digits, or a user's own symbols
     if isinstance(labels, tf.data.Dataset):
         train_ds = labels
     else:
         augmenter = make_augmenter(seed=seed) if augment else None
-        train_ds = make_dataset(images, labels, batch_size, True, augmenter, seed)
+        train_ds = make_dataset(images, labels, batch_size, True, augmenter, seed, classes)
     averaged = average_last if keep == "average" else 0
     steps = math.ceil(len(images) / batch_size)
     schedule = learning_rate_schedule(learning_rate, epochs, steps, averaged, average_floor)
     compile_model(model, learning_rate=schedule, steps_per_execution=steps_per_execution)
-    val_ds = make_dataset(*validation, batch_size=1024)
+    val_ds = make_dataset(*validation, batch_size=1024, num_classes=classes)
     start = time.perf_counter()
     history = model.fit(
         train_ds,

@@ -33,12 +33,14 @@ def test_prediction_fields(predictor, rendered_digits):
     as_dict = p.to_dict()
     assert set(as_dict) == {
         "digit",
+        "label",
         "confidence",
         "probabilities",
         "low_confidence",
         "several_digits",
     }
     assert as_dict["several_digits"] is False
+    assert as_dict["label"] == str(p.digit)
 
 
 def test_batch_and_single_agree(predictor, rendered_digits):

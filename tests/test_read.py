@@ -1,0 +1,206 @@
+"""Tests of digits.read (segmentation and reading of numbers) and `digits read`.
+
+Numbers are built from MNIST test digits with known positions; the shipped model reads
+them (segmentation is judged by count, order and boxes, which do not depend on the model
+being perfect, and by the text where the digits are clear).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+
+from digits import cli, samples
+from digits.predict import Predictor, default_model_path
+from digits.read import NumberReading, read_number
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Predictor(default_model_path())
+
+
+@pytest.fixture(scope="module")
+def clear_digits(mnist, shipped):
+    """One MNIST test digit per class that the shipped model reads with >= 0.99 confidence
+    when alone: {digit: uint8 28x28}."""
+    _, (x_test, y_test) = mnist
+    out = {}
+    for index in range(300):
+        label = int(y_test[index])
+        if label in out:
+            continue
+        probabilities = shipped.predict_inputs(x_test[index : index + 1] / 255.0)[0]
+        if int(np.argmax(probabilities)) == label and probabilities.max() >= 0.99:
+            out[label] = x_test[index]
+    assert len(out) == 10
+    return out
+
+
+def ink_of(digit: np.ndarray, height: int) -> np.ndarray:
+    """A 28x28 MNIST digit as ink (float 0-1) cropped to its strokes, 20 px -> height."""
+    side = int(round(28 * height / 20))
+    big = cv2.resize(digit.astype(np.float32) / 255, (side, side), interpolation=cv2.INTER_CUBIC)
+    big = np.clip((big - 0.3) / 0.4, 0, 1)
+    rows = np.flatnonzero(big.max(axis=1) > 0.05)
+    cols = np.flatnonzero(big.max(axis=0) > 0.05)
+    return big[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def page(inks: list[np.ndarray], gaps: list[int], height: int = 200) -> np.ndarray:
+    """Dark ink on white paper, the inks left to right separated by ``gaps`` px (negative:
+    overlapping boxes); returns uint8 gray."""
+    width = sum(i.shape[1] for i in inks) + sum(gaps) + 120
+    alpha = np.zeros((height, width), np.float32)
+    x = 60
+    for index, ink in enumerate(inks):
+        top = (height - ink.shape[0]) // 2
+        region = alpha[top : top + ink.shape[0], x : x + ink.shape[1]]
+        np.maximum(region, ink, out=region)
+        x += ink.shape[1] + (gaps[index] if index < len(gaps) else 0)
+    return np.round(255 * (0.95 - 0.85 * alpha)).astype(np.uint8)
+
+
+def test_reads_separated_digits_in_order(clear_digits, shipped):
+    text = "4071"
+    image = page([ink_of(clear_digits[int(c)], 80) for c in text], [40, 30, 50])
+    reading = read_number(image, shipped)
+    assert isinstance(reading, NumberReading)
+    assert reading.text == text and reading.reason is None
+    assert not reading.low_confidence
+    lefts = [d.box[0] for d in reading.digits]
+    assert lefts == sorted(lefts)
+    for digit in reading.digits:
+        x, y, w, h = digit.box
+        assert 70 <= h <= 95 and 0 < w <= h and 50 <= y + h / 2 <= 150
+
+
+def test_order_follows_x_not_height(clear_digits, shipped):
+    """A digit higher on the line (baseline jitter) still reads in left-to-right order."""
+    inks = [ink_of(clear_digits[d], 70) for d in (2, 5, 8)]
+    image = page(inks, [35, 35], height=260)
+    shifted = np.full_like(image, image[0, 0])
+    shifted[:] = image
+    # move the middle digit up by 40 px
+    x0 = 60 + inks[0].shape[1] + 35
+    x1 = x0 + inks[1].shape[1]
+    shifted[:, x0:x1] = np.roll(image[:, x0:x1], -40, axis=0)
+    assert read_number(shifted, shipped).text == "258"
+
+
+def test_broken_strokes_of_one_digit_are_merged(clear_digits, shipped):
+    """A 5 whose top bar is lifted off (a gap cut through its ink) is one digit."""
+    five = ink_of(clear_digits[5], 90).copy()
+    rows = np.flatnonzero(five.max(axis=1) > 0.5)
+    cut = rows[0] + int(0.3 * (rows[-1] - rows[0]))
+    five[cut : cut + 5] = 0  # a 5-px gap across the digit
+    image = page([ink_of(clear_digits[3], 90), five, ink_of(clear_digits[7], 90)], [40, 40])
+    count, _ = cv2.connectedComponents((image < 128).astype(np.uint8))
+    assert count - 1 >= 4, "the constructed 5 should be in two pieces"
+    reading = read_number(image, shipped)
+    assert len(reading.digits) == 3
+    assert reading.text[0] == "3" and reading.text[2] == "7"
+
+
+def test_touching_pair_is_split(clear_digits, shipped):
+    """Two digits whose strokes touch (one connected blob) are read as two digits."""
+    zero, six = ink_of(clear_digits[0], 90), ink_of(clear_digits[6], 90)
+    image = page([zero, six], [-6])
+    count, _ = cv2.connectedComponents((image < 128).astype(np.uint8))
+    assert count - 1 == 1, "the constructed pair should be one connected blob"
+    reading = read_number(image, shipped)
+    assert len(reading.digits) == 2
+    assert reading.digits[0].box[0] < reading.digits[1].box[0]
+    assert reading.text == "06"
+    assert reading.low_confidence  # digits cut apart: flagged for a second look
+
+
+def test_light_on_dark_and_transparent_canvas(clear_digits, shipped):
+    text = "93"
+    image = page([ink_of(clear_digits[int(c)], 60) for c in text], [30])
+    assert read_number(255 - image, shipped).text == text  # chalk on a board
+    canvas = np.zeros((*image.shape, 4), np.uint8)  # black ink on a transparent canvas
+    canvas[:, :, 3] = np.clip((0.95 * 255 - image.astype(np.float32)) / 0.85, 0, 255)
+    assert read_number(canvas, shipped).text == text
+
+
+@pytest.mark.parametrize(
+    "image",
+    [np.full((200, 800), 245, np.uint8), np.zeros((50, 50, 4), np.uint8)],
+    ids=["blank page", "transparent"],
+)
+def test_empty_page_gives_empty_text_and_reason(image, shipped):
+    reading = read_number(image, shipped)
+    assert reading.text == "" and reading.digits == ()
+    assert reading.reason and reading.reason.startswith("no digit found")
+    assert reading.to_dict() == {
+        "text": "",
+        "digits": [],
+        "low_confidence": True,
+        "reason": reading.reason,
+    }
+
+
+def test_solid_block_is_not_a_number(shipped):
+    image = np.full((300, 300), 240, np.uint8)
+    image[100:200, 100:200] = 10
+    reading = read_number(image, shipped)
+    assert reading.text == "" and "solid" in reading.reason
+
+
+def test_noise_is_not_a_number(shipped):
+    noise = np.random.default_rng(0).integers(0, 256, (200, 600), dtype=np.uint8)
+    reading = read_number(noise, shipped)
+    assert reading.text == "" and reading.reason
+
+
+@pytest.fixture(scope="module")
+def number_files(tmp_path_factory, clear_digits):
+    folder = tmp_path_factory.mktemp("numbers")
+    samples.save(folder / "a.png", page([ink_of(clear_digits[d], 70) for d in (1, 2)], [30]))
+    samples.save(folder / "b.jpg", page([ink_of(clear_digits[d], 70) for d in (4, 5, 6)], [30, 30]))
+    samples.save(folder / "c.png", np.full((100, 300), 240, np.uint8))
+    (folder / "d.png").write_bytes(b"not a png")
+    return folder
+
+
+def test_cli_read_json(capsys, number_files):
+    model = default_model_path()
+    code = cli.main(["read", "--json", "--model", str(model), str(number_files)])
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 1  # d.png cannot be read
+    assert [r["path"].rsplit("/", 1)[-1] for r in records] == ["a.png", "b.jpg", "c.png", "d.png"]
+    a, b, c, d = records
+    assert a["text"] == "12" and b["text"] == "456"
+    for record in (a, b):
+        assert set(record) == {"path", "text", "digits", "low_confidence"}
+        assert len(record["digits"]) == len(record["text"])
+        for digit, char in zip(record["digits"], record["text"]):
+            assert set(digit) == {"digit", "label", "confidence", "box"}
+            assert digit["digit"] == int(char) and digit["label"] == char
+            assert 0 <= digit["confidence"] <= 1
+            assert len(digit["box"]) == 4 and all(isinstance(v, int) for v in digit["box"])
+    assert c["text"] == "" and c["digits"] == [] and c["reason"] and "error" not in c
+    assert d["text"] == "" and "error" in d and "reason" not in d
+
+
+def test_cli_read_exit_codes_and_table(capsys, number_files, tmp_path):
+    model = str(default_model_path())
+    assert cli.main(["read", "--model", model, str(number_files / "a.png")]) == 0
+    out, _ = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["path", "text"] and "12" in lines[1].split()
+    assert cli.main(["read", "--model", model, str(number_files / "c.png")]) == 0  # no number
+    capsys.readouterr()
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"junk")
+    assert cli.main(["read", "--model", str(bad), str(number_files / "a.png")]) == 2
+    assert "error" in capsys.readouterr().err
+    assert cli.main(["read"]) == 2  # no paths: usage error
