@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digits.backend import keras
-from digits.modelfile import ModelError, read_info, write_info
+from digits.modelfile import ModelError, atomic_write_bytes, read_info, write_info
 
 if TYPE_CHECKING:
     from digits.train import TrainingResult
@@ -48,21 +48,19 @@ def training_record(run: TrainingResult) -> dict:
 
 
 def save_model(model: keras.Model, path: str | Path, record: dict) -> Path:
-    """Save ``model`` as a Keras ``.h5`` file at ``path`` (atomically: written beside it, then
-    renamed) and its sidecar with ``record`` (a `training_record`) under ``training``."""
+    """Save ``model`` as a Keras ``.h5`` file at ``path`` (atomically, without optimizer state)
+    and its sidecar with ``record`` (a `training_record`) under ``training``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".h5", dir=path.parent)
-    os.close(fd)
     absl_logger = logging.getLogger("absl")
     level = absl_logger.level
     absl_logger.setLevel(logging.ERROR)  # .h5 is the spec's format: no "legacy format" warning
     try:
-        model.save(tmp, include_optimizer=False)  # for inference: a third of the size
-        os.replace(tmp, path)
+        with tempfile.TemporaryDirectory() as folder:
+            staged = Path(folder) / path.name
+            model.save(staged, include_optimizer=False)  # for inference: a third of the size
+            atomic_write_bytes(path, staged.read_bytes())
     finally:
         absl_logger.setLevel(level)
-        Path(tmp).unlink(missing_ok=True)
     write_info(path, training=record)
     return path
 

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -42,6 +43,9 @@ def test_saved_model_loads_back_with_its_record(tmp_path):
     record = report.training_record(_run())
     path = report.save_model(model, tmp_path / "models" / "simple_cnn.h5", record)
     assert sorted(p.name for p in path.parent.iterdir()) == ["simple_cnn.h5", "simple_cnn.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not a private temporary file's 0600
     loaded, loaded_record = report.load_model(path)
     assert loaded_record == record
     x = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
