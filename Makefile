@@ -8,7 +8,8 @@ NOTEBOOK := Handwritten-Digits-Recognition.ipynb
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup run test report robustness samples train-full benchmarks clean-venv
+.PHONY: help setup run test report robustness evaluate samples calibrate export app serve \
+	train-full benchmarks clean-venv
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,9 +30,31 @@ run: setup  ## Execute the notebook top to bottom (full MNIST), then the robustn
 robustness: setup  ## Accuracy of the shipped model on data/robustness, pipeline vs the spec's naive snippet
 	$(BIN)/python scripts/evaluate_robustness.py
 
-samples: setup  ## Regenerate digit_examples/ and data/robustness/ from MNIST test digits (fixed seeds)
+evaluate: robustness  ## Re-measure photos, numbers, non-digits, own symbols and LiteRT (reports/*.json)
+	$(BIN)/python scripts/evaluate_photos.py
+	$(BIN)/python scripts/evaluate_numbers.py --count 1000 --seed 16
+	$(BIN)/python scripts/evaluate_nondigits.py
+	$(BIN)/python scripts/evaluate_symbols.py
+	$(BIN)/python scripts/evaluate_litert.py --extra float16 dynamic
+
+samples: setup  ## Regenerate digit_examples/, data/robustness/ and data/photos/ (fixed seeds)
 	$(BIN)/python scripts/make_digit_examples.py
 	$(BIN)/python scripts/make_robustness_set.py
+	$(BIN)/python scripts/make_photo_set.py
+
+calibrate: setup  ## Fit the temperature and low-confidence threshold on validation, then re-export
+	$(BIN)/python scripts/calibrate.py
+	$(MAKE) export
+
+export: setup  ## Export the shipped model to LiteRT: models/digits_float32.tflite and digits_int8.tflite
+	$(BIN)/python -m digits export
+	$(BIN)/python -m digits export --quantize int8
+
+app: setup  ## The web app (draw, upload, camera) on http://127.0.0.1:8501
+	$(BIN)/streamlit run app.py --server.address 127.0.0.1
+
+serve: setup  ## The JSON service on http://127.0.0.1:8000 (POST /predict, POST /read, /docs)
+	$(BIN)/python -m digits serve
 
 report: setup  ## Regenerate cover-image.png and the README results table from reports/metrics.json
 	$(BIN)/python scripts/make_cover_image.py
@@ -51,11 +74,14 @@ build/teachers/%.h5: lab/recipes/%.json | $(STAMP)
 # it is better on validation. See docs/training.md.
 train-full: setup $(TEACHER_H5)  ## Rebuild the shipped model from lab/recipes/ (about 4 h on 2 cores)
 	$(BIN)/python -m lab.train_full lab/recipes/soup.json
-	$(MAKE) report
+	$(MAKE) calibrate report
 
 benchmarks: setup  ## Time prediction latency and training speed (tables, plus reports/*.json)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install torch==2.13.0  # the PyTorch peer, benchmark only
 	$(BIN)/python benchmarks/predict_latency.py
+	$(BIN)/python benchmarks/read_latency.py
+	$(BIN)/python benchmarks/load_service.py
+	$(BIN)/python benchmarks/hostile_batch.py
 	$(BIN)/python benchmarks/train_speed.py
 
 test: setup  ## Lint, check formatting, then run the test suite (includes short notebook runs)

@@ -96,7 +96,7 @@ MIN_DIGIT_PIXELS = 6
 #: A digit found smaller than this (longer side, working pixels) in a downscaled image is
 #: analysed again on a crop of the full-resolution image, scaled to at most `REFINE_SIDE`
 #: pixels, with `REFINE_PAD` times its size of margin around it.
-REFINE_BELOW = 48
+REFINE_BELOW = 32
 REFINE_SIDE = 96
 REFINE_PAD = 0.75
 #: A sheet of paper on a table must be this much brighter than the table (0-1 scale);
@@ -109,6 +109,7 @@ _SHEET_SIDE = 128  # resolution at which the sheet is looked for
 LINE_LEVEL = 0.06
 LINE_SPAN = 0.85
 LINE_THINNESS = 0.035
+_LINE_SQUEEZE = 4  # lines are looked for on a copy squeezed this many times along them
 #: Marks farther apart than this fraction of their height are separate digits.
 GROUP_GAP = 0.12
 #: Digits found larger than `FINE_MAX_DIGIT` of the longer side are checked again with a
@@ -606,7 +607,7 @@ def _polarity(gray: np.ndarray) -> bool:
     darker or lighter. Sums, not percentiles, so that a few thin strokes in a large
     image still count.
     """
-    step = max(1, max(gray.shape) // 256)
+    step = max(1, max(gray.shape) // 160)
     sample = gray[::step, ::step]
     deviation = sample - np.float32(np.median(sample))
     margin = np.float32(0.05)
@@ -638,6 +639,9 @@ def _find_sheet(gray: np.ndarray) -> np.ndarray | None:
     if separability < 0.6:
         return None
     bright = (u8 > threshold).astype(np.uint8)
+    border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
+    if border.mean() > 0.9:
+        return None  # paper all around the edges: no table in view
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
     if count <= 1:
         return None
@@ -679,32 +683,11 @@ def _remove_lines(ink: np.ndarray) -> np.ndarray:
     vertically, within a few degrees: the lines of ruled and squared paper, page and
     table edges. A morphological opening with a long line finds them; pixels much
     darker than the lines (pen strokes crossing them) are kept."""
-    h, w = ink.shape
     smooth = cv2.GaussianBlur(ink, (0, 0), 1.0)
     mask = (smooth > LINE_LEVEL).astype(np.uint8)
     if not mask.any():
         return ink
-    lines = np.zeros_like(mask)
-    for horizontal in (True, False):
-        span = w if horizontal else h
-        k = max(15, span // 6)
-        # (width, height) of the kernels: thicken across the lines (so that slightly
-        # tilted ones keep long runs), then keep only runs at least k long.
-        across, along = ((1, 7), (k, 1)) if horizontal else ((7, 1), (1, k))
-        thick = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, across))
-        runs = cv2.morphologyEx(
-            thick, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along)
-        )
-        if not runs.any():
-            continue
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
-        extent = stats[1:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
-        for index in np.flatnonzero(extent >= LINE_SPAN * span) + 1:
-            x, y, bw, bh, _ = stats[index]
-            window = (slice(y, y + bh), slice(x, x + bw))
-            member = (labels[window] == index) & (mask[window] > 0)
-            if member.sum() <= LINE_THINNESS * float(extent[index - 1]) ** 2:
-                lines[window] |= member.astype(np.uint8)
+    lines = _horizontal_lines(mask) | _horizontal_lines(np.ascontiguousarray(mask.T)).T
     if not lines.any():
         return ink
     lines = cv2.dilate(lines, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
@@ -713,6 +696,38 @@ def _remove_lines(ink: np.ndarray) -> np.ndarray:
     out = ink.copy()
     out[(lines > 0) & ~keep] = 0.0
     return out
+
+
+def _horizontal_lines(mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` (uint8 0/1) on thin lines spanning `LINE_SPAN` of its width.
+
+    Found on a copy squeezed `_LINE_SQUEEZE` times along the lines (fast): thickened
+    across them (so that slightly tilted lines keep long runs), then opened with a line
+    a sixth of the width long.
+    """
+    h, w = mask.shape
+    step = _LINE_SQUEEZE
+    narrow = cv2.resize(mask * 255, (max(1, w // step), h), interpolation=cv2.INTER_AREA)
+    narrow = (narrow > 0).astype(np.uint8)
+    k = max(4, w // 6 // step)
+    thick = cv2.dilate(narrow, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 7)))
+    runs = cv2.morphologyEx(
+        thick, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1))
+    )
+    lines = np.zeros_like(mask)
+    if runs.any(axis=0).sum() < LINE_SPAN * runs.shape[1] - 1:
+        return lines  # no run, or runs that together do not span the width
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    scale = w / narrow.shape[1]
+    for index in np.flatnonzero(stats[1:, cv2.CC_STAT_WIDTH] * scale >= LINE_SPAN * w) + 1:
+        x, y, bw, bh, _ = stats[index]
+        x0, x1 = int(x * scale), min(w, int(np.ceil((x + bw) * scale)))
+        inside = labels[y : y + bh, x : x + bw] == index
+        wide = cv2.resize(inside.astype(np.uint8), (x1 - x0, bh), interpolation=cv2.INTER_NEAREST)
+        member = wide & mask[y : y + bh, x0:x1]
+        if member.sum() <= LINE_THINNESS * float(x1 - x0) ** 2:
+            lines[y : y + bh, x0:x1] |= member
+    return lines
 
 
 def _flatten_sheet(

@@ -63,7 +63,7 @@ MIN_PIECE, MAX_PIECE = 0.12, 1.5
 #: ``WIDE_PENALTY`` per digit height of extra width, in log-probability units.
 WIDE_PIECE, WIDE_PENALTY = 1.1, 4.0
 #: Cost of each cut, in log-probability units (the model is often sure of half a digit).
-SPLIT_PENALTY = 0.5
+SPLIT_PENALTY = 1.0
 #: ... except in marks wider than this (times the digits' height): surely several digits.
 SURE_WIDTH = 1.4
 #: Merged pieces stay within this width (times the digits' height); pieces sharing most

@@ -70,3 +70,21 @@ def test_every_kind_renders_and_encodes(digit, kind):
 def test_unknown_kind():
     with pytest.raises(ValueError, match="unknown kind"):
         samples.variant("sepia", np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("kind", samples.PHOTO_KINDS)
+def test_every_photo_kind_renders(digit, kind):
+    options, quality = samples.photo_variant(kind, np.random.default_rng(0))
+    image = samples.render_photo(digit, np.random.default_rng(1), **options)
+    width, height = options["size"]
+    assert image.shape == (height, width, 3) and image.dtype == np.uint8
+    assert 1 <= quality <= 100
+    again = samples.render_photo(digit, np.random.default_rng(1), **options)
+    np.testing.assert_array_equal(image, again)  # a fixed seed gives the same photo
+
+
+def test_angled_photo_shows_a_darker_table_around_the_sheet(digit):
+    options, _ = samples.photo_variant("angled", np.random.default_rng(3))
+    image = samples.render_photo(digit, np.random.default_rng(3), **options).mean(axis=2)
+    assert np.percentile(image, 90) > 150  # paper
+    assert np.percentile(image, 10) < 120  # and some table
