@@ -10,6 +10,7 @@ Numbers depend on the machine and its load: run it on an idle one.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,16 +21,24 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from digits import samples
+from digits.data import load_mnist
+from digits.paths import ROOT
+from digits.predict import DEFAULT_MODEL_PATH
+from digits.preprocess import ImageError, NoDigitFound, to_model_input
 
-import hostile_inputs  # noqa: E402
 
-from digits import samples  # noqa: E402
-from digits.data import load_mnist  # noqa: E402
-from digits.predict import DEFAULT_MODEL_PATH  # noqa: E402
-from digits.preprocess import ImageError, NoDigitFound, to_model_input  # noqa: E402
+def _load_hostile_inputs():
+    """The test suite's generators of hostile files (tests/hostile_inputs.py)."""
+    spec = importlib.util.spec_from_file_location(
+        "hostile_inputs", ROOT / "tests" / "hostile_inputs.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hostile_inputs = _load_hostile_inputs()
 
 
 def digit_images() -> dict[int, np.ndarray]:

@@ -35,10 +35,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from digits.modelfile import atomic_write_json  # noqa: E402
+from digits.modelfile import atomic_write_json
+from digits.paths import ROOT
 
 EXAMPLES = sorted((ROOT / "digit_examples").iterdir())
 SAMPLE_EVERY = 1000

@@ -24,12 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from digits import calibration  # noqa: E402
-from digits.modelfile import atomic_write_json, write_info  # noqa: E402
-from digits.predict import Predictor, default_model_path  # noqa: E402
+from digits import calibration
+from digits.modelfile import atomic_write_json, write_info
+from digits.paths import ROOT
+from digits.predict import Predictor, default_model_path
 
 THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
 

@@ -22,13 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from digits.data import load_mnist  # noqa: E402
-from digits.modelfile import atomic_write_json  # noqa: E402
-from digits.ood import DETECTOR_PATH, NondigitDetector  # noqa: E402
-from digits.predict import DEFAULT_MODEL_PATH, Predictor  # noqa: E402
+from digits.data import load_mnist
+from digits.modelfile import atomic_write_json
+from digits.ood import DETECTOR_PATH, NondigitDetector
+from digits.paths import ROOT
+from digits.predict import DEFAULT_MODEL_PATH, Predictor
 
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SOFTMAX_THRESHOLDS = (0.6, 0.9, 0.99, 0.999)

@@ -24,10 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from digits.modelfile import atomic_write_json  # noqa: E402
+from digits.modelfile import atomic_write_json
+from digits.paths import ROOT
 
 NAIVE = (
     "cv2.imread(path, cv2.IMREAD_GRAYSCALE); cv2.resize(img, (28, 28)); 255 - img; / 255; argmax"

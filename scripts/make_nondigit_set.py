@@ -19,17 +19,14 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from digits import samples
+from digits.paths import ROOT
 
-from digits import samples  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 SHAPES = ("triangle", "square", "disc", "hline", "diagonal", "bars", "cross", "face")
 SHAPES += ("star", "arrow", "heart", "scribble")
 LETTERS = tuple("ACEFHKMNPRUVWXY") + tuple("aehkmnrw")

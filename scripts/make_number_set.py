@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digits import samples  # noqa: E402
+from digits import samples
 
 SETS = ("separated", "touching")
 STYLES = ("photo", "canvas")

@@ -24,16 +24,13 @@ import argparse
 import csv
 import io
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digits import samples  # noqa: E402
-from digits.data import load_mnist  # noqa: E402
-from digits.modelfile import atomic_write_bytes, atomic_write_text  # noqa: E402
+from digits import samples
+from digits.data import load_mnist
+from digits.modelfile import atomic_write_bytes, atomic_write_text
 
 
 def make_set(out: Path, per_kind: int = 100, seed: int = 15) -> list[dict]:

@@ -16,15 +16,12 @@ draws: the test part is never trained on).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digits import samples  # noqa: E402
+from digits import samples
 
 #: Class (folder) name -> the glyph drawn.
 GLYPHS = {
