@@ -51,6 +51,77 @@ def robustness_headline(r: dict) -> list[str]:
     ]
 
 
+def photos_headline(p: dict, c: dict) -> list[str]:
+    o, kinds = p["overall"], p["kinds"]
+    each = ", ".join(f"{kind} {k['accuracy_pipeline']:.0%}" for kind, k in kinds.items())
+    low = min(k["accuracy_pipeline"] for k in kinds.values())
+    test = c["sets"]["mnist_test"]
+    return [
+        f"On {o['n']:,} phone photos of MNIST test digits ({len(kinds)} kinds: {each}) the "
+        f"pipeline reads **{o['accuracy_pipeline']:.1%}** (every kind ≥ {low:.0%}; the spec's "
+        f"snippet {o['accuracy_naive']:.1%}), and only {o['wrong_not_flagged_rate']:.1%} of "
+        f"the photos get a wrong answer that is not flagged `low_confidence` "
+        f"(`{p['command']}`). Calibration (temperature {c['temperature']}, fitted on the "
+        f"validation split) brings the expected calibration error on MNIST test from "
+        f"{test['ece_before']:.2%} to {test['ece_after']:.2%} (`{c['command']}`)."
+    ]
+
+
+def numbers_headline(n: dict, s: dict) -> list[str]:
+    sep, touch = n["sets"]["separated"], n["sets"]["touching"]
+    return [
+        f"On {sep['numbers']:,} generated numbers of 2-8 MNIST test digits, `digits read` gets "
+        f"**{sep['whole_number_accuracy']:.1%}** of whole numbers right "
+        f"({sep['digit_accuracy']:.2%} of digits) when the digits are apart, but only "
+        f"{touch['whole_number_accuracy']:.1%} ({touch['digit_accuracy']:.1%} of digits) when "
+        f"they touch, and then {touch['low_confidence_rate']:.0%} of readings are flagged "
+        f"`low_confidence` (`{n['command']}`). Trained on {len(s['class_names'])} generated "
+        f"symbols, the Deeper CNN scores **{s['test_accuracy']:.2%}** on "
+        f"{s['test_images']:,} held-out images (`{s['command']}`)."
+    ]
+
+
+def litert_table(r: dict, latency: dict) -> list[str]:
+    files = [r["keras"], *r["litert"]]
+    committed = [f for f in files if f.get("committed", True)]
+    rows = [
+        f"`{f['file']}` | {f['runtime']} {f['quantize'] or ''} | {f['bytes']:,} | "
+        f"{f['test_accuracy']:.2%} | {f.get('agreement_with_keras', 1.0):.2%} | "
+        f"{f['single_image_ms']:.3f} ms"
+        for f in committed
+    ]
+    cold = latency["cold_start"]
+    header = "model | runtime | bytes | test accuracy | agrees with Keras | one image, model only"
+    return [
+        *table(header, rows),
+        "",
+        f"Made by `{r['command']}`. Cold start of `digits predict one.png`, process start to "
+        f"answer: **{cold['litert_default']['median_s']:.2f} s** with the default LiteRT model, "
+        f"{cold['keras']['median_s']:.2f} s with the Keras one (`{latency['command']}`).",
+    ]
+
+
+def service_headline(load: dict) -> list[str]:
+    run = next(r for r in load["runs"] if r["concurrency"] == 8)
+    m = load["memory"]
+    return [
+        f"`{load['command']}`: {run['requests']:,} single-image requests at 8 concurrent on "
+        f"loopback, **{run['requests_per_s']:.0f} requests/s**, p50 {run['p50_ms']:.0f} ms, "
+        f"p99 {run['p99_ms']:.0f} ms, {run['errors']} errors; server memory "
+        f"{m['rss_before_mb']:.0f} MB before and {m['rss_after_mb']:.0f} MB after."
+    ]
+
+
+def nondigits_headline(r: dict) -> list[str]:
+    return [
+        f"Of {r['sizes']['nondigits']} generated non-digits (shapes, letters, symbols), "
+        f"**{r['caught_nondigits']:.1%}** get no digit or are flagged `not_a_digit`, while "
+        f"{r['flagged_mnist_test']:.2%} of MNIST test digits and "
+        f"{r['flagged_robustness']:.2%} of the robustness set are wrongly flagged "
+        f"(`{r['command']}`)."
+    ]
+
+
 def robustness_table(r: dict, control: dict) -> list[str]:
     kinds = [*r["kinds"].items(), ("**all**", r["overall"])]
     controls = [*control["kinds"].values(), control["overall"]]
@@ -78,6 +149,14 @@ TABLES = {
         lambda: robustness_table(load("robustness.json"), load("robustness_no_augmentation.json")),
     ),
     "experiments": ("docs/training.md", experiments_table),
+    "photos": ("README.md", lambda: photos_headline(load("photos.json"), load("calibration.json"))),
+    "numbers": ("README.md", lambda: numbers_headline(load("numbers.json"), load("symbols.json"))),
+    "litert": (
+        "README.md",
+        lambda: litert_table(load("litert.json"), load("predict_latency.json")),
+    ),
+    "service": ("README.md", lambda: service_headline(load("load_service.json"))),
+    "nondigits": ("README.md", lambda: nondigits_headline(load("nondigits.json"))),
 }
 
 
