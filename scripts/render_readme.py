@@ -122,6 +122,56 @@ def nondigits_headline(r: dict) -> list[str]:
     ]
 
 
+def nondigits_table(r: dict) -> list[str]:
+    rows = [
+        f"{t['rule']} | {t['nondigits']:.1%} | {t['mnist_test']:.2%} | {t['robustness']:.2%}"
+        for t in r["table"]
+    ]
+    header = "rule | non-digits caught | MNIST test flagged | robustness flagged"
+    return [*table(header, rows), "", f"Made by `{r['command']}`."]
+
+
+def latency_tables(r: dict) -> list[str]:
+    one, photo, m = r["single_image"], r["photo_640x480_jpeg"], r["machine"]
+    rows = [
+        f"file → digit, one image of `{one['files']}`, warm | "
+        f"{one['file_to_digit']['median_ms']:.2f} ms | {one['file_to_digit']['p95_ms']:.2f} ms",
+        f"… of which reading + preprocessing | {one['read_and_preprocess']['median_ms']:.2f} ms"
+        f" | {one['read_and_preprocess']['p95_ms']:.2f} ms",
+        f"… of which the model call | {one['model_only']['median_ms']:.2f} ms | "
+        f"{one['model_only']['p95_ms']:.2f} ms",
+        f"file → digit, 640x480 JPEG phone photo ({photo['files']} of `{photo['from']}`), warm | "
+        f"{photo['median_ms']:.2f} ms | {photo['p95_ms']:.2f} ms",
+        f"`predict_many`, {r['batch']['images']:,} files | "
+        f"{r['batch']['images_per_second']:.0f} images/s | ",
+    ]
+    models = r["model_only_one_image"]
+    model_rows = [
+        f"{name} (`{v['model']}`) | {v['threads']} | {v['median_ms']:.3f} ms | {v['p95_ms']:.3f} ms"
+        for name, v in models.items()
+        if isinstance(v, dict)
+    ]
+    cold = r["cold_start"]
+    cold_rows = [
+        f"`{cold['command']} {v['extra_arguments']}`".replace(" `", "`")
+        + f" | {v['median_s']:.2f} s"
+        f" | {v['min_s']:.2f} s | {v['max_s']:.2f} s | {v['cpu_median_s']:.2f} s"
+        for v in (cold["litert_default"], cold["keras"])
+    ]
+    return [
+        *table("measure | median | 95th percentile", rows),
+        "",
+        *table("model only, one image | threads | median | 95th percentile", model_rows),
+        "",
+        *table("cold start, process start to answer | median | min | max | CPU time", cold_rows),
+        "",
+        f"Made by `{r['command']}` on {m['usable_cpus']} cores ({m['cpu']}), load average "
+        f"{m['load_average_1m_at_end']} at the end; Keras / LiteRT: "
+        f"{models['keras_over_litert_float32']}x per model call, "
+        f"{cold['keras_over_litert']}x per cold start.",
+    ]
+
+
 def robustness_table(r: dict, control: dict) -> list[str]:
     kinds = [*r["kinds"].items(), ("**all**", r["overall"])]
     controls = [*control["kinds"].values(), control["overall"]]
@@ -157,6 +207,8 @@ TABLES = {
     ),
     "service": ("README.md", lambda: service_headline(load("load_service.json"))),
     "nondigits": ("README.md", lambda: nondigits_headline(load("nondigits.json"))),
+    "latency": ("docs/benchmarks.md", lambda: latency_tables(load("predict_latency.json"))),
+    "nondigits_table": ("docs/reliability.md", lambda: nondigits_table(load("nondigits.json"))),
 }
 
 
