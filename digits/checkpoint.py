@@ -12,19 +12,15 @@ removed only after that.
 
 from __future__ import annotations
 
-import logging
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from digits.backend import keras
-from digits.evaluate import evaluate_model
-from digits.modelfile import write_info
+from digits.evaluate import save_best_model
 
-__all__ = ["EpochLog", "resumable_callbacks", "save_if_better", "save_model_atomic"]
+__all__ = ["EpochLog", "resumable_callbacks", "save_if_better"]
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -49,26 +45,6 @@ def resumable_callbacks(backup_dir: str | Path, epochs: int | None = None) -> li
     return [backup] + ([EpochLog(epochs)] if epochs else [])
 
 
-def save_model_atomic(model: keras.Model, path: str | Path, **info) -> Path:
-    """Save ``model`` (Keras .h5 or .keras) to a temporary file beside ``path``, rename it
-    into place, then write its sidecar with ``info`` (`write_info`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    absl = logging.getLogger("absl")
-    level = absl.level
-    absl.setLevel(logging.ERROR)  # .h5 is the spec's format: no "legacy format" warning
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        absl.setLevel(level)
-        Path(tmp).unlink(missing_ok=True)
-    write_info(path, **info)
-    return path
-
-
 def save_if_better(
     model: keras.Model,
     path: str | Path,
@@ -83,26 +59,7 @@ def save_if_better(
     Returns ``saved``, ``val_loss``, ``val_accuracy``, ``existing_val_loss``,
     ``existing_val_accuracy`` (None without a readable existing model).
     """
-    path = Path(path)
-    new = evaluate_model(model, x_val, y_val)
-    existing = None
-    if path.exists():
-        try:
-            existing = evaluate_model(keras.models.load_model(path, compile=False), x_val, y_val)
-        except Exception:  # noqa: BLE001 - unreadable or not a digits model: replace it
-            existing = None
-    saved = existing is None or (
-        new["loss"] < existing["loss"] and new["accuracy"] >= existing["accuracy"]
-    )
-    if saved:
-        save_model_atomic(model, path)
+    result = save_best_model(model, path, x_val, y_val)
     if backup_dir is not None:
         shutil.rmtree(backup_dir, ignore_errors=True)
-    return {
-        "saved": saved,
-        "path": str(path),
-        "val_loss": new["loss"],
-        "val_accuracy": new["accuracy"],
-        "existing_val_loss": None if existing is None else existing["loss"],
-        "existing_val_accuracy": None if existing is None else existing["accuracy"],
-    }
+    return result

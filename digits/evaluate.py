@@ -12,7 +12,6 @@ import logging
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from digits.backend import keras
 from digits.data import scale
-from digits.modelfile import DIGIT_CLASSES, atomic_write_json, write_info
+from digits.modelfile import DIGIT_CLASSES, atomic_write_json, save_keras_model
 
 __all__ = [
     "predict_probabilities",
@@ -215,8 +214,7 @@ def save_best_model(
         new["loss"] < existing["loss"] and new["accuracy"] >= existing["accuracy"]
     )
     if saved:
-        _save_atomically(model, path)
-        write_info(path, class_names=list(DIGIT_CLASSES), temperature=1.0)
+        save_keras_model(model, path, class_names=list(DIGIT_CLASSES), temperature=1.0)
     return {
         "saved": saved,
         "path": str(path),
@@ -225,19 +223,3 @@ def save_best_model(
         "existing_val_loss": None if existing is None else existing["loss"],
         "existing_val_accuracy": None if existing is None else existing["accuracy"],
     }
-
-
-def _save_atomically(model: keras.Model, path: Path) -> None:
-    """``model.save`` to a temporary file in ``path``'s folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    absl_logger = logging.getLogger("absl")
-    level = absl_logger.level
-    absl_logger.setLevel(logging.ERROR)  # .h5 is the spec's format: no "legacy format" warning
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        absl_logger.setLevel(level)
-        Path(tmp).unlink(missing_ok=True)

@@ -33,6 +33,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "file_sha256",
+    "save_keras_model",
     "read_info",
     "sidecar_path",
     "write_info",
@@ -115,6 +116,34 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def atomic_write_json(path: str | Path, obj) -> Path:
     """`atomic_write_text` of ``obj`` as indented JSON with a final newline."""
     return atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def save_keras_model(model, path: str | Path, include_optimizer: bool = True, **fields) -> Path:
+    """``model.save`` to a temporary file beside ``path`` (.h5 or .keras), rename it into
+    place, then write its sidecar with ``fields`` (`write_info`).
+
+    ``include_optimizer=False`` leaves the optimizer state out of an ``.h5`` (a model kept for
+    prediction only is then about a third of the size).
+    """
+    import logging
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    options = {} if path.suffix == ".keras" else {"include_optimizer": include_optimizer}
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # .h5 is the spec's format: no "legacy format" warning
+    try:
+        model.save(tmp, **options)
+        os.chmod(tmp, _mode_for(path))
+        os.replace(tmp, path)
+    finally:
+        absl.setLevel(level)
+        Path(tmp).unlink(missing_ok=True)
+    write_info(path, **fields)
+    return path
 
 
 def write_info(model_path: str | Path, **fields) -> Path:

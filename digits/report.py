@@ -9,14 +9,12 @@ still shows the curves and the times of the run that made the models.
 
 from __future__ import annotations
 
-import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digits.backend import keras
-from digits.modelfile import ModelError, atomic_write_bytes, read_info, write_info
+from digits.modelfile import ModelError, read_info, save_keras_model
 
 if TYPE_CHECKING:
     from digits.train import TrainingResult
@@ -50,19 +48,7 @@ def training_record(run: TrainingResult) -> dict:
 def save_model(model: keras.Model, path: str | Path, record: dict) -> Path:
     """Save ``model`` as a Keras ``.h5`` file at ``path`` (atomically, without optimizer state)
     and its sidecar with ``record`` (a `training_record`) under ``training``."""
-    path = Path(path)
-    absl_logger = logging.getLogger("absl")
-    level = absl_logger.level
-    absl_logger.setLevel(logging.ERROR)  # .h5 is the spec's format: no "legacy format" warning
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            staged = Path(folder) / path.name
-            model.save(staged, include_optimizer=False)  # for inference: a third of the size
-            atomic_write_bytes(path, staged.read_bytes())
-    finally:
-        absl_logger.setLevel(level)
-    write_info(path, training=record)
-    return path
+    return save_keras_model(model, path, include_optimizer=False, training=record)
 
 
 def load_model(path: str | Path) -> tuple[keras.Model, dict]:

@@ -22,7 +22,6 @@ keeps the best epoch on it. The model is saved atomically with its sidecar
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,20 +208,12 @@ def train(
 
 
 def _save(model, out: Path, symbols: SymbolSet, val_accuracy: float) -> None:
-    """Save to a temporary file beside ``out``, rename it into place, then the sidecar."""
-    from digits.backend import held_stderr
-    from digits.modelfile import sidecar_path, write_info
+    """Save atomically, with a new sidecar holding the class names and what it learned from."""
+    from digits.modelfile import save_keras_model, sidecar_path
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
-    try:
-        with held_stderr():  # Keras' "HDF5 is a legacy format" note
-            model.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     sidecar_path(out).unlink(missing_ok=True)  # an older model's keys must not carry over
-    write_info(
+    save_keras_model(
+        model,
         out,
         class_names=list(symbols.class_names),
         temperature=1.0,
