@@ -67,6 +67,18 @@ def photos_headline(p: dict, c: dict) -> list[str]:
     ]
 
 
+def photos_table(p: dict, before: dict) -> list[str]:
+    kinds = [*p["kinds"].items(), ("**overall**", p["overall"])]
+    old = [*before["kinds"].values(), before["overall"]]
+    rows = [
+        f"{kind} | {k['accuracy_naive']:.1%} | {b['accuracy_pipeline']:.1%} | "
+        f"{k['accuracy_pipeline']:.1%} | {k['wrong_not_flagged_rate']:.1%}"
+        for (kind, k), b in zip(kinds, old)
+    ]
+    header = "kind | naive snippet | pipeline before | pipeline | wrong, not flagged"
+    return [*table(header, rows), "", f"Made by `{p['command']}` and `{before['command']}`."]
+
+
 def numbers_headline(n: dict, s: dict) -> list[str]:
     sep, touch = n["sets"]["separated"], n["sets"]["touching"]
     return [
@@ -78,6 +90,39 @@ def numbers_headline(n: dict, s: dict) -> list[str]:
         f"`low_confidence` (`{n['command']}`). Trained on {len(s['class_names'])} generated "
         f"symbols, the Deeper CNN scores **{s['test_accuracy']:.2%}** on "
         f"{s['test_images']:,} held-out images (`{s['command']}`)."
+    ]
+
+
+def numbers_table(n: dict) -> list[str]:
+    rows = []
+    for name, k in n["sets"].items():
+        for style, v in [("all", k), *k["by_style"].items()]:
+            rows.append(
+                f"{name} | {style} | {v['numbers']:,} | {v['whole_number_accuracy']:.2%} | "
+                f"{v['digit_accuracy']:.2%} | {v['count_accuracy']:.2%} | "
+                f"{v['low_confidence_rate']:.2%} | {v['confident_whole_number_accuracy']:.2%}"
+            )
+    header = (
+        "set | style | numbers | whole-number | per-digit | digit count right | "
+        "flagged low-confidence | whole-number, not flagged"
+    )
+    return [*table(header, rows), "", f"Made by `{n['command']}`."]
+
+
+def read_latency_table(r: dict) -> list[str]:
+    rows = [
+        f"{name} | {v['median_ms']:.2f} | {v['p90_ms']:.2f}"
+        for name, v in [
+            ("read_number (total, wall clock)", r["read_number"]),
+            ("read_number, CPU time of the process", r["read_number_cpu_time"]),
+            *r["steps"].items(),
+        ]
+    ]
+    return [
+        *table("step | median ms | p90 ms", rows),
+        "",
+        f"Made by `{r['command']}` ({r['image']}, read {r['read']!r}), load average "
+        f"{r['load_average']}.",
     ]
 
 
@@ -109,6 +154,24 @@ def service_headline(load: dict) -> list[str]:
         f"loopback, **{run['requests_per_s']:.0f} requests/s**, p50 {run['p50_ms']:.0f} ms, "
         f"p99 {run['p99_ms']:.0f} ms, {run['errors']} errors; server memory "
         f"{m['rss_before_mb']:.0f} MB before and {m['rss_after_mb']:.0f} MB after."
+    ]
+
+
+def load_table(load: dict) -> list[str]:
+    rows = [
+        f"{r['name']} | {r['body']} | {r['requests']:,} | {r['concurrency']} | "
+        f"{r['requests_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | "
+        f"{r['server_cpu_ms_per_request']:.1f}"
+        for r in load["runs"]
+    ]
+    m = load["memory"]
+    header = "run | body | requests | concurrent | req/s | p50 ms | p99 ms | errors | server CPU ms"
+    return [
+        *table(header, rows),
+        "",
+        f"Server memory (RSS): {m['rss_before_mb']:.1f} MB before, {m['rss_after_mb']:.1f} MB "
+        f"after 10,000 predictions, at most {m['rss_max_mb']:.1f} MB; load average "
+        f"{load['machine']['load_average_1min_before_after']}. Made by `{load['command']}`.",
     ]
 
 
@@ -201,11 +264,18 @@ TABLES = {
     "experiments": ("docs/training.md", experiments_table),
     "photos": ("README.md", lambda: photos_headline(load("photos.json"), load("calibration.json"))),
     "numbers": ("README.md", lambda: numbers_headline(load("numbers.json"), load("symbols.json"))),
+    "photos_table": (
+        "docs/robustness.md",
+        lambda: photos_table(load("photos.json"), load("photos_baseline.json")),
+    ),
+    "numbers_table": ("docs/numbers.md", lambda: numbers_table(load("numbers.json"))),
+    "read_latency": ("docs/numbers.md", lambda: read_latency_table(load("read_latency.json"))),
     "litert": (
         "README.md",
         lambda: litert_table(load("litert.json"), load("predict_latency.json")),
     ),
     "service": ("README.md", lambda: service_headline(load("load_service.json"))),
+    "load": ("docs/deploy.md", lambda: load_table(load("load_service.json"))),
     "nondigits": ("README.md", lambda: nondigits_headline(load("nondigits.json"))),
     "latency": ("docs/benchmarks.md", lambda: latency_tables(load("predict_latency.json"))),
     "nondigits_table": ("docs/reliability.md", lambda: nondigits_table(load("nondigits.json"))),
