@@ -104,6 +104,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
+    """The arguments ``predict`` and ``read`` share: PATHs, ``--model`` and ``--json``."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="model file: .tflite (LiteRT) or .h5/.keras (Keras, imports TensorFlow); "
+        "default: models/digits_float32.tflite",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON Lines (one object per input)"
+    )
+
+
 def _add_predict(commands) -> None:
     predict = commands.add_parser(
         "predict",
@@ -116,18 +132,7 @@ def _add_predict(commands) -> None:
         "could not be read, 2 usage error or bad model file.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    predict.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="model file: .tflite (LiteRT) or .h5/.keras (Keras, imports TensorFlow); "
-        "default: models/digits_float32.tflite",
-    )
-    predict.add_argument(
-        "--json", action="store_true", help="print JSON Lines (one object per input)"
-    )
+    _add_inputs(predict)
     predict.add_argument(
         "--top-k", type=_top_k, default=None, metavar="K", help="also show the K most likely digits"
     )
@@ -298,15 +303,7 @@ def _add_read(commands) -> None:
         "could not be read, 2 usage error or bad model file.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    read.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    read.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="model file: .tflite or .h5/.keras; default: models/digits_float32.tflite",
-    )
-    read.add_argument("--json", action="store_true", help="print JSON Lines (one object per input)")
+    _add_inputs(read)
     read.set_defaults(run=_run_read)
 
 

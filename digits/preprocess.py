@@ -820,15 +820,15 @@ def _window(u8: np.ndarray) -> tuple[slice, slice] | None:
     return rows, cols
 
 
-def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
-    """Locate the digit in the ink image -> `_Found` (crop, box, several digits?).
+def _ink_levels(ink: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, float, int, float]:
+    """Blur and Otsu-threshold bright ink: ``(blurred, u8, peak, threshold, separability)``.
+
+    A light blur (``sigma``) gives the stroke intensities, a stronger one (``2 * sigma``)
+    the 8-bit detection image, scaled to its ``peak``, that the threshold applies to.
 
     Raises:
-        NoDigitFound: blank, noise-like, tiny, solid or hole-riddled ink.
+        NoDigitFound: the ink's contrast is below `MIN_CONTRAST` (a blank image).
     """
-    h, w = ink.shape
-    # A light blur gives the stroke intensities, a stronger one the ink mask (less noise).
-    sigma = max(0.5, max(h, w) / 300)
     blurred = cv2.GaussianBlur(ink, (0, 0), sigma)
     contrast = float(blurred.max())
     if contrast < MIN_CONTRAST:
@@ -840,6 +840,18 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
     peak = max(float(detect.max()), 1e-6)
     u8 = np.clip(detect * (255.0 / peak), 0, 255).astype(np.uint8)
     threshold, separability = _otsu(u8)
+    return blurred, u8, peak, threshold, separability
+
+
+def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
+    """Locate the digit in the ink image -> `_Found` (crop, box, several digits?).
+
+    Raises:
+        NoDigitFound: blank, noise-like, tiny, solid or hole-riddled ink.
+    """
+    h, w = ink.shape
+    sigma = max(0.5, max(h, w) / 300)
+    blurred, u8, peak, threshold, separability = _ink_levels(ink, sigma)
     if separability < MIN_SEPARABILITY:
         # A small digit in a large image: judge the ink around its strongest mark.
         window = _window(u8)
@@ -911,7 +923,7 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
     raw = blurred[y0:y1, x0:x1] * selected
     low = 0.5 * threshold * peak / 255.0
     core = raw[mask[y0:y1, x0:x1] > 0]
-    high = float(np.percentile(core, 90)) if core.size else contrast
+    high = float(np.percentile(core, 90)) if core.size else float(blurred.max())
     crop = np.clip((raw - low) / max(high - low, 1e-3), 0.0, 1.0)
     return _Found(crop, (x0, y0, x1, y1), several, raw)
 
@@ -1131,17 +1143,7 @@ def ink_mask(ink: np.ndarray, sigma: float | None = None) -> InkMask:
     """
     h, w = ink.shape
     sigma = max(0.5, max(h, w) / 300) if sigma is None else sigma
-    blurred = cv2.GaussianBlur(ink, (0, 0), sigma)
-    contrast = float(blurred.max())
-    if contrast < MIN_CONTRAST:
-        raise NoDigitFound(
-            "no digit found: the image is blank or almost blank "
-            f"(ink contrast {contrast:.2f} < {MIN_CONTRAST})"
-        )
-    detect = cv2.GaussianBlur(ink, (0, 0), 2 * sigma)
-    peak = max(float(detect.max()), 1e-6)
-    u8 = np.clip(detect * (255.0 / peak), 0, 255).astype(np.uint8)
-    threshold, separability = _otsu(u8)
+    blurred, u8, peak, threshold, separability = _ink_levels(ink, sigma)
     if separability < MIN_SEPARABILITY:
         raise NoDigitFound(
             "no digit found: no clear ink on a background (looks like noise or a photo; "
