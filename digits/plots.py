@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import seaborn as sns
 from matplotlib import ticker
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+
+from digits.modelfile import atomic_write_bytes
 
 __all__ = [
     "sample_grid",
@@ -244,9 +247,10 @@ def _short(name: str, width: int = 14) -> str:
     return name if len(name) <= width else name[: width - 7] + "…" + name[-6:]
 
 
-def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
-    """Save ``fig`` as PNG (creating the folder) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    return path
+def save_figure(fig: Figure, path: str | Path, dpi: int = 110, **options) -> Path:
+    """Save ``fig`` as PNG (atomically, creating the folder) and return the path.
+
+    ``options`` go to ``fig.savefig`` (``bbox_inches="tight"`` unless given)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, **{"bbox_inches": "tight", **options})
+    return atomic_write_bytes(path, buffer.getvalue())

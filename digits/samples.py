@@ -10,10 +10,14 @@ PNG or (low-quality) JPEG bytes.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from digits.modelfile import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "KINDS",
@@ -24,6 +28,7 @@ __all__ = [
     "photo_variant",
     "encode",
     "save",
+    "save_labels",
 ]
 
 #: Kinds of renderings `variant` knows, in a fixed order.
@@ -271,9 +276,16 @@ def encode(image: np.ndarray, ext: str = ".png", quality: int = 95) -> bytes:
 def save(path: str | Path, image: np.ndarray, quality: int = 95) -> Path:
     """Write an image with `encode`, the format given by the file's extension."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(encode(image, path.suffix, quality))
-    return path
+    return atomic_write_bytes(path, encode(image, path.suffix, quality))
+
+
+def save_labels(path: str | Path, rows: list[dict]) -> Path:
+    """Write ``rows`` (dicts with the same keys) as a CSV file with a header, atomically."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(path, buffer.getvalue())
 
 
 # --------------------------------------------------------------------------- phone photos

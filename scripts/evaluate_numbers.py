@@ -71,6 +71,7 @@ def figure(data: Path, rows: list[dict], predictor, out: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
+    from digits.plots import save_figure
     from digits.preprocess import load_image
     from digits.read import read_number
 
@@ -97,8 +98,7 @@ def figure(data: Path, rows: list[dict], predictor, out: Path) -> None:
         )
         ax.axis("off")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    save_figure(fig, out, dpi=110, bbox_inches=None)
     plt.close(fig)
 
 

@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 
 from digits import data  # noqa: E402
 from digits.paths import MODEL_PATH, REPORTS_DIR, ROOT  # noqa: E402
+from digits.plots import save_figure  # noqa: E402
 from digits.predict import Predictor  # noqa: E402
 
 
@@ -70,8 +71,7 @@ def main() -> None:
         ax.set_title(str(predicted[k]), color="#3fb950" if ok else "#f85149", fontsize=10, pad=2)
         for spine in ax.spines.values():
             spine.set_color("#30363d")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=100, facecolor=fig.get_facecolor())
+    save_figure(fig, args.out, dpi=100, bbox_inches=None, facecolor=fig.get_facecolor())
     right = int((predicted == y_test[index]).sum())
     print(f"wrote {args.out} ({best}, {accuracy:.2%}; {right}/{len(index)} shown digits right)")
 

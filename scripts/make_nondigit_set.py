@@ -17,7 +17,6 @@ The seed is fixed, so running it again gives the same files.
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 from pathlib import Path
 
@@ -175,13 +174,9 @@ def make_set(out: Path, per_item: int = 8, seed: int = 11) -> list[dict]:
             options, ext, quality = samples.variant(kind, rng)
             image = samples.render(item_image(item, rng), rng, **options)
             path = out / kind / f"{name}_{n}{ext}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(samples.encode(image, ext, quality))
+            samples.save(path, image, quality)
             rows.append({"path": path.relative_to(out).as_posix(), "group": group, "item": item})
-    with open(out / "labels.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["path", "group", "item"])
-        writer.writeheader()
-        writer.writerows(rows)
+    samples.save_labels(out / "labels.csv", rows)
     return rows
 
 

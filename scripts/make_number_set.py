@@ -18,7 +18,6 @@ writes ``OUT/SET/NNNN.{jpg,png}`` and ``OUT/labels.csv`` (set, file, text, style
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import cv2
@@ -148,10 +147,7 @@ def make_set(
             samples.save(out / file, image, quality=int(rng.integers(60, 93)))
             text = "".join(str(int(labels[i])) for i in chosen)
             rows.append({"set": name, "file": file, "text": text, "style": style})
-    with open(out / "labels.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["set", "file", "text", "style"])
-        writer.writeheader()
-        writer.writerows(rows)
+    samples.save_labels(out / "labels.csv", rows)
     return rows
 
 

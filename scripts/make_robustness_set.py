@@ -12,7 +12,6 @@ MNIST test index). The seed is fixed, so running it again gives the same files.
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 from pathlib import Path
 
@@ -41,10 +40,7 @@ def make_set(out: Path, per_kind: int = 100, seed: int = 7) -> list[dict]:
             rows.append(
                 {"path": relative, "kind": kind, "label": label, "mnist_test_index": int(index)}
             )
-    with open(out / "labels.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["path", "kind", "label", "mnist_test_index"])
-        writer.writeheader()
-        writer.writerows(rows)
+    samples.save_labels(out / "labels.csv", rows)
     return rows
 
 
