@@ -23,6 +23,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+from evaluate_robustness import naive_inputs
 
 from digits.modelfile import atomic_write_json
 from digits.paths import ROOT
@@ -39,17 +40,8 @@ def _shown(path: Path) -> str:
 
 
 def naive_predictions(predictor, paths: list[Path]) -> np.ndarray:
-    """The spec's snippet, batched: imread gray, resize 28x28, invert, /255, argmax."""
-    import cv2
-
-    batch = []
-    for path in paths:
-        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        img = cv2.resize(img, (28, 28))
-        img = 255 - img
-        img = img / 255.0
-        batch.append(img.reshape(1, 28, 28, 1))
-    return predictor.predict_inputs(np.concatenate(batch)).argmax(axis=1)
+    """The spec's snippet (`evaluate_robustness.naive_inputs`), then the model, argmax."""
+    return predictor.predict_inputs(naive_inputs(paths)).argmax(axis=1)
 
 
 def evaluate(model: Path | None, data: Path) -> dict:

@@ -56,12 +56,10 @@ def run_pipeline(model: Path, data: Path) -> tuple[dict[str, dict], str]:
     return records, " ".join(["python", *arguments])
 
 
-def naive_predictions(model_path: Path, paths: list[Path]) -> np.ndarray:
-    """The spec's snippet, batched: imread gray, resize 28x28, invert, /255, argmax."""
+def naive_inputs(paths: list[Path]) -> np.ndarray:
+    """The spec's snippet, batched: imread gray, resize 28x28, invert, /255 -> (N, 28, 28, 1)."""
     import cv2
-    import keras
 
-    model = keras.models.load_model(model_path, compile=False)
     batch = []
     for path in paths:
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
@@ -69,10 +67,15 @@ def naive_predictions(model_path: Path, paths: list[Path]) -> np.ndarray:
         img = 255 - img
         img = img / 255.0
         batch.append(img.reshape(1, 28, 28, 1))
-    probabilities = model.predict(
-        np.concatenate(batch).astype(np.float32), batch_size=256, verbose=0
-    )
-    return probabilities.argmax(axis=1)
+    return np.concatenate(batch).astype(np.float32)
+
+
+def naive_predictions(model_path: Path, paths: list[Path]) -> np.ndarray:
+    """The spec's snippet end to end: `naive_inputs`, the Keras model's ``predict``, argmax."""
+    import keras
+
+    model = keras.models.load_model(model_path, compile=False)
+    return model.predict(naive_inputs(paths), batch_size=256, verbose=0).argmax(axis=1)
 
 
 def main() -> None:
