@@ -243,15 +243,25 @@ def _save_inputs(path: str, prediction, folder: Path, record: dict) -> bool:
     return False
 
 
-def _run_predict(args: argparse.Namespace) -> int:
-    from digits.predict import ModelError, Prediction, Predictor, prediction_record
+def _load_predictor(model: Path | None, **options):
+    """The `Predictor` of ``model``, loaded quietly (TensorFlow and LiteRT log as they load);
+    on a `ModelError`, prints it as ``digits: error: ...`` and returns None (exit status 2)."""
+    from digits.predict import ModelError, Predictor
     from digits.runtime import held_stderr  # light: imports no TensorFlow
 
     try:
-        with held_stderr(expected=(ModelError,)):  # TensorFlow and LiteRT log as they load
-            predictor = Predictor(args.model, low_confidence=args.threshold)
+        with held_stderr(expected=(ModelError,)):
+            return Predictor(model, **options)
     except ModelError as error:
         print(f"digits: error: {error}", file=sys.stderr)
+        return None
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from digits.predict import Prediction, prediction_record
+
+    predictor = _load_predictor(args.model, low_confidence=args.threshold)
+    if predictor is None:
         return 2
 
     if args.save_inputs is not None and args.save_inputs.exists() and not args.save_inputs.is_dir():
@@ -324,16 +334,11 @@ def _read_row(record: dict, width: int) -> str:
 
 
 def _run_read(args: argparse.Namespace) -> int:
-    from digits.predict import ModelError, Predictor
     from digits.preprocess import ImageError
     from digits.read import read_number
-    from digits.runtime import held_stderr  # light: imports no TensorFlow
 
-    try:
-        with held_stderr(expected=(ModelError,)):
-            predictor = Predictor(args.model)
-    except ModelError as error:
-        print(f"digits: error: {error}", file=sys.stderr)
+    predictor = _load_predictor(args.model)
+    if predictor is None:
         return 2
     inputs = find_images(args.paths)
     width = max([len("path")] + [len(_printable(p)) for p, _ in inputs])
@@ -532,8 +537,7 @@ def _add_serve(commands) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from digits.predict import ModelError, Predictor
-    from digits.runtime import held_stderr
+    from digits.modelfile import ModelError
 
     try:
         from digits.service import serve
@@ -541,15 +545,16 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"digits: error: the service needs fastapi and uvicorn ({error}).", file=sys.stderr)
         return 2
     predictor = None
-    try:
-        if args.workers == 1:
-            with held_stderr(expected=(ModelError,)):
-                predictor = Predictor(args.model)
-        else:  # each worker loads its own; check the file and its checksum here
+    if args.workers == 1:
+        predictor = _load_predictor(args.model)
+        if predictor is None:
+            return 2
+    else:  # each worker loads its own; check the file and its checksum here
+        try:
             _check_model_file(args.model)
-    except ModelError as error:
-        print(f"digits: error: {error}", file=sys.stderr)
-        return 2
+        except ModelError as error:
+            print(f"digits: error: {error}", file=sys.stderr)
+            return 2
     serve(
         host=args.host,
         port=args.port,
