@@ -247,7 +247,7 @@ def _load_predictor(model: Path | None, **options):
     """The `Predictor` of ``model``, loaded quietly (TensorFlow and LiteRT log as they load);
     on a `ModelError`, prints it as ``digits: error: ...`` and returns None (exit status 2)."""
     from digits.predict import ModelError, Predictor
-    from digits.runtime import held_stderr  # light: imports no TensorFlow
+    from digits.quiet import held_stderr
 
     try:
         with held_stderr(expected=(ModelError,)):
@@ -388,7 +388,7 @@ def _add_train(commands) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from digits.backend import held_stderr
+    from digits.quiet import held_stderr
     from digits.symbols import SymbolsError, train
 
     try:

@@ -16,18 +16,14 @@ neither TensorFlow nor the LiteRT runtime until a runner is opened.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from digits.modelfile import ModelError
+from digits.quiet import held_stderr
 
 __all__ = [
     "KERAS_EXTENSIONS",
@@ -35,7 +31,6 @@ __all__ = [
     "KerasRunner",
     "LiteRTRunner",
     "Runner",
-    "held_stderr",
     "load_model",
     "open_runner",
 ]
@@ -246,34 +241,3 @@ def _compile_forward(model):
         return model(x, training=False)
 
     return forward
-
-
-@contextlib.contextmanager
-def held_stderr(expected: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
-    """Hold back what C++ libraries write to stderr inside the block; replay it if an
-    exception other than the ``expected`` ones escapes."""
-    # File descriptor 2 itself, not sys.stderr: in Jupyter, pytest and the CLI alike, that
-    # is where C++ code writes, whatever Python's sys.stderr has been replaced with.
-    stderr_fd = 2
-    try:
-        saved = os.dup(stderr_fd)
-    except OSError:  # no stderr at all
-        yield
-        return
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), stderr_fd)
-        failed = True
-        try:
-            yield
-            failed = False
-        except expected:
-            failed = False
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, stderr_fd)
-            os.close(saved)
-            if failed:
-                held.seek(0)
-                sys.stderr.write(held.read().decode(errors="replace"))

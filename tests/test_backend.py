@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from digits.backend import held_stderr
+from digits.quiet import held_stderr
 
 
 def test_low_level_stderr_is_held_back(capfd):
