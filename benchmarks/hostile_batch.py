@@ -23,8 +23,7 @@ import numpy as np
 
 from digits import samples
 from digits.data import load_mnist
-from digits.paths import ROOT
-from digits.predict import DEFAULT_MODEL_PATH
+from digits.paths import LITERT_PATH, ROOT
 from digits.preprocess import ImageError, NoDigitFound, to_model_input
 
 
@@ -65,7 +64,7 @@ def single_image_seconds(side: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--model", type=Path, default=LITERT_PATH)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         expected = hostile_inputs.batch_files(Path(folder), digit_images())

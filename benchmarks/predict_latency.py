@@ -37,10 +37,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from digits.modelfile import atomic_write_json  # noqa: E402
-from digits.paths import EXAMPLES_DIR, REPORTS_DIR, ROBUSTNESS_DIR, ROOT  # noqa: E402
+from digits.paths import (  # noqa: E402
+    EXAMPLES_DIR,
+    LITERT_PATH,
+    MODEL_PATH,
+    REPORTS_DIR,
+    ROBUSTNESS_DIR,
+    ROOT,
+)
 from digits.predict import (  # noqa: E402
-    DEFAULT_LITERT_PATH,
-    KERAS_MODEL_PATH,
     Predictor,
     default_model_path,
     find_images,
@@ -48,7 +53,7 @@ from digits.predict import (  # noqa: E402
 from digits.preprocess import to_model_input  # noqa: E402
 from digits.runtime import open_runner  # noqa: E402
 
-INT8_PATH = DEFAULT_LITERT_PATH.with_name("digits_int8.tflite")
+INT8_PATH = LITERT_PATH.with_name("digits_int8.tflite")
 COLD_IMAGE = "digit_examples/3_a.png"
 
 
@@ -235,13 +240,13 @@ def litert_vs_keras_model_only(x: np.ndarray, repeats: int) -> dict:
     """One preprocessed image through each model: LiteRT on one thread, Keras compiled."""
     x = x.reshape(1, 28, 28, 1)
     out: dict = {"repeats": repeats}
-    for name, path in [("litert_float32", DEFAULT_LITERT_PATH), ("litert_int8", INT8_PATH)]:
+    for name, path in [("litert_float32", LITERT_PATH), ("litert_int8", INT8_PATH)]:
         if path.is_file():
             runner = open_runner(path, num_threads=1)
             out[name] = {"model": _shown(path), "threads": 1}
             out[name].update(_median_ms(runner.probabilities, x, repeats))
-    keras = open_runner(KERAS_MODEL_PATH)
-    out["keras_compiled"] = {"model": _shown(KERAS_MODEL_PATH), "threads": "default"}
+    keras = open_runner(MODEL_PATH)
+    out["keras_compiled"] = {"model": _shown(MODEL_PATH), "threads": "default"}
     out["keras_compiled"].update(_median_ms(keras.probabilities, x, max(repeats // 10, 50)))
     if "litert_float32" in out:
         ratio = out["keras_compiled"]["median_ms"] / out["litert_float32"]["median_ms"]
@@ -273,7 +278,7 @@ def _cold_runs(extra: list[str], runs: int) -> tuple[list[float], list[float]]:
 def cold_start(runs: int) -> dict:
     """Cold start of the CLI with the default LiteRT model and with the Keras model."""
     out: dict = {"command": f"python -m digits predict {COLD_IMAGE}", "runs": runs}
-    for name, extra in [("litert_default", []), ("keras", ["--model", KERAS_MODEL_PATH.name])]:
+    for name, extra in [("litert_default", []), ("keras", ["--model", MODEL_PATH.name])]:
         wall, cpu = _cold_runs(extra, runs)
         out[name] = {
             "extra_arguments": " ".join(extra),

@@ -29,38 +29,36 @@ from pathlib import Path
 import numpy as np
 
 from digits.modelfile import (
-    ModelInfo,
     atomic_write_bytes,
     file_sha256,
     read_info,
     sidecar_path,
+    travelling_fields,
     write_info,
 )
+from digits.paths import LITERT_PATH, MODEL_PATH
 
 __all__ = [
     "CALIBRATION_IMAGES",
     "QUANTIZE_CHOICES",
     "default_export_path",
     "export_litert",
-    "travelling_fields",
 ]
 
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
 #: Training images used to calibrate int8 activations (a fixed random sample).
 CALIBRATION_IMAGES = 300
-_EXPORT_KEYS = ("source", "source_sha256", "quantize", "format")
 _SUFFIX = {"none": "float32", "float16": "float16", "dynamic": "dynamic", "int8": "int8"}
 
 
 def default_export_path(model_path: str | Path, quantize: str = "none") -> Path:
     """``models/digits_<kind>.tflite`` for the shipped model, else ``<model>_<kind>.tflite``
     beside the model (``<kind>`` is float32, float16, dynamic or int8)."""
-    from digits.predict import DEFAULT_LITERT_PATH, KERAS_MODEL_PATH
 
     model_path = Path(model_path)
     kind = _SUFFIX[_checked(quantize)]
-    if model_path.resolve() == KERAS_MODEL_PATH.resolve():
-        return DEFAULT_LITERT_PATH.with_name(f"digits_{kind}.tflite")
+    if model_path.resolve() == MODEL_PATH.resolve():
+        return LITERT_PATH.with_name(f"digits_{kind}.tflite")
     return model_path.with_name(f"{model_path.stem}_{kind}.tflite")
 
 
@@ -87,11 +85,10 @@ def export_litert(
             whose sidecar would be the source's (``m.h5`` -> ``m.tflite``: both ``m.json``).
         ModelError: the source model is missing, damaged or misshapen.
     """
-    from digits.predict import KERAS_MODEL_PATH
     from digits.runtime import load_model
 
     quantize = _checked(quantize)
-    source = Path(model_path) if model_path is not None else KERAS_MODEL_PATH
+    source = Path(model_path) if model_path is not None else MODEL_PATH
     out = Path(out) if out is not None else default_export_path(source, quantize)
     if out.suffix != ".tflite":
         raise ValueError(f"the exported file must end in .tflite, not {out.name!r}")
@@ -117,16 +114,6 @@ def export_litert(
     return out
 
 
-def travelling_fields(info: ModelInfo) -> dict:
-    """What an export copies from its source model's sidecar: everything but the checksum
-    and the export's own keys (class names, temperature, and any extra key such as a
-    confidence threshold)."""
-    fields = info.to_dict()
-    for key in ("sha256", *_EXPORT_KEYS):
-        fields.pop(key, None)
-    return fields
-
-
 def calibration_images(count: int = CALIBRATION_IMAGES, seed: int = 0) -> np.ndarray:
     """``count`` random MNIST training images as model inputs ``(count, 28, 28, 1)``."""
     from digits.data import load_mnist, scale
@@ -143,7 +130,8 @@ def _checked(quantize: str) -> str:
 
 
 def _convert(model, quantize: str, calibration: np.ndarray | None) -> bytes:
-    from digits.backend import held_stderr, tf
+    from digits.backend import tf
+    from digits.quiet import held_stderr
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "travelling_fields",
     "DIGIT_CLASSES",
     "ModelError",
     "ModelInfo",
@@ -218,3 +219,17 @@ def _parse(data: dict, path: Path) -> ModelInfo:
     if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
         raise ModelError(f"{path}: sha256 must be 64 hex characters.")
     return ModelInfo(sha, tuple(names), float(temperature), extra)
+
+
+#: The keys an export adds to its own sidecar, which it does not copy from the source's.
+_EXPORT_KEYS = ("source", "source_sha256", "quantize", "format")
+
+
+def travelling_fields(info: ModelInfo) -> dict:
+    """What an export copies from its source model's sidecar: everything but the checksum
+    and the export's own keys (class names, temperature, and any extra key such as a
+    confidence threshold)."""
+    fields = info.to_dict()
+    for key in ("sha256", *_EXPORT_KEYS):
+        fields.pop(key, None)
+    return fields

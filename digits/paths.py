@@ -12,6 +12,8 @@ __all__ = [
     "MODEL_FILENAME",
     "MODEL_PATH",
     "MODELS_DIR",
+    "LITERT_FILENAME",
+    "LITERT_PATH",
     "REPORTS_DIR",
     "FIGURES_DIR",
     "EXAMPLES_DIR",
@@ -25,6 +27,10 @@ MODEL_FILENAME = "hand_written_digits_prediction.h5"
 MODEL_PATH = ROOT / MODEL_FILENAME
 #: Other trained models (the notebook's Simple and Deeper CNNs).
 MODELS_DIR = ROOT / "models"
+#: The shipped model's LiteRT export (``python -m digits export``): what `Predictor` uses
+#: by default.
+LITERT_FILENAME = "digits_float32.tflite"
+LITERT_PATH = MODELS_DIR / LITERT_FILENAME
 #: Numbers written by scripts (``*.json``) and the figures the README shows.
 REPORTS_DIR = ROOT / "reports"
 FIGURES_DIR = REPORTS_DIR / "figures"

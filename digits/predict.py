@@ -27,9 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import DIGIT_CLASSES, ModelError, ModelInfo, file_sha256, read_info
+from digits.modelfile import (
+    DIGIT_CLASSES,
+    ModelError,
+    ModelInfo,
+    file_sha256,
+    read_info,
+    travelling_fields,
+)
 from digits.ood import NondigitDetector
-from digits.paths import MODEL_FILENAME, MODEL_PATH, MODELS_DIR
+from digits.paths import LITERT_FILENAME, LITERT_PATH, MODEL_FILENAME, MODEL_PATH
 from digits.preprocess import (
     IMAGE_EXTENSIONS,
     ImageError,
@@ -41,9 +48,6 @@ from digits.preprocess import (
 from digits.runtime import Runner, load_model, open_runner
 
 __all__ = [
-    "DEFAULT_LITERT_PATH",
-    "DEFAULT_MODEL_PATH",
-    "KERAS_MODEL_PATH",
     "LOW_CONFIDENCE",
     "ModelError",
     "Prediction",
@@ -57,12 +61,6 @@ __all__ = [
     "prediction_record",
 ]
 
-#: The trained Keras model, at the repository root.
-KERAS_MODEL_PATH = MODEL_PATH
-#: Its LiteRT export (``python -m digits export``): the model `Predictor` uses by default.
-LITERT_FILENAME = "digits_float32.tflite"
-DEFAULT_LITERT_PATH = MODELS_DIR / LITERT_FILENAME
-DEFAULT_MODEL_PATH = DEFAULT_LITERT_PATH
 #: A prediction whose confidence (top probability) is below this is flagged
 #: ``low_confidence``: the image is probably not a clear single digit.
 LOW_CONFIDENCE = 0.6
@@ -74,16 +72,16 @@ class StaleExportWarning(UserWarning):
 
 def default_model_path() -> Path:
     """The model `Predictor` uses when given none: the first file that exists of
-    `DEFAULT_MODEL_PATH` (the LiteRT export), ``./models/digits_float32.tflite`` (e.g. when
-    the package is installed elsewhere), the Keras model `KERAS_MODEL_PATH` and
-    ``./hand_written_digits_prediction.h5``; `DEFAULT_MODEL_PATH` if none does."""
+    `LITERT_PATH` (the LiteRT export), ``./models/digits_float32.tflite`` (e.g. when
+    the package is installed elsewhere), the Keras model `MODEL_PATH` and
+    ``./hand_written_digits_prediction.h5``; `LITERT_PATH` if none does."""
     candidates = [
-        DEFAULT_MODEL_PATH,
+        LITERT_PATH,
         Path.cwd() / "models" / LITERT_FILENAME,
-        KERAS_MODEL_PATH,
+        MODEL_PATH,
         Path.cwd() / MODEL_FILENAME,
     ]
-    return next((path for path in candidates if path.is_file()), DEFAULT_MODEL_PATH)
+    return next((path for path in candidates if path.is_file()), LITERT_PATH)
 
 
 def find_images(paths: Sequence[str | Path]) -> list[tuple[str, str | None]]:
@@ -396,20 +394,19 @@ def _warn_if_stale(path: Path, info: ModelInfo) -> None:
     retraining or recalibrating without re-exporting)."""
     if path.suffix != ".tflite" or "source_sha256" not in info.extra:
         return
-    if not KERAS_MODEL_PATH.is_file() or info.extra.get("source") != KERAS_MODEL_PATH.name:
+    if not MODEL_PATH.is_file() or info.extra.get("source") != MODEL_PATH.name:
         return
-    from digits.export import travelling_fields
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            source = read_info(KERAS_MODEL_PATH, verify=False)
+            source = read_info(MODEL_PATH, verify=False)
     except ModelError:
         return  # the Keras model's own problem, reported when it is used
-    same_model = file_sha256(KERAS_MODEL_PATH) == info.extra["source_sha256"]
+    same_model = file_sha256(MODEL_PATH) == info.extra["source_sha256"]
     if not same_model or travelling_fields(source) != travelling_fields(info):
         warnings.warn(
-            f"{path} was exported from another version of {KERAS_MODEL_PATH.name} or its "
+            f"{path} was exported from another version of {MODEL_PATH.name} or its "
             "sidecar; run `python -m digits export` to refresh it.",
             StaleExportWarning,
             stacklevel=3,

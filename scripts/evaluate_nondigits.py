@@ -25,8 +25,8 @@ import numpy as np
 from digits.data import load_mnist
 from digits.modelfile import atomic_write_json
 from digits.ood import DETECTOR_PATH, NondigitDetector
-from digits.paths import ROOT
-from digits.predict import DEFAULT_MODEL_PATH, Predictor
+from digits.paths import LITERT_PATH, ROOT
+from digits.predict import Predictor
 
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SOFTMAX_THRESHOLDS = (0.6, 0.9, 0.99, 0.999)
@@ -65,7 +65,7 @@ def rates(sets: dict[str, dict], caught) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--model", type=Path, default=LITERT_PATH)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "nondigits.json")
     parser.add_argument("--detector", type=Path, default=DETECTOR_PATH)
     parser.add_argument(

@@ -11,12 +11,13 @@ import pytest
 
 from digits import cli
 from digits import export as export_module
-from digits.export import default_export_path, export_litert, travelling_fields
-from digits.modelfile import ModelError, file_sha256, read_info, write_info
-from digits.predict import DEFAULT_LITERT_PATH, KERAS_MODEL_PATH, Predictor
+from digits.export import default_export_path, export_litert
+from digits.modelfile import ModelError, file_sha256, read_info, travelling_fields, write_info
+from digits.paths import LITERT_PATH, MODEL_PATH
+from digits.predict import Predictor
 from digits.runtime import open_runner
 
-needs_shipped = pytest.mark.skipif(not KERAS_MODEL_PATH.is_file(), reason="no shipped model")
+needs_shipped = pytest.mark.skipif(not MODEL_PATH.is_file(), reason="no shipped model")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def shipped_exports(tmp_path_factory):
     """The shipped model exported as float32 and int8 into a temporary folder."""
     folder = tmp_path_factory.mktemp("exports")
     return {
-        quantize: export_litert(KERAS_MODEL_PATH, folder / f"{quantize}.tflite", quantize)
+        quantize: export_litert(MODEL_PATH, folder / f"{quantize}.tflite", quantize)
         for quantize in ("none", "int8")
     }
 
@@ -39,7 +40,7 @@ def shipped_exports(tmp_path_factory):
 @needs_shipped
 def test_shipped_exports_agree_with_keras(shipped_exports, test_inputs):
     x, y = test_inputs
-    keras = open_runner(KERAS_MODEL_PATH).probabilities(x)
+    keras = open_runner(MODEL_PATH).probabilities(x)
     float32 = open_runner(shipped_exports["none"]).probabilities(x)
     int8 = open_runner(shipped_exports["int8"]).probabilities(x)
     np.testing.assert_allclose(float32, keras, atol=1e-4)
@@ -50,7 +51,7 @@ def test_shipped_exports_agree_with_keras(shipped_exports, test_inputs):
 
 @needs_shipped
 def test_sizes(shipped_exports):
-    keras_bytes = KERAS_MODEL_PATH.stat().st_size
+    keras_bytes = MODEL_PATH.stat().st_size
     float_bytes = shipped_exports["none"].stat().st_size
     int8_bytes = shipped_exports["int8"].stat().st_size
     assert 0.8 * keras_bytes < float_bytes < 1.1 * keras_bytes  # 331k float32 weights
@@ -61,22 +62,22 @@ def test_sizes(shipped_exports):
 def test_committed_exports_are_what_the_command_makes(shipped_exports):
     """models/ holds the command's output for the shipped model (the export is deterministic)."""
     for quantize, name in [("none", "digits_float32"), ("int8", "digits_int8")]:
-        committed = DEFAULT_LITERT_PATH.with_name(f"{name}.tflite")
+        committed = LITERT_PATH.with_name(f"{name}.tflite")
         assert file_sha256(committed) == file_sha256(shipped_exports[quantize]), name
         info = read_info(committed)
-        assert info.extra["source_sha256"] == file_sha256(KERAS_MODEL_PATH)
+        assert info.extra["source_sha256"] == file_sha256(MODEL_PATH)
         # ... and its sidecar carries what the Keras model's does (temperature, class names).
-        assert travelling_fields(info) == travelling_fields(read_info(KERAS_MODEL_PATH))
+        assert travelling_fields(info) == travelling_fields(read_info(MODEL_PATH))
 
 
 @needs_shipped
 def test_sidecar_contents(shipped_exports):
     data = json.loads(shipped_exports["int8"].with_suffix(".json").read_text())
     assert data["sha256"] == file_sha256(shipped_exports["int8"])
-    assert data["source"] == KERAS_MODEL_PATH.name
-    assert data["source_sha256"] == file_sha256(KERAS_MODEL_PATH)
+    assert data["source"] == MODEL_PATH.name
+    assert data["source_sha256"] == file_sha256(MODEL_PATH)
     assert data["quantize"] == "int8" and data["format"] == "litert"
-    source = read_info(KERAS_MODEL_PATH)
+    source = read_info(MODEL_PATH)
     assert data["class_names"] == list(source.class_names)
     assert data["temperature"] == source.temperature
 
@@ -145,8 +146,8 @@ def test_bad_arguments(small_model_path, tmp_path):
 
 
 def test_default_export_paths(tmp_path):
-    assert default_export_path(KERAS_MODEL_PATH) == DEFAULT_LITERT_PATH
-    assert default_export_path(KERAS_MODEL_PATH, "int8").name == "digits_int8.tflite"
+    assert default_export_path(MODEL_PATH) == LITERT_PATH
+    assert default_export_path(MODEL_PATH, "int8").name == "digits_int8.tflite"
     assert default_export_path(tmp_path / "a.keras", "dynamic") == tmp_path / "a_dynamic.tflite"
 
 

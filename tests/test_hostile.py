@@ -23,7 +23,8 @@ from PIL import Image
 from digits import cli, preprocess, samples
 from digits.data import MnistDataError, load_mnist
 from digits.modelfile import UnverifiedModelWarning, write_info
-from digits.predict import DEFAULT_MODEL_PATH, ModelError, Predictor, find_images
+from digits.paths import LITERT_PATH
+from digits.predict import ModelError, Predictor, find_images
 from digits.preprocess import ImageError, load_image, to_model_input
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def digit_images(mnist):
 
 @pytest.fixture(scope="module")
 def shipped():
-    return Predictor(DEFAULT_MODEL_PATH)
+    return Predictor(LITERT_PATH)
 
 
 # --------------------------------------------------------------------------- bombs

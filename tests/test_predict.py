@@ -130,27 +130,25 @@ def test_model_without_softmax(tmp_path):
 def test_default_model_path_prefers_litert_then_cwd_then_keras(tmp_path, monkeypatch):
     elsewhere = tmp_path / "elsewhere"
     monkeypatch.setattr(
-        predict_module, "DEFAULT_MODEL_PATH", elsewhere / "models" / predict_module.LITERT_FILENAME
+        predict_module, "LITERT_PATH", elsewhere / "models" / predict_module.LITERT_FILENAME
     )
-    monkeypatch.setattr(
-        predict_module, "KERAS_MODEL_PATH", elsewhere / predict_module.MODEL_FILENAME
-    )
+    monkeypatch.setattr(predict_module, "MODEL_PATH", elsewhere / predict_module.MODEL_FILENAME)
     monkeypatch.chdir(tmp_path)
-    assert default_model_path() == predict_module.DEFAULT_MODEL_PATH  # none exists
+    assert default_model_path() == predict_module.LITERT_PATH  # none exists
     (tmp_path / predict_module.MODEL_FILENAME).write_bytes(b"x")
     assert default_model_path() == tmp_path / predict_module.MODEL_FILENAME
     (elsewhere / "models").mkdir(parents=True)
-    predict_module.KERAS_MODEL_PATH.write_bytes(b"x")
-    assert default_model_path() == predict_module.KERAS_MODEL_PATH
+    predict_module.MODEL_PATH.write_bytes(b"x")
+    assert default_model_path() == predict_module.MODEL_PATH
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / predict_module.LITERT_FILENAME).write_bytes(b"x")
     assert default_model_path() == tmp_path / "models" / predict_module.LITERT_FILENAME
-    predict_module.DEFAULT_MODEL_PATH.write_bytes(b"x")
-    assert default_model_path() == predict_module.DEFAULT_MODEL_PATH
+    predict_module.LITERT_PATH.write_bytes(b"x")
+    assert default_model_path() == predict_module.LITERT_PATH
 
 
 def test_default_model_is_the_committed_litert_export():
-    assert default_model_path() == predict_module.DEFAULT_LITERT_PATH
+    assert default_model_path() == predict_module.LITERT_PATH
     assert default_model_path().suffix == ".tflite"
 
 

@@ -16,15 +16,16 @@ import pytest
 
 from digits import predict as predict_module
 from digits.modelfile import ModelError, UnverifiedModelWarning, read_info, write_info
-from digits.predict import DEFAULT_LITERT_PATH, KERAS_MODEL_PATH, Predictor, find_images
+from digits.paths import LITERT_PATH, MODEL_PATH
+from digits.predict import Predictor, find_images
 from digits.runtime import LiteRTRunner, _dequantize, _quantize, open_runner
 
 ROOT = Path(__file__).resolve().parent.parent
-INT8_PATH = DEFAULT_LITERT_PATH.with_name("digits_int8.tflite")
+INT8_PATH = LITERT_PATH.with_name("digits_int8.tflite")
 EXAMPLES = [path for path, error in find_images([ROOT / "digit_examples"]) if error is None]
 
 needs_models = pytest.mark.skipif(
-    not (DEFAULT_LITERT_PATH.is_file() and KERAS_MODEL_PATH.is_file()),
+    not (LITERT_PATH.is_file() and MODEL_PATH.is_file()),
     reason="no committed models: run `python -m digits export`",
 )
 HEAVY = ("tensorflow", "keras", "pandas", "matplotlib", "sklearn", "scipy", "jax", "torch")
@@ -70,13 +71,13 @@ assert p.runner.kind == 'keras' and 'tensorflow' in sys.modules
 
 
 @needs_models
-@pytest.mark.parametrize("exported", [DEFAULT_LITERT_PATH, INT8_PATH], ids=["float32", "int8"])
+@pytest.mark.parametrize("exported", [LITERT_PATH, INT8_PATH], ids=["float32", "int8"])
 def test_same_answers_keras_and_litert_on_the_examples(exported):
-    keras = Predictor(KERAS_MODEL_PATH).predict_many(EXAMPLES)
+    keras = Predictor(MODEL_PATH).predict_many(EXAMPLES)
     litert = Predictor(exported).predict_many(EXAMPLES)
     assert len(EXAMPLES) >= 10
     assert [p.digit for p in keras] == [p.digit for p in litert]
-    tolerance = 1e-4 if exported == DEFAULT_LITERT_PATH else 0.05
+    tolerance = 1e-4 if exported == LITERT_PATH else 0.05
     for k, t in zip(keras, litert):
         np.testing.assert_allclose(k.probabilities, t.probabilities, atol=tolerance)
 
@@ -85,7 +86,7 @@ def test_same_answers_keras_and_litert_on_the_examples(exported):
 def test_batches_and_single_images_agree(mnist):
     _, (x_test, _) = mnist
     x = (x_test[:300].astype(np.float32) / 255)[..., None]
-    runner = open_runner(DEFAULT_LITERT_PATH, batch_size=128)
+    runner = open_runner(LITERT_PATH, batch_size=128)
     batched = runner.probabilities(x)  # chunks of 128, 128 and 44: the input is resized
     single = np.concatenate([runner.probabilities(image[None]) for image in x[:20]])
     assert batched.shape == (300, 10) and batched.dtype == np.float32
@@ -97,7 +98,7 @@ def test_batches_and_single_images_agree(mnist):
 def test_concurrent_calls_get_their_own_answers(mnist):
     _, (x_test, _) = mnist
     x = (x_test[:64].astype(np.float32) / 255)[..., None]
-    runner = open_runner(DEFAULT_LITERT_PATH)
+    runner = open_runner(LITERT_PATH)
     expected = runner.probabilities(x)
     results: dict[int, np.ndarray] = {}
 
@@ -122,7 +123,7 @@ def test_concurrent_calls_get_their_own_answers(mnist):
 def test_bad_tflite_gives_model_error(tmp_path, content):
     path = tmp_path / "bad.tflite"
     if content == "truncated":
-        content = DEFAULT_LITERT_PATH.read_bytes()[:5000]
+        content = LITERT_PATH.read_bytes()[:5000]
     path.write_bytes(content)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedModelWarning)
@@ -133,10 +134,10 @@ def test_bad_tflite_gives_model_error(tmp_path, content):
 @needs_models
 def test_tampered_tflite_is_refused(tmp_path):
     path = tmp_path / "model.tflite"
-    data = bytearray(DEFAULT_LITERT_PATH.read_bytes())
+    data = bytearray(LITERT_PATH.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    shutil.copy(DEFAULT_LITERT_PATH.with_suffix(".json"), path.with_suffix(".json"))
+    shutil.copy(LITERT_PATH.with_suffix(".json"), path.with_suffix(".json"))
     with pytest.raises(ModelError, match="does not match the SHA-256"):
         Predictor(path)
 
@@ -194,10 +195,10 @@ def test_quantized_inputs_and_outputs_round_trip():
 @needs_models
 def test_stale_export_warns(tmp_path, monkeypatch):
     keras_copy = tmp_path / predict_module.MODEL_FILENAME
-    shutil.copy(KERAS_MODEL_PATH, keras_copy)
-    if KERAS_MODEL_PATH.with_suffix(".json").is_file():
-        shutil.copy(KERAS_MODEL_PATH.with_suffix(".json"), keras_copy.with_suffix(".json"))
-    monkeypatch.setattr(predict_module, "KERAS_MODEL_PATH", keras_copy)
+    shutil.copy(MODEL_PATH, keras_copy)
+    if MODEL_PATH.with_suffix(".json").is_file():
+        shutil.copy(MODEL_PATH.with_suffix(".json"), keras_copy.with_suffix(".json"))
+    monkeypatch.setattr(predict_module, "MODEL_PATH", keras_copy)
     with warnings.catch_warnings():
         warnings.simplefilter("error", predict_module.StaleExportWarning)
         Predictor()  # the committed export is up to date
@@ -210,12 +211,12 @@ def test_stale_export_warns(tmp_path, monkeypatch):
         Predictor()
     with warnings.catch_warnings():
         warnings.simplefilter("error", predict_module.StaleExportWarning)
-        Predictor(DEFAULT_LITERT_PATH)  # an explicit path is taken as it is
+        Predictor(LITERT_PATH)  # an explicit path is taken as it is
 
 
 @needs_models
 def test_runner_repr_and_kind():
-    runner = open_runner(DEFAULT_LITERT_PATH, num_threads=1)
+    runner = open_runner(LITERT_PATH, num_threads=1)
     assert isinstance(runner, LiteRTRunner) and runner.kind == "litert"
     assert "digits_float32.tflite" in repr(runner)
 
