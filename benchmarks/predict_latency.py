@@ -37,13 +37,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from digits.modelfile import atomic_write_json  # noqa: E402
-from digits.paths import (  # noqa: E402
+from digits.paths import (
     EXAMPLES_DIR,
     LITERT_PATH,
     MODEL_PATH,
     REPORTS_DIR,
     ROBUSTNESS_DIR,
     ROOT,
+    shown_path,  # noqa: E402
 )
 from digits.predict import (  # noqa: E402
     Predictor,
@@ -76,12 +77,6 @@ def _ms(seconds: list[float]) -> dict:
     }
 
 
-def _shown(path: Path) -> str:
-    """A path relative to the repository root when it is inside it."""
-    path = path.resolve()
-    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
-
-
 def _images(folder: Path) -> list[Path]:
     """The image files under ``folder``, found as the CLI finds them."""
     return [Path(path) for path, error in find_images([folder]) if error is None]
@@ -105,7 +100,7 @@ def photo_latency(predictor: Predictor, folder: Path, size=(640, 480), repeats: 
         t0 = time.perf_counter()
         predictor.predict(files[i % len(files)])
         times.append(time.perf_counter() - t0)
-    return {"files": len(files), "from": _shown(folder), "size": list(size), **_ms(times)}
+    return {"files": len(files), "from": shown_path(folder), "size": list(size), **_ms(times)}
 
 
 def main() -> None:
@@ -165,11 +160,11 @@ def main() -> None:
 
     report = {
         "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
-        "model": _shown(args.model),
+        "model": shown_path(args.model),
         "model_load_and_warmup_s": round(load_seconds, 3),
         "single_image": {
             "repeats": args.repeats,
-            "files": _shown(args.examples),
+            "files": shown_path(args.examples),
             "file_to_digit": _ms(total),
             "read_and_preprocess": _ms(pre),
             "model_only": _ms(model),
@@ -177,7 +172,7 @@ def main() -> None:
         "photo_640x480_jpeg": photo,
         "batch": {
             "images": args.batch,
-            "files_from": _shown(args.batch_images if pool is not examples else args.examples),
+            "files_from": shown_path(args.batch_images if pool is not examples else args.examples),
             "seconds_median_of_3": round(batch_seconds, 3),
             "images_per_second": round(args.batch / batch_seconds, 1),
         },
@@ -243,10 +238,10 @@ def litert_vs_keras_model_only(x: np.ndarray, repeats: int) -> dict:
     for name, path in [("litert_float32", LITERT_PATH), ("litert_int8", INT8_PATH)]:
         if path.is_file():
             runner = open_runner(path, num_threads=1)
-            out[name] = {"model": _shown(path), "threads": 1}
+            out[name] = {"model": shown_path(path), "threads": 1}
             out[name].update(_median_ms(runner.probabilities, x, repeats))
     keras = open_runner(MODEL_PATH)
-    out["keras_compiled"] = {"model": _shown(MODEL_PATH), "threads": "default"}
+    out["keras_compiled"] = {"model": shown_path(MODEL_PATH), "threads": "default"}
     out["keras_compiled"].update(_median_ms(keras.probabilities, x, max(repeats // 10, 50)))
     if "litert_float32" in out:
         ratio = out["keras_compiled"]["median_ms"] / out["litert_float32"]["median_ms"]

@@ -18,6 +18,7 @@ __all__ = [
     "FIGURES_DIR",
     "EXAMPLES_DIR",
     "ROBUSTNESS_DIR",
+    "shown_path",
 ]
 
 #: The repository root: the folder that holds the ``digits`` package.
@@ -37,3 +38,9 @@ FIGURES_DIR = REPORTS_DIR / "figures"
 #: Sample images to try the model on, and the robustness test set.
 EXAMPLES_DIR = ROOT / "digit_examples"
 ROBUSTNESS_DIR = ROOT / "data" / "robustness"
+
+
+def shown_path(path: str | Path) -> str:
+    """How reports name a file: relative to the repository root when it is inside it."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)

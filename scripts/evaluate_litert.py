@@ -28,18 +28,13 @@ import numpy as np
 
 from digits.data import load_mnist, scale  # noqa: E402
 from digits.modelfile import atomic_write_json, read_info  # noqa: E402
-from digits.paths import MODEL_PATH, MODELS_DIR, REPORTS_DIR, ROOT  # noqa: E402
+from digits.paths import MODEL_PATH, MODELS_DIR, REPORTS_DIR, ROOT, shown_path  # noqa: E402
 from digits.runtime import open_runner  # noqa: E402
 
 #: What the issue asks of the exports.
 MIN_FLOAT_AGREEMENT = 0.9995
 MAX_INT8_ACCURACY_DROP = 0.001
 MIN_INT8_SIZE_RATIO = 3.5
-
-
-def _shown(path: Path) -> str:
-    path = path.resolve()
-    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
 
 
 def single_image_ms(runner, x: np.ndarray, repeats: int) -> float:
@@ -63,7 +58,7 @@ def evaluate(path: Path, x: np.ndarray, y: np.ndarray, reference, repeats: int) 
     seconds = time.perf_counter() - start
     digits = probabilities.argmax(axis=1)
     row = {
-        "file": _shown(path),
+        "file": shown_path(path),
         "runtime": runner.kind,
         "quantize": read_info(path).extra.get("quantize"),
         "bytes": path.stat().st_size,

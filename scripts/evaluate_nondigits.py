@@ -25,7 +25,7 @@ import numpy as np
 from digits.data import load_mnist
 from digits.modelfile import atomic_write_json
 from digits.ood import DETECTOR_PATH, NondigitDetector
-from digits.paths import LITERT_PATH, ROOT
+from digits.paths import LITERT_PATH, ROOT, shown_path
 from digits.predict import Predictor
 
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -51,11 +51,6 @@ def run(predictor: Predictor, inputs: list, detector: NondigitDetector) -> dict:
         score=score,
         softmax=np.array([p.confidence for p in predictions]),
     )
-
-
-def _shown(path: Path) -> str:
-    path = path.resolve()
-    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
 
 def rates(sets: dict[str, dict], caught) -> dict[str, float]:
@@ -93,11 +88,9 @@ def main() -> None:
             {"rule": f"max softmax < {t} (or null)", **rates(sets, lambda r, t=t: r["softmax"] < t)}
         )
     report = {
-        "model": str(args.model.resolve().relative_to(ROOT))
-        if args.model.resolve().is_relative_to(ROOT)
-        else str(args.model),
+        "model": shown_path(args.model),
         "command": " ".join(["python", "scripts/evaluate_nondigits.py", *sys.argv[1:]]),
-        "detector": _shown(args.detector),
+        "detector": shown_path(args.detector),
         "items": sorted(items) if items else "all",
         "sizes": {name: int(len(r["null"])) for name, r in sets.items()},
         "detector_threshold": NondigitDetector.load().threshold,

@@ -28,18 +28,20 @@ from pathlib import Path
 import numpy as np
 
 from digits.modelfile import atomic_write_json
-from digits.paths import MODEL_PATH, REPORTS_DIR, ROBUSTNESS_DIR, ROOT
-
-
-def _shown(path: Path) -> str:
-    """A path relative to the repository root when it is inside it."""
-    path = path.resolve()
-    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+from digits.paths import MODEL_PATH, REPORTS_DIR, ROBUSTNESS_DIR, ROOT, shown_path
 
 
 def run_pipeline(model: Path, data: Path) -> tuple[dict[str, dict], str]:
     """Run the CLI on the set; return {path relative to data: JSON record} and the command."""
-    arguments = ["-m", "digits", "predict", "--json", "--model", _shown(model), _shown(data)]
+    arguments = [
+        "-m",
+        "digits",
+        "predict",
+        "--json",
+        "--model",
+        shown_path(model),
+        shown_path(data),
+    ]
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -115,8 +117,8 @@ def main() -> None:
 
     kinds = list(dict.fromkeys(row["kind"] for row in rows))
     report = {
-        "model": _shown(args.model),
-        "data": _shown(args.data),
+        "model": shown_path(args.model),
+        "data": shown_path(args.data),
         "command": command,
         "naive_baseline": (
             "cv2.imread(path, cv2.IMREAD_GRAYSCALE); cv2.resize(img, (28, 28)); 255 - img; "
