@@ -57,27 +57,26 @@ __all__ = ["main", "find_images"]
 _CHUNK = 64  # images per batch; results are printed after each batch
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value}")
-    return value
+def _number(convert, accept, expected: str):
+    """An argparse ``type=`` that converts with ``convert`` and keeps what ``accept`` likes,
+    else says what was ``expected`` in one uniform message."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+
+    return parse
 
 
-def _top_k(text: str) -> int:
-    try:
-        k = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number from 1 to 10, got {text!r}"
-        ) from None
-    if not 1 <= k <= 10:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10, got {k}")
-    return k
-
+_probability = _number(float, lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1")
+_top_k = _number(int, lambda k: 1 <= k <= 10, "a whole number from 1 to 10")
+_positive_int = _number(int, lambda v: v >= 1, "a positive whole number")
+_positive_float = _number(float, lambda v: v > 0, "a positive number")
 
 #: Exit status after a broken pipe: 128 + SIGPIPE, what a shell reports for ``cmd | head``.
 EXIT_BROKEN_PIPE = 141
@@ -465,28 +464,6 @@ def _run_export(args: argparse.Namespace) -> int:
         return 1
     print(f"wrote {out} ({out.stat().st_size:,} bytes, quantize={args.quantize}) and its sidecar")
     return 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive whole number, got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
 
 
 def _add_serve(commands) -> None:
