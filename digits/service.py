@@ -64,6 +64,12 @@ TIMEOUT_S = 10.0
 CLIENT_TIMEOUT_S = 10.0
 #: Most images in one request.
 MAX_FILES = 64
+#: After refusing a body, read and discard up to this many more bytes, for up to this many
+#: seconds, before answering (a lingering close, as nginx does): clients that send the
+#: whole body before they read (Python's urllib and http.client) then get the 413 instead
+#: of a broken pipe.
+LINGER_BYTES = 64_000_000
+LINGER_S = 5.0
 #: Field names of multipart image files.
 FILE_FIELDS = ("files", "file")
 
@@ -89,9 +95,10 @@ class BodyLimit:
     """Pure ASGI middleware: refuse request bodies over ``max_bytes`` with 413, and cut
     off a client whose body stalls for ``body_timeout_s`` with 408.
 
-    A declared Content-Length over the limit is refused before anything is read;
-    otherwise the chunks are counted as the app reads them. Either answer closes the
-    connection (the rest of the body is never read).
+    A declared Content-Length over the limit is refused before the app runs; otherwise
+    the chunks are counted as the app reads them. Before a 413 the rest of the body is
+    read and thrown away (`LINGER_BYTES`, `LINGER_S`), unless the client asked
+    ``Expect: 100-continue`` and so waits for the answer; then the connection is closed.
     """
 
     def __init__(self, app, max_bytes: int = MAX_BYTES, body_timeout_s: float = CLIENT_TIMEOUT_S):
@@ -103,8 +110,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            if headers.get(b"expect", b"").lower() != b"100-continue":
+                await _linger(receive)
             await self._refuse(send, 413, self._too_large())
             return
         state = {"received": 0, "refused": None, "started": False}
@@ -133,6 +143,8 @@ class BodyLimit:
         except _Refused:
             pass
         if state["refused"] is not None and not state["started"]:
+            if state["refused"][0] == 413:
+                await _linger(receive)
             await self._refuse(send, *state["refused"])
 
     def _too_large(self) -> str:
@@ -143,6 +155,21 @@ class BodyLimit:
         response = JSONResponse({"detail": detail}, status_code=status)
         response.headers["connection"] = "close"
         await response({"type": "http"}, None, send)
+
+
+async def _linger(receive) -> None:
+    """Read and discard what is left of a request body, within `LINGER_BYTES` and
+    `LINGER_S`, so that the client has finished sending when the refusal comes."""
+    loop = asyncio.get_running_loop()
+    deadline, drained = loop.time() + LINGER_S, 0
+    while drained <= LINGER_BYTES and (left := deadline - loop.time()) > 0:
+        try:
+            message = await asyncio.wait_for(receive(), left)
+        except TimeoutError:
+            return
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        drained += len(message.get("body", b""))
 
 
 class GuardedH11Protocol(H11Protocol):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -139,6 +142,21 @@ def test_oversized_body_is_413(server):
     )
     answer, _ = raw_exchange(server, head + body)
     assert answer.startswith(b"HTTP/1.1 413")
+
+
+@pytest.mark.parametrize("size", [MAX_BYTES + 1000, 15 * MAX_BYTES], ids=["just-over", "15x"])
+def test_oversized_body_is_413_for_urllib(server, size):
+    """urllib sends the whole body before it reads the answer: it must still see the 413,
+    not a broken pipe or a reset."""
+    request = urllib.request.Request(
+        server + "/predict",
+        data=os.urandom(size),
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 413
+    assert "limit" in json.loads(refused.value.read())["detail"]
 
 
 def test_non_images_are_415_or_422(server):
