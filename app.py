@@ -13,7 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import streamlit as st
 
-from digits.explain import Explanation, boxes_overlay, enlarge, explain, saliency_overlay
+from digits.explain import (
+    Explanation,
+    boxes_overlay,
+    enlarge,
+    explain,
+    no_digit_text,
+    saliency_overlay,
+)
 from digits.paths import MODEL_PATH, MODELS_DIR
 from digits.predict import ModelError, Predictor
 from digits.preprocess import load_image
@@ -33,6 +40,7 @@ CANVAS_SIDE = 280
 BRUSH = 22
 NOTE_STYLE = {
     "low_confidence": st.warning,
+    "several_digits": st.warning,
     "not_a_digit": st.warning,
     "no_digit": st.info,
     "unreadable": st.error,
@@ -154,7 +162,7 @@ def number(predictor: Predictor) -> None:
         st.error(f"This file could not be read: {error}")
         return
     if not reading.text:
-        st.info(f"No number found: {reading.reason}")
+        st.info(no_digit_text(reading.reason, "number"))
         return
     st.markdown(
         f'<div class="number-answer" style="font-size:4rem;font-weight:700">{reading.text}</div>',

@@ -25,6 +25,7 @@ from digits.preprocess import ImageError, ImageInput
 __all__ = [
     "Explanation",
     "Note",
+    "no_digit_text",
     "boxes_overlay",
     "enlarge",
     "explain",
@@ -125,8 +126,8 @@ def boxes_overlay(
 
 @dataclass(frozen=True)
 class Note:
-    """What to tell the person. ``kind``: ``ok``, ``low_confidence``, ``not_a_digit``,
-    ``no_digit`` or ``unreadable``; ``text``: the sentence to show."""
+    """What to tell the person. ``kind``: ``ok``, ``low_confidence``, ``several_digits``,
+    ``not_a_digit``, ``no_digit`` or ``unreadable``; ``text``: the sentence to show."""
 
     kind: str
     text: str
@@ -165,12 +166,18 @@ def _note(prediction: Prediction, threshold: float) -> Note:
     if prediction.error is not None:
         return Note("unreadable", f"This file could not be read: {prediction.error}")
     if prediction.digit is None:
-        return Note("no_digit", f"No digit found: {prediction.reason}")
+        return Note("no_digit", no_digit_text(prediction.reason))
     if prediction.not_a_digit:
         return Note(
             "not_a_digit",
             f"This looks like a shape, letter or symbol rather than a digit (the closest digit "
             f"is {prediction.digit}, at {prediction.confidence:.0%}).",
+        )
+    if prediction.several_digits:
+        return Note(
+            "several_digits",
+            f"This looks like several digits; {prediction.digit} is the largest. Use Number "
+            "mode (or `digits read`) to read them all.",
         )
     if prediction.low_confidence:
         return Note(
@@ -179,3 +186,10 @@ def _note(prediction: Prediction, threshold: float) -> Note:
             "be a clear single digit. Check the top 3.",
         )
     return Note("ok", f"{prediction.confidence:.1%} confident.")
+
+
+def no_digit_text(reason: str | None, what: str = "digit") -> str:
+    """``No digit found: <why>.`` from a `NoDigitFound` reason, which starts with
+    ``no digit found:`` itself (``what``: ``number`` for a reading)."""
+    why = (reason or "").removeprefix("no digit found").lstrip(": ")
+    return f"No {what} found: {why}" if why else f"No {what} found."

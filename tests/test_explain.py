@@ -11,6 +11,7 @@ from digits.explain import (
     boxes_overlay,
     enlarge,
     explain,
+    no_digit_text,
     occlusion_saliency,
     saliency_overlay,
 )
@@ -118,5 +119,23 @@ def test_explain_notes_for_bad_inputs(shipped):
     assert unreadable.note.kind == "unreadable" and unreadable.saliency is None
     blank = explain(shipped, np.full((60, 60), 255, dtype=np.uint8))
     assert blank.note.kind == "no_digit" and blank.prediction.digit is None
+    assert (
+        blank.note.text.startswith("No digit found: ") and "found: no digit" not in blank.note.text
+    )
     noise = np.random.default_rng(0).integers(0, 256, (60, 60), dtype=np.uint8)
     assert explain(shipped, noise).note.kind in ("no_digit", "low_confidence", "not_a_digit")
+
+
+def test_several_digits_note(shipped):
+    canvas = np.full((200, 400), 250, dtype=np.uint8)
+    for x in (90, 290):  # two '1's side by side
+        canvas[40:160, x : x + 14] = 20
+    result = explain(shipped, canvas, saliency=False)
+    assert result.prediction.several_digits
+    assert result.note.kind == "several_digits" and "Number mode" in result.note.text
+
+
+def test_no_digit_text_states_the_reason_once():
+    assert no_digit_text("no digit found: no ink") == "No digit found: no ink"
+    assert no_digit_text("no digit found: only specks", "number") == "No number found: only specks"
+    assert no_digit_text(None) == "No digit found."
