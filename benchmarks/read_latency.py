@@ -29,10 +29,9 @@ from digits.paths import ROOT
 
 def make_photo(path: Path, seed: int = 6) -> str:
     """An 800x200 JPEG photo of six MNIST test digits; returns the number written."""
-    from make_number_set import compose, render
-
     from digits import samples
     from digits.data import load_mnist
+    from digits.synth.numbers import compose, render
 
     _, (x_test, y_test) = load_mnist()
     rng = np.random.default_rng(seed)

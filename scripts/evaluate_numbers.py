@@ -135,9 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:
-            from make_number_set import make_set
-
             from digits.data import load_mnist
+            from digits.synth.numbers import make_set
 
             _, (x_test, y_test) = load_mnist()
             data = Path(tmp)

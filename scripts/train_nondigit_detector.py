@@ -19,7 +19,6 @@ import argparse
 import io
 from pathlib import Path
 
-import make_nondigit_set as nondigits
 import numpy as np
 from tqdm import tqdm
 
@@ -28,6 +27,7 @@ from digits.data import load_mnist
 from digits.modelfile import atomic_write_bytes
 from digits.ood import DETECTOR_PATH
 from digits.preprocess import ImageError, NoDigitFound, to_model_input
+from digits.synth import nondigits
 
 QUANTILE = 0.995
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from digits.preprocess import load_image
+from digits.synth.numbers import make_set as make_number_set
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +29,7 @@ def _load(name: str):
 def number_set(tmp_path_factory, mnist):
     _, (x_test, y_test) = mnist
     out = tmp_path_factory.mktemp("numbers")
-    rows = _load("make_number_set").make_set(out, x_test, y_test, count=6, seed=3)
+    rows = make_number_set(out, x_test, y_test, count=6, seed=3)
     return out, rows
 
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from digits import samples
 from digits.ood import NondigitDetector, nondigit_scores
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-
-import make_nondigit_set as nondigits  # noqa: E402
+from digits.synth import nondigits
 
 
 def _rendered(item: str, seed: int) -> np.ndarray:

@@ -1,0 +1,164 @@
+"""Make the number benchmark: handwritten numbers of 2-8 MNIST *test* digits, as users hand
+them in.
+
+Each number gets a random digit height (24-110 px), per-digit size, baseline and slant
+jitter, a slight tilt of the whole line, and is rendered either as a dark-on-light photo
+(paper texture, uneven lighting, noise, JPEG) or as black ink on a transparent canvas
+(RGBA PNG). Two sets, same seed, different digits:
+
+- ``separated``: neighbours 0.12-0.6 digit heights apart, never touching;
+- ``touching``: every pair of neighbours touches or overlaps (up to 12% of the height).
+
+    python scripts/make_number_set.py [--out data/numbers] [--count 1000] [--seed 16]
+
+writes ``OUT/SET/NNNN.{jpg,png}`` and ``OUT/labels.csv`` (set, file, text, style).
+`evaluate_numbers.py` makes the set itself in a temporary folder when none is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from digits import samples
+
+SETS = ("separated", "touching")
+STYLES = ("photo", "canvas")
+
+
+def _digit_alpha(digit: np.ndarray, height: float, slant: float) -> np.ndarray:
+    """A 28x28 MNIST digit -> its ink (alpha in [0, 1]) scaled so that 20 MNIST pixels are
+    ``height`` px, slanted by ``slant`` degrees, cropped to the ink."""
+    scale = height / 20.0
+    side = max(28, int(round(28 * scale)))
+    alpha = cv2.resize(
+        digit.astype(np.float32) / 255.0, (side, side), interpolation=cv2.INTER_CUBIC
+    )
+    alpha = np.clip((alpha - 0.3) / 0.4, 0.0, 1.0)  # upscaled MNIST is blurry: sharpen
+    if slant:
+        pad = side // 4
+        alpha = cv2.copyMakeBorder(alpha, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        h, w = alpha.shape
+        matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), slant, 1.0)
+        alpha = cv2.warpAffine(alpha, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    rows = np.flatnonzero(alpha.max(axis=1) > 0.02)
+    cols = np.flatnonzero(alpha.max(axis=0) > 0.02)
+    return alpha[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _touches(canvas: np.ndarray, alpha: np.ndarray, x: int, y: int) -> bool:
+    """Whether ``alpha`` placed at (x, y) touches ink already on ``canvas`` (within 1 px)."""
+    h, w = alpha.shape
+    ink = cv2.copyMakeBorder((alpha > 0.3).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT)
+    grown = cv2.dilate(ink, np.ones((3, 3), np.uint8)) > 0  # its origin is (x - 1, y - 1)
+    rows, cols = canvas.shape
+    cx0, cy0 = max(0, x - 1), max(0, y - 1)
+    cx1, cy1 = min(cols, x + w + 1), min(rows, y + h + 1)
+    region = canvas[cy0:cy1, cx0:cx1] > 0.3
+    near = grown[cy0 - (y - 1) : cy1 - (y - 1), cx0 - (x - 1) : cx1 - (x - 1)]
+    return bool((region & near).any())
+
+
+def compose(digits: list[np.ndarray], rng: np.random.Generator, touching: bool) -> np.ndarray:
+    """Lay MNIST digits out on one line -> ink alpha (float32, 0 = no ink)."""
+    height = rng.uniform(24, 110)
+    alphas = [_digit_alpha(d, height * rng.uniform(0.88, 1.12), rng.uniform(-6, 6)) for d in digits]
+    width = int(sum(a.shape[1] for a in alphas) + len(alphas) * 0.7 * height + 2 * height)
+    rows = int(2.2 * height)
+    canvas = np.zeros((rows, width), np.float32)
+    x = int(0.5 * height)
+    for index, alpha in enumerate(alphas):
+        h, w = alpha.shape
+        y = int(np.clip(rows / 2 - h / 2 + rng.uniform(-0.08, 0.08) * height, 0, rows - h))
+        if index:
+            if touching:
+                x = _slide_left(canvas, alpha, x, y, int(rng.uniform(0.0, 0.12) * height))
+            else:
+                x += int(rng.uniform(0.12, 0.6) * height)
+                while _touches(canvas, alpha, x, y):
+                    x += 1
+        region = canvas[y : y + h, x : x + w]
+        np.maximum(region, alpha[:, : region.shape[1]], out=region)
+        x += w
+    canvas = canvas[:, : x + int(0.5 * height)]
+    return _tilt(canvas, rng.uniform(-4, 4))
+
+
+def _slide_left(canvas: np.ndarray, alpha: np.ndarray, x: int, y: int, extra: int) -> int:
+    """Move a digit left from x until it touches the ink on the canvas, then ``extra`` px more."""
+    start = x
+    while x > 0 and not _touches(canvas, alpha, x, y) and start - x < 3 * alpha.shape[1]:
+        x -= 1
+    return max(0, x - extra)
+
+
+def _tilt(canvas: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = canvas.shape
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    new_w, new_h = int(h * sin + w * cos) + 2, int(h * cos + w * sin) + 2
+    matrix[0, 2] += new_w / 2 - w / 2
+    matrix[1, 2] += new_h / 2 - h / 2
+    return cv2.warpAffine(canvas, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR, borderValue=0)
+
+
+def render(alpha: np.ndarray, rng: np.random.Generator, style: str) -> np.ndarray:
+    """Ink alpha -> uint8 image: a photo (gray or RGB) or an RGBA canvas."""
+    h, w = alpha.shape
+    if style == "canvas":
+        out = np.zeros((h, w, 4), np.uint8)
+        out[:, :, 3] = np.round(np.clip(alpha, 0, 1) * 255).astype(np.uint8)
+        return out
+    paper = np.full((h, w), rng.uniform(0.82, 0.97), np.float32)
+    coarse = cv2.GaussianBlur(rng.normal(0, 1, (max(2, h // 8), max(2, w // 8))), (0, 0), 1.0)
+    coarse = coarse.astype(np.float32) / max(float(coarse.std()), 1e-6)
+    paper += rng.uniform(0.0, 0.02) * cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    ink = rng.uniform(0.03, 0.3)
+    gray = paper * (1 - alpha) + ink * alpha
+    xx = np.linspace(-0.5, 0.5, w, dtype=np.float32)[None, :]
+    yy = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
+    angle = rng.uniform(0, 2 * np.pi)
+    gray = gray * (1 - rng.uniform(0.0, 0.35) * (np.cos(angle) * xx + np.sin(angle) * yy + 0.5))
+    gray = gray + rng.normal(0, rng.uniform(0.0, 0.025), gray.shape).astype(np.float32)
+    if rng.random() < 0.4:
+        tint = np.array([1.0, 0.97, 0.9], np.float32) * rng.uniform(0.95, 1.0, 3)
+        gray = gray[:, :, None] * tint.astype(np.float32)
+    return np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8)
+
+
+def make_set(
+    out: Path, images: np.ndarray, labels: np.ndarray, count: int, seed: int
+) -> list[dict]:
+    """Write both sets under ``out``; returns the rows of ``labels.csv``."""
+    rows = []
+    for set_index, name in enumerate(SETS):
+        rng = np.random.default_rng([seed, set_index])
+        for number in range(count):
+            length = int(rng.integers(2, 9))
+            chosen = rng.choice(len(images), size=length, replace=False)
+            alpha = compose([images[i] for i in chosen], rng, touching=name == "touching")
+            style = STYLES[number % 2]
+            image = render(alpha, rng, style)
+            ext = ".jpg" if style == "photo" else ".png"
+            file = f"{name}/{number:04d}{ext}"
+            samples.save(out / file, image, quality=int(rng.integers(60, 93)))
+            text = "".join(str(int(labels[i])) for i in chosen)
+            rows.append({"set": name, "file": file, "text": text, "style": style})
+    samples.save_labels(out / "labels.csv", rows)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("data/numbers"))
+    parser.add_argument("--count", type=int, default=1000, help="numbers per set")
+    parser.add_argument("--seed", type=int, default=16)
+    args = parser.parse_args(argv)
+    from digits.data import load_mnist
+
+    _, (x_test, y_test) = load_mnist()
+    rows = make_set(args.out, x_test, y_test, args.count, args.seed)
+    print(f"wrote {len(rows)} numbers to {args.out}")
