@@ -104,6 +104,9 @@ REFINE_PAD = 0.75
 SHEET_CONTRAST = 0.15
 SHEET_MARGIN = 0.015
 _SHEET_SIDE = 128  # resolution at which the sheet is looked for
+#: A sheet is paper: at least this fraction of its outline is bright. The bright ring of a
+#: 0 written white on black has the outline of a sheet but is mostly hollow.
+SHEET_FILL = 0.9
 #: Lines (ruled or squared paper, page edges): marks of ink above `LINE_LEVEL` that span
 #: at least `LINE_SPAN` of the image and are at most `LINE_THINNESS` as thick as long.
 LINE_LEVEL = 0.06
@@ -658,6 +661,8 @@ def _find_sheet(gray: np.ndarray) -> np.ndarray | None:
         return None
     inside = np.zeros_like(u8)
     cv2.fillPoly(inside, [hull], 1)
+    if float(bright[inside > 0].mean()) < SHEET_FILL:
+        return None  # hollow: a bright stroke (the ring of a 0) on a dark ground, not paper
     outside = inside == 0
     contrast = float(np.median(small[inside > 0])) - float(np.median(small[outside]))
     if contrast < SHEET_CONTRAST:
