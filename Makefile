@@ -8,7 +8,7 @@ NOTEBOOK := Handwritten-Digits-Recognition.ipynb
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup run test report robustness evaluate samples calibrate export app serve \
+.PHONY: help setup run test report figures robustness evaluate samples calibrate export app serve \
 	train-full benchmarks clean-venv
 
 help:  ## List the targets
@@ -59,6 +59,9 @@ serve: setup  ## The JSON service on http://127.0.0.1:8000 (POST /predict, POST 
 report: setup  ## Regenerate cover-image.png and the README results table from reports/metrics.json
 	$(BIN)/python scripts/make_cover_image.py
 	$(BIN)/python scripts/render_readme.py
+
+figures: setup  ## Retake reports/figures/app.png, the README's app screenshot (browser test)
+	DIGITS_WRITE_FIGURES=1 $(BIN)/python -m pytest tests/test_app.py -q -k test_draw_clear_and_upload
 
 # `make train-full`, stage 1: five teachers, one per recipe in lab/recipes/ (each the
 # validation-picked seed of its run). Each is remade only when its recipe changes; delete

@@ -1,5 +1,6 @@
 """Real-browser test of the Streamlit app (app.py): draw a digit and upload images in
-Debian's chromium, driven by Playwright, and save a screenshot for the README.
+Debian's chromium, driven by Playwright, and take a screenshot: into pytest's tmp_path, or
+into reports/figures/app.png (the README's) when ``DIGITS_WRITE_FIGURES=1`` (``make figures``).
 
 Playwright cannot download browsers here, so the test installs Debian's ``chromium``
 with apt-get when ``/usr/bin/chromium`` is missing, and points Playwright at it.
@@ -30,7 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOT = ROOT / "reports" / "figures" / "app.png"
+README_SCREENSHOT = ROOT / "reports" / "figures" / "app.png"
 WAIT_MS = 120_000  # the machine may be busy: TensorFlow loads, Streamlit reruns
 
 
@@ -136,15 +137,18 @@ def settle(page) -> None:
     page.wait_for_timeout(500)
 
 
-def test_draw_clear_and_upload(page):
+def test_draw_clear_and_upload(page, tmp_path):
     page.wait_for_selector("canvas.upper-canvas")
     page.wait_for_timeout(500)
     stroke(page, [(60, 60), (220, 60), (140, 240)])  # a 7
     assert answers(page, "draw") == ["7"]
     page.wait_for_function("document.querySelectorAll('[data-testid=stImage]').length >= 2")
     settle(page)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(SCREENSHOT, page.screenshot(full_page=True))
+    # The committed screenshot is rewritten only on purpose (make figures).
+    write_readme = os.environ.get("DIGITS_WRITE_FIGURES") == "1"
+    screenshot = README_SCREENSHOT if write_readme else tmp_path / "app.png"
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(screenshot, page.screenshot(full_page=True))
 
     page.get_by_role("button", name="Clear").click()  # one tap: an empty canvas, no answer
     page.wait_for_function("!document.querySelector('.digit-answer')")

@@ -116,9 +116,8 @@ def test_notebook_without_training_loads_the_saved_models(tmp_path, committed_un
     assert not (tmp_path / "reports" / "metrics.json").exists()  # only training runs record
     assert not (tmp_path / "models").exists()
     figures = {p.name for p in (tmp_path / "reports" / "figures").glob("*.png")}
-    assert {"training_curves.png", "confusion_matrices.png", "digit_examples_predictions.png"} <= (
-        figures
-    )
+    assert {"confusion_matrices.png", "digit_examples_predictions.png"} <= figures
+    assert "training_curves.png" not in figures  # only a training run redraws the curves
 
 
 def test_prediction_section_runs_alone_in_a_fresh_kernel(tmp_path, committed_unchanged):
