@@ -384,6 +384,35 @@ def _shadow(shape: tuple[int, int], rng: np.random.Generator, depth: float) -> n
     return 1.0 - depth * mask
 
 
+def _camera_effects(
+    photo: np.ndarray,
+    rng: np.random.Generator,
+    lighting: float,
+    shadow: float,
+    motion_blur: float,
+    focus_blur: float,
+    noise: float,
+) -> np.ndarray:
+    """The phone camera's light fall-off, shadow, blur and sensor noise, as uint8."""
+    h, w = photo.shape[:2]
+    light = _lighting((h, w), rng, lighting)[:, :, None] if lighting else 1.0
+    photo = photo * light
+    if shadow:
+        photo = photo * _shadow((h, w), rng, shadow)[:, :, None]
+    if motion_blur >= 2:
+        k = int(round(motion_blur))
+        kernel = np.zeros((k, k), np.float32)
+        kernel[k // 2, :] = 1.0 / k
+        turn = cv2.getRotationMatrix2D(((k - 1) / 2, (k - 1) / 2), rng.uniform(0, 180), 1.0)
+        kernel = cv2.warpAffine(kernel, turn, (k, k))
+        photo = cv2.filter2D(photo, -1, kernel / max(float(kernel.sum()), 1e-6))
+    if focus_blur:
+        photo = cv2.GaussianBlur(photo, (0, 0), focus_blur)
+    if noise:
+        photo = photo + rng.normal(0.0, noise, size=photo.shape).astype(np.float32)
+    return np.round(np.clip(photo, 0.0, 1.0) * 255).astype(np.uint8)
+
+
 def render_photo(
     digit: np.ndarray,
     rng: np.random.Generator,
@@ -457,22 +486,7 @@ def render_photo(
     photo = cv2.warpPerspective(sheet, matrix, (w, h), flags=cv2.INTER_AREA)
     inside = cv2.warpPerspective(np.ones((sh, sw), np.float32), matrix, (w, h))[:, :, None]
     photo = photo * inside + _table((h, w), rng) * (1 - inside)
-    light = _lighting((h, w), rng, lighting)[:, :, None] if lighting else 1.0
-    photo = photo * light
-    if shadow:
-        photo = photo * _shadow((h, w), rng, shadow)[:, :, None]
-    if motion_blur >= 2:
-        k = int(round(motion_blur))
-        kernel = np.zeros((k, k), np.float32)
-        kernel[k // 2, :] = 1.0 / k
-        turn = cv2.getRotationMatrix2D(((k - 1) / 2, (k - 1) / 2), rng.uniform(0, 180), 1.0)
-        kernel = cv2.warpAffine(kernel, turn, (k, k))
-        photo = cv2.filter2D(photo, -1, kernel / max(float(kernel.sum()), 1e-6))
-    if focus_blur:
-        photo = cv2.GaussianBlur(photo, (0, 0), focus_blur)
-    if noise:
-        photo = photo + rng.normal(0.0, noise, size=photo.shape).astype(np.float32)
-    return np.round(np.clip(photo, 0.0, 1.0) * 255).astype(np.uint8)
+    return _camera_effects(photo, rng, lighting, shadow, motion_blur, focus_blur, noise)
 
 
 def photo_variant(kind: str, rng: np.random.Generator) -> tuple[dict, int]:
