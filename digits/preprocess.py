@@ -848,15 +848,13 @@ def _ink_levels(ink: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, 
     return blurred, u8, peak, threshold, separability
 
 
-def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
-    """Locate the digit in the ink image -> `_Found` (crop, box, several digits?).
+def _ink_threshold(u8: np.ndarray, threshold: float, separability: float) -> float:
+    """The ink threshold, judged around the strongest mark when the image as a whole is
+    not separable (``u8`` outside that window is then zeroed, in place).
 
     Raises:
-        NoDigitFound: blank, noise-like, tiny, solid or hole-riddled ink.
+        NoDigitFound: no clear ink on a background.
     """
-    h, w = ink.shape
-    sigma = max(0.5, max(h, w) / 300)
-    blurred, u8, peak, threshold, separability = _ink_levels(ink, sigma)
     if separability < MIN_SEPARABILITY:
         # A small digit in a large image: judge the ink around its strongest mark.
         window = _window(u8)
@@ -872,6 +870,37 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
             "no digit found: no clear ink on a background (looks like noise or a photo; "
             f"separability {separability:.2f} < {MIN_SEPARABILITY})"
         )
+    return threshold
+
+
+def _check_holes(selected: np.ndarray, ink_area: int) -> None:
+    """Raise `NoDigitFound` when the selected ink has more than `MAX_HOLES` holes."""
+    contours, hierarchy = cv2.findContours(selected, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    holes = (
+        0
+        if hierarchy is None
+        else sum(
+            1
+            for contour, link in zip(contours, hierarchy[0])
+            if link[3] != -1 and cv2.contourArea(contour) >= 0.002 * ink_area
+        )
+    )
+    if holes > MAX_HOLES:
+        raise NoDigitFound(
+            f"no digit found: the ink has {holes} enclosed holes (noise, a texture or a photo?)"
+        )
+
+
+def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
+    """Locate the digit in the ink image -> `_Found` (crop, box, several digits?).
+
+    Raises:
+        NoDigitFound: blank, noise-like, tiny, solid or hole-riddled ink.
+    """
+    h, w = ink.shape
+    sigma = max(0.5, max(h, w) / 300)
+    blurred, u8, peak, threshold, separability = _ink_levels(ink, sigma)
+    threshold = _ink_threshold(u8, threshold, separability)
     mask = (u8 > threshold).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
@@ -906,20 +935,7 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
     ink_area = int(selected.sum())
     if ink_area > 0.85 * (x1 - x0) * (y1 - y0) and min(x1 - x0, y1 - y0) > 0.5 * longest:
         raise NoDigitFound("no digit found: the ink is a solid block, not pen strokes")
-    contours, hierarchy = cv2.findContours(selected, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    holes = (
-        0
-        if hierarchy is None
-        else sum(
-            1
-            for contour, link in zip(contours, hierarchy[0])
-            if link[3] != -1 and cv2.contourArea(contour) >= 0.002 * ink_area
-        )
-    )
-    if holes > MAX_HOLES:
-        raise NoDigitFound(
-            f"no digit found: the ink has {holes} enclosed holes (noise, a texture or a photo?)"
-        )
+    _check_holes(selected, ink_area)
 
     # Crop the soft ink, keep only the digit's components (plus their anti-aliased rim),
     # and stretch it so the strokes' cores are 1 and the background 0.

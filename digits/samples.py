@@ -115,6 +115,47 @@ def _ink_alpha(digit: np.ndarray, length: float, thickness: float, rotation: flo
     return ink_alpha
 
 
+def _place_ink(ink_alpha: np.ndarray, size: int, offset: tuple[float, float]) -> np.ndarray:
+    """The ink coverage shrunk to fit and placed on a ``size`` square canvas."""
+    h, w = ink_alpha.shape
+    fit = min(1.0, 0.96 * size / max(h, w))
+    if fit < 1.0:
+        ink_alpha = cv2.resize(
+            ink_alpha,
+            (max(1, round(w * fit)), max(1, round(h * fit))),
+            interpolation=cv2.INTER_AREA,
+        )
+        h, w = ink_alpha.shape
+    dx, dy = (float(np.clip(v, -1.0, 1.0)) for v in offset)
+    left = int(round((size - w) / 2 * (1 + dx)))
+    top = int(round((size - h) / 2 * (1 + dy)))
+    alpha = np.zeros((size, size), dtype=np.float32)
+    alpha[top : top + h, left : left + w] = np.clip(ink_alpha, 0.0, 1.0)
+    return alpha
+
+
+def _compose(
+    background: np.ndarray, alpha: np.ndarray, rng: np.random.Generator, ink: float, colour: bool
+) -> np.ndarray:
+    """The paper with the ink laid on it, gray or (``colour``) tinted RGB."""
+    if colour:
+        paper_tint = np.array([1.0, 0.98, 0.93], dtype=np.float32) * rng.uniform(
+            0.97, 1.0, 3
+        ).astype(np.float32)
+        ink_rgb = (
+            np.array([0.6, 0.7, 1.6], dtype=np.float32)
+            * ink
+            * rng.uniform(0.8, 1.2, 3).astype(np.float32)
+        )
+        image = (
+            background[:, :, None] * paper_tint * (1 - alpha[:, :, None])
+            + ink_rgb * alpha[:, :, None]
+        )
+    else:
+        image = background * (1 - alpha) + ink * alpha
+    return image
+
+
 def render(
     digit: np.ndarray,
     rng: np.random.Generator,
@@ -156,20 +197,7 @@ def render(
         uint8 array, (size, size) gray, (size, size, 3) RGB or (size, size, 4) RGBA.
     """
     ink_alpha = _ink_alpha(digit, digit_fraction * size, thickness, rotation)
-    h, w = ink_alpha.shape
-    fit = min(1.0, 0.96 * size / max(h, w))
-    if fit < 1.0:
-        ink_alpha = cv2.resize(
-            ink_alpha,
-            (max(1, round(w * fit)), max(1, round(h * fit))),
-            interpolation=cv2.INTER_AREA,
-        )
-        h, w = ink_alpha.shape
-    dx, dy = (float(np.clip(v, -1.0, 1.0)) for v in offset)
-    left = int(round((size - w) / 2 * (1 + dx)))
-    top = int(round((size - h) / 2 * (1 + dy)))
-    alpha = np.zeros((size, size), dtype=np.float32)
-    alpha[top : top + h, left : left + w] = np.clip(ink_alpha, 0.0, 1.0)
+    alpha = _place_ink(ink_alpha, size, offset)
 
     if rgba:
         out = np.zeros((size, size, 4), dtype=np.uint8)
@@ -177,21 +205,7 @@ def render(
         return out
 
     background = _paper((size, size), rng, paper, texture)
-    if colour:
-        paper_tint = np.array([1.0, 0.98, 0.93], dtype=np.float32) * rng.uniform(
-            0.97, 1.0, 3
-        ).astype(np.float32)
-        ink_rgb = (
-            np.array([0.6, 0.7, 1.6], dtype=np.float32)
-            * ink
-            * rng.uniform(0.8, 1.2, 3).astype(np.float32)
-        )
-        image = (
-            background[:, :, None] * paper_tint * (1 - alpha[:, :, None])
-            + ink_rgb * alpha[:, :, None]
-        )
-    else:
-        image = background * (1 - alpha) + ink * alpha
+    image = _compose(background, alpha, rng, ink, colour)
     if lighting:
         light = _lighting((size, size), rng, lighting)
         image = image * (light[:, :, None] if image.ndim == 3 else light)
@@ -370,6 +384,35 @@ def _shadow(shape: tuple[int, int], rng: np.random.Generator, depth: float) -> n
     return 1.0 - depth * mask
 
 
+def _camera_effects(
+    photo: np.ndarray,
+    rng: np.random.Generator,
+    lighting: float,
+    shadow: float,
+    motion_blur: float,
+    focus_blur: float,
+    noise: float,
+) -> np.ndarray:
+    """The phone camera's light fall-off, shadow, blur and sensor noise, as uint8."""
+    h, w = photo.shape[:2]
+    light = _lighting((h, w), rng, lighting)[:, :, None] if lighting else 1.0
+    photo = photo * light
+    if shadow:
+        photo = photo * _shadow((h, w), rng, shadow)[:, :, None]
+    if motion_blur >= 2:
+        k = int(round(motion_blur))
+        kernel = np.zeros((k, k), np.float32)
+        kernel[k // 2, :] = 1.0 / k
+        turn = cv2.getRotationMatrix2D(((k - 1) / 2, (k - 1) / 2), rng.uniform(0, 180), 1.0)
+        kernel = cv2.warpAffine(kernel, turn, (k, k))
+        photo = cv2.filter2D(photo, -1, kernel / max(float(kernel.sum()), 1e-6))
+    if focus_blur:
+        photo = cv2.GaussianBlur(photo, (0, 0), focus_blur)
+    if noise:
+        photo = photo + rng.normal(0.0, noise, size=photo.shape).astype(np.float32)
+    return np.round(np.clip(photo, 0.0, 1.0) * 255).astype(np.uint8)
+
+
 def render_photo(
     digit: np.ndarray,
     rng: np.random.Generator,
@@ -443,22 +486,7 @@ def render_photo(
     photo = cv2.warpPerspective(sheet, matrix, (w, h), flags=cv2.INTER_AREA)
     inside = cv2.warpPerspective(np.ones((sh, sw), np.float32), matrix, (w, h))[:, :, None]
     photo = photo * inside + _table((h, w), rng) * (1 - inside)
-    light = _lighting((h, w), rng, lighting)[:, :, None] if lighting else 1.0
-    photo = photo * light
-    if shadow:
-        photo = photo * _shadow((h, w), rng, shadow)[:, :, None]
-    if motion_blur >= 2:
-        k = int(round(motion_blur))
-        kernel = np.zeros((k, k), np.float32)
-        kernel[k // 2, :] = 1.0 / k
-        turn = cv2.getRotationMatrix2D(((k - 1) / 2, (k - 1) / 2), rng.uniform(0, 180), 1.0)
-        kernel = cv2.warpAffine(kernel, turn, (k, k))
-        photo = cv2.filter2D(photo, -1, kernel / max(float(kernel.sum()), 1e-6))
-    if focus_blur:
-        photo = cv2.GaussianBlur(photo, (0, 0), focus_blur)
-    if noise:
-        photo = photo + rng.normal(0.0, noise, size=photo.shape).astype(np.float32)
-    return np.round(np.clip(photo, 0.0, 1.0) * 255).astype(np.uint8)
+    return _camera_effects(photo, rng, lighting, shadow, motion_blur, focus_blur, noise)
 
 
 def photo_variant(kind: str, rng: np.random.Generator) -> tuple[dict, int]:

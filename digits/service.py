@@ -348,6 +348,39 @@ _UPLOAD_SCHEMA = {
 }
 
 
+def _health(predictor: Predictor) -> dict:
+    """The ``/health`` answer: the model file, its SHA-256 and the version."""
+    model_file = Path(predictor.model_path)
+    sha256 = predictor.info.sha256 or file_sha256(model_file)
+    health = {
+        "status": "ok",
+        "model": model_file.name,
+        "sha256": sha256,
+        "verified": predictor.info.sha256 is not None,
+        "version": package_version(),
+    }
+    return health
+
+
+def _add_predict_route(app: FastAPI, runner: _Runner) -> None:
+    """POST /predict: one digit per uploaded image."""
+
+    @app.post("/predict", openapi_extra=_UPLOAD_SCHEMA)
+    async def post_predict(
+        request: Request, top_k: int | None = Query(None, ge=1, le=10)
+    ) -> JSONResponse:
+        """Predict the digit in each image: ``{"predictions": [...]}``, one object per image
+        (the same as ``digits predict --json``; ``path`` is the uploaded file name)."""
+        try:
+            images = await _read_images(request)
+            records = await runner(images, top_k)
+        except (_BadRequest, _Busy) as failure:
+            return _error(failure.status, failure.detail)
+        if all("error" in record for record in records):
+            return _error(422, "No image in the request could be read.", predictions=records)
+        return JSONResponse({"predictions": records})
+
+
 def create_app(
     model_path: str | Path | None = None,
     max_bytes: int = MAX_BYTES,
@@ -371,15 +404,7 @@ def create_app(
         ModelError: the model file is missing, invalid or fails its checksum.
     """
     predictor = predictor if predictor is not None else Predictor(model_path)
-    model_file = Path(predictor.model_path)
-    sha256 = predictor.info.sha256 or file_sha256(model_file)
-    health = {
-        "status": "ok",
-        "model": model_file.name,
-        "sha256": sha256,
-        "verified": predictor.info.sha256 is not None,
-        "version": package_version(),
-    }
+    health = _health(predictor)
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="predict")
     runner = _Runner(
         lambda images, top_k: predict_records(predictor, images, top_k), executor, timeout_s
@@ -401,20 +426,7 @@ def create_app(
         """The model file, its SHA-256 (from its sidecar when it has one) and the version."""
         return health
 
-    @app.post("/predict", openapi_extra=_UPLOAD_SCHEMA)
-    async def post_predict(
-        request: Request, top_k: int | None = Query(None, ge=1, le=10)
-    ) -> JSONResponse:
-        """Predict the digit in each image: ``{"predictions": [...]}``, one object per image
-        (the same as ``digits predict --json``; ``path`` is the uploaded file name)."""
-        try:
-            images = await _read_images(request)
-            records = await runner(images, top_k)
-        except (_BadRequest, _Busy) as failure:
-            return _error(failure.status, failure.detail)
-        if all("error" in record for record in records):
-            return _error(422, "No image in the request could be read.", predictions=records)
-        return JSONResponse({"predictions": records})
+    _add_predict_route(app, runner)
 
     # ---- POST /read: numbers (several digits) -- wired when digits.read exists.
     _add_read_route(app, predictor, runner)

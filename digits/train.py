@@ -194,6 +194,14 @@ def _keeper(keep: str, epochs: int, average_last: int, images: np.ndarray) -> li
     return [WeightAveraging(epochs, average_last, images)] if keep == "average" else []
 
 
+def _train_dataset(images, labels, batch_size: int, augment: bool, seed: int, classes: int):
+    """The training batches: ``labels`` itself when it is a ready ``tf.data.Dataset``."""
+    if isinstance(labels, tf.data.Dataset):
+        return labels
+    augmenter = make_augmenter(seed=seed) if augment else None
+    return make_dataset(images, labels, batch_size, True, augmenter, seed, classes)
+
+
 def fit(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray | tf.data.Dataset],
@@ -224,11 +232,7 @@ def fit(
     keras.utils.set_random_seed(seed)
     images, labels = train
     classes = int(model.output_shape[-1])  # 10 digits, or a user's own symbols
-    if isinstance(labels, tf.data.Dataset):
-        train_ds = labels
-    else:
-        augmenter = make_augmenter(seed=seed) if augment else None
-        train_ds = make_dataset(images, labels, batch_size, True, augmenter, seed, classes)
+    train_ds = _train_dataset(images, labels, batch_size, augment, seed, classes)
     averaged = average_last if keep == "average" else 0
     steps = math.ceil(len(images) / batch_size)
     schedule = learning_rate_schedule(learning_rate, epochs, steps, averaged, average_floor)

@@ -54,7 +54,7 @@ def image_set(predictor: Predictor, folder: Path) -> tuple[np.ndarray, np.ndarra
     return raw, np.array([label for _, label in answered]), len(rows)
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
     parser.add_argument("--max-right-flagged", type=float, default=0.01)
@@ -65,12 +65,13 @@ def main() -> None:
         "--figure", type=Path, default=ROOT / "reports" / "figures" / "reliability.png"
     )
     parser.add_argument("--dry-run", action="store_true", help="do not write the sidecar")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def _probability_sets(predictor: Predictor, args: argparse.Namespace) -> tuple[dict, np.ndarray]:
+    """Raw probabilities, labels and sizes of every set, and the validation labels."""
     from digits.data import load_mnist, scale, split_validation
 
-    model = args.model or default_model_path()
-    predictor = Predictor(model)
     (x_train, y_train), (x_test, y_test) = load_mnist()
     _, (x_val, y_val) = split_validation(x_train, y_train)
     sets = {
@@ -79,14 +80,28 @@ def main() -> None:
         "robustness": image_set(predictor, args.robustness),
         "photos": image_set(predictor, args.photos),
     }
-    raw_val, _, _ = sets["mnist_validation"]
-    temperature = round(calibration.fit_temperature(raw_val, y_val), 4)
-    calibrated = {name: calibration.calibrate(p, temperature) for name, (p, _, _) in sets.items()}
+    return sets, y_val
 
-    val = calibrated["mnist_validation"]
-    threshold = calibration.choose_threshold(
-        val.max(axis=1), val.argmax(axis=1) == y_val, args.max_right_flagged
-    )
+
+def _set_report(raw: np.ndarray, after: np.ndarray, labels: np.ndarray, total: int, threshold):
+    """The report entry of one set."""
+    return {
+        "images": total,
+        "answered": int(len(labels)),
+        "accuracy_of_answered": round(float((after.argmax(axis=1) == labels).mean()), 5),
+        "ece_before": round(calibration.expected_calibration_error(raw, labels), 5),
+        "ece_after": round(calibration.expected_calibration_error(after, labels), 5),
+        "nll_before": round(calibration.negative_log_likelihood(raw, labels), 5),
+        "nll_after": round(calibration.negative_log_likelihood(after, labels), 5),
+        "threshold_tradeoff": calibration.threshold_tradeoff(
+            after.max(axis=1),
+            after.argmax(axis=1) == labels,
+            sorted(set(THRESHOLDS + [threshold])),
+        ),
+    }
+
+
+def _build_report(args, model, temperature, threshold, y_val, sets, calibrated) -> dict:
     report = {
         "command": "python " + " ".join([_shown(Path(sys.argv[0]))] + sys.argv[1:]),
         "model": _shown(Path(model)),
@@ -100,21 +115,11 @@ def main() -> None:
         "sets": {},
     }
     for name, (raw, labels, total) in sets.items():
-        after = calibrated[name]
-        report["sets"][name] = {
-            "images": total,
-            "answered": int(len(labels)),
-            "accuracy_of_answered": round(float((after.argmax(axis=1) == labels).mean()), 5),
-            "ece_before": round(calibration.expected_calibration_error(raw, labels), 5),
-            "ece_after": round(calibration.expected_calibration_error(after, labels), 5),
-            "nll_before": round(calibration.negative_log_likelihood(raw, labels), 5),
-            "nll_after": round(calibration.negative_log_likelihood(after, labels), 5),
-            "threshold_tradeoff": calibration.threshold_tradeoff(
-                after.max(axis=1),
-                after.argmax(axis=1) == labels,
-                sorted(set(THRESHOLDS + [threshold])),
-            ),
-        }
+        report["sets"][name] = _set_report(raw, calibrated[name], labels, total, threshold)
+    return report
+
+
+def _save_figure(sets: dict, calibrated: dict, figure: Path) -> None:
     calibration.save_reliability_diagram(
         [
             (title, sets[name][0], calibrated[name], sets[name][1])
@@ -124,14 +129,11 @@ def main() -> None:
                 ("photos", "Photo set"),
             )
         ],
-        args.figure,
+        figure,
     )
-    report["figure"] = _shown(args.figure)
-    if not args.dry_run:
-        write_info(model, temperature=temperature, low_confidence=threshold)
-        report["sidecar"] = _shown(Path(model).with_suffix(".json"))
-    atomic_write_json(args.out, report)
 
+
+def _print_summary(report: dict, args, temperature, threshold) -> None:
     print(f"Model: {report['model']}   temperature {temperature}   low_confidence {threshold}\n")
     print("| set | answered | ECE before | ECE after | NLL before | NLL after |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -152,6 +154,29 @@ def main() -> None:
         mark = " (chosen)" if t == threshold else ""
         print(f"| {t}{mark} | " + " | ".join(cells) + " |")
     print(f"\nwrote {_shown(args.out)} and {_shown(args.figure)}")
+
+
+def main() -> None:
+    args = _parse_args()
+    model = args.model or default_model_path()
+    predictor = Predictor(model)
+    sets, y_val = _probability_sets(predictor, args)
+    raw_val, _, _ = sets["mnist_validation"]
+    temperature = round(calibration.fit_temperature(raw_val, y_val), 4)
+    calibrated = {name: calibration.calibrate(p, temperature) for name, (p, _, _) in sets.items()}
+
+    val = calibrated["mnist_validation"]
+    threshold = calibration.choose_threshold(
+        val.max(axis=1), val.argmax(axis=1) == y_val, args.max_right_flagged
+    )
+    report = _build_report(args, model, temperature, threshold, y_val, sets, calibrated)
+    _save_figure(sets, calibrated, args.figure)
+    report["figure"] = _shown(args.figure)
+    if not args.dry_run:
+        write_info(model, temperature=temperature, low_confidence=threshold)
+        report["sidecar"] = _shown(Path(model).with_suffix(".json"))
+    atomic_write_json(args.out, report)
+    _print_summary(report, args, temperature, threshold)
 
 
 if __name__ == "__main__":

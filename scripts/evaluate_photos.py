@@ -44,16 +44,8 @@ def naive_predictions(predictor, paths: list[Path]) -> np.ndarray:
     return predictor.predict_inputs(naive_inputs(paths)).argmax(axis=1)
 
 
-def evaluate(model: Path | None, data: Path) -> dict:
-    """Run both on the set described by ``data/labels.csv``; return the report."""
-    from digits.predict import Predictor
-
-    with open(data / "labels.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    predictor = Predictor(model)
-    paths = [data / row["path"] for row in rows]
-    predictions = predictor.predict_many(paths, raise_errors=False)
-    naive = naive_predictions(predictor, paths)
+def _tally(rows: list[dict], predictions, naive) -> tuple[dict, list[dict]]:
+    """Counts per kind (and overall) and the pipeline's wrong answers."""
     counts: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     wrong = []
     for row, prediction, naive_digit in zip(rows, predictions, naive):
@@ -80,21 +72,36 @@ def evaluate(model: Path | None, data: Path) -> dict:
                     "reason": prediction.reason or prediction.error,
                 }
             )
+    return counts, wrong
 
-    def summary(c: dict) -> dict:
-        n = c["n"]
-        return {
-            "n": n,
-            "accuracy_pipeline": round(c["pipeline"] / n, 4),
-            "accuracy_naive": round(c["naive"] / n, 4),
-            "no_digit_found": c["no_digit"],
-            "flagged_low_confidence": c["flagged"],
-            "wrong_not_flagged": c["wrong_not_flagged"],
-            "wrong_not_flagged_rate": round(c["wrong_not_flagged"] / n, 4),
-            "right_but_flagged": c["right_but_flagged"],
-            "several_digits": c["several_digits"],
-        }
 
+def _summary(c: dict) -> dict:
+    """The report entry of one kind from its counts."""
+    n = c["n"]
+    return {
+        "n": n,
+        "accuracy_pipeline": round(c["pipeline"] / n, 4),
+        "accuracy_naive": round(c["naive"] / n, 4),
+        "no_digit_found": c["no_digit"],
+        "flagged_low_confidence": c["flagged"],
+        "wrong_not_flagged": c["wrong_not_flagged"],
+        "wrong_not_flagged_rate": round(c["wrong_not_flagged"] / n, 4),
+        "right_but_flagged": c["right_but_flagged"],
+        "several_digits": c["several_digits"],
+    }
+
+
+def evaluate(model: Path | None, data: Path) -> dict:
+    """Run both on the set described by ``data/labels.csv``; return the report."""
+    from digits.predict import Predictor
+
+    with open(data / "labels.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    predictor = Predictor(model)
+    paths = [data / row["path"] for row in rows]
+    predictions = predictor.predict_many(paths, raise_errors=False)
+    naive = naive_predictions(predictor, paths)
+    counts, wrong = _tally(rows, predictions, naive)
     kinds = list(dict.fromkeys(row["kind"] for row in rows))
     return {
         "model": _shown(predictor.model_path),
@@ -102,8 +109,8 @@ def evaluate(model: Path | None, data: Path) -> dict:
         "low_confidence_threshold": predictor.low_confidence,
         "temperature": predictor.info.temperature,
         "naive_baseline": NAIVE,
-        "kinds": {kind: summary(counts[kind]) for kind in kinds},
-        "overall": summary(counts["overall"]),
+        "kinds": {kind: _summary(counts[kind]) for kind in kinds},
+        "overall": _summary(counts["overall"]),
         "wrong_answers": wrong,
     }
 

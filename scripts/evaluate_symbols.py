@@ -51,7 +51,7 @@ def _cli(*arguments: str) -> subprocess.CompletedProcess:
     return completed
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--per-class", type=int, default=200)
@@ -59,11 +59,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--keep-model", type=Path, default=None, help="copy the model here")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "symbols.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def _train_and_predict(args: argparse.Namespace) -> tuple:
+    """Make the set, train on it and predict its test images, in a temporary folder."""
     from make_symbol_set import make
-
-    from digits.modelfile import atomic_write_json
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -80,6 +81,23 @@ def main(argv: list[str] | None = None) -> None:
             shutil.copy(model, args.keep_model)
             shutil.copy(model.with_suffix(".json"), args.keep_model.with_suffix(".json"))
         info = json.loads(model.with_suffix(".json").read_text())
+    return trained, seconds, records, info
+
+
+def _print_table(right: Counter, total: Counter, records: list, accuracy: float) -> None:
+    print("| class | test images | accuracy |")
+    print("|---|---:|---:|")
+    for name in sorted(total):
+        print(f"| `{name}` | {total[name]} | {right[name] / total[name]:.1%} |")
+    print(f"| **all** | {len(records)} | **{accuracy:.2%}** |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+
+    from digits.modelfile import atomic_write_json
+
+    trained, seconds, records, info = _train_and_predict(args)
     truth = [Path(r["path"]).parent.name for r in records]
     right = Counter(t for t, r in zip(truth, records) if r["label"] == t)
     total = Counter(truth)
@@ -104,11 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         "train_output": trained.stdout.strip().splitlines()[-2:],
     }
     atomic_write_json(args.out, report)
-    print("| class | test images | accuracy |")
-    print("|---|---:|---:|")
-    for name in sorted(total):
-        print(f"| `{name}` | {total[name]} | {right[name] / total[name]:.1%} |")
-    print(f"| **all** | {len(records)} | **{accuracy:.2%}** |")
+    _print_table(right, total, records, accuracy)
     print(
         f"trained in {seconds:.0f} s (wall clock, {os.cpu_count()} shared cores); wrote {args.out}"
     )
