@@ -460,9 +460,7 @@ def render_photo(
     sh = int(sw * rng.uniform(1.3, 1.45))
     if w > h:
         sw, sh = sh, sw
-    spacing = (
-        length * rng.uniform(0.55, 0.8) if ruling == "ruled" else length * rng.uniform(0.3, 0.45)
-    )
+    spacing = length * (rng.uniform(0.55, 0.8) if ruling == "ruled" else rng.uniform(0.3, 0.45))
     sheet = _sheet((sh, sw), rng, ruling, spacing)
     alpha = _ink_alpha(digit, length, thickness, rng.uniform(-8, 8))
     ah, aw = alpha.shape
@@ -470,23 +468,44 @@ def render_photo(
     cx = sw / 2 + rng.uniform(-0.15, 0.15) * min(w, sw)
     cy = sh / 2 + rng.uniform(-0.15, 0.15) * min(h, sh)
     x0, y0 = int(np.clip(cx - aw / 2, 0, sw - aw)), int(np.clip(cy - ah / 2, 0, sh - ah))
+    _write_ink(sheet, alpha, (x0, y0), ink, rng)
+    centre = np.array([x0 + aw / 2, y0 + ah / 2])
+    photo = _photograph(sheet, rng, size, centre, tilt, perspective)
+    return _camera_effects(photo, rng, lighting, shadow, motion_blur, focus_blur, noise)
+
+
+def _write_ink(
+    sheet: np.ndarray, alpha: np.ndarray, at: tuple[int, int], ink: str, rng: np.random.Generator
+) -> None:
+    """Lay the digit's ink (coverage ``alpha``) on ``sheet`` in place, top-left at ``at``."""
+    (x0, y0), (ah, aw) = at, alpha.shape
     colour = np.array(_INKS[ink], dtype=np.float32) * rng.uniform(0.85, 1.15)
     coverage = alpha[:, :, None] * (rng.uniform(0.75, 0.95) if ink == "pencil" else 1.0)
     patch = sheet[y0 : y0 + ah, x0 : x0 + aw]
     sheet[y0 : y0 + ah, x0 : x0 + aw] = patch * (1 - coverage) + np.clip(colour, 0, 1) * coverage
-    # The camera: the sheet's corners land around the photo's centre, tilted, in perspective.
+
+
+def _photograph(
+    sheet: np.ndarray,
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    centre: np.ndarray,
+    tilt: float,
+    perspective: float,
+) -> np.ndarray:
+    """The camera: the sheet's ``centre`` lands near the photo's, tilted, in perspective,
+    on a table."""
+    (w, h), (sh, sw) = size, sheet.shape[:2]
     theta = np.deg2rad(tilt)
     rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
     corners = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], dtype=np.float64)
-    centre_sheet = np.array([x0 + aw / 2, y0 + ah / 2])
     shift = np.array([w / 2, h / 2]) + rng.uniform(-0.12, 0.12, 2) * (w, h)
-    placed = (corners - centre_sheet) @ rot.T + shift
-    placed += rng.uniform(-perspective, perspective, placed.shape) * longest
+    placed = (corners - centre) @ rot.T + shift
+    placed += rng.uniform(-perspective, perspective, placed.shape) * max(w, h)
     matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), placed.astype(np.float32))
     photo = cv2.warpPerspective(sheet, matrix, (w, h), flags=cv2.INTER_AREA)
     inside = cv2.warpPerspective(np.ones((sh, sw), np.float32), matrix, (w, h))[:, :, None]
-    photo = photo * inside + _table((h, w), rng) * (1 - inside)
-    return _camera_effects(photo, rng, lighting, shadow, motion_blur, focus_blur, noise)
+    return photo * inside + _table((h, w), rng) * (1 - inside)
 
 
 def photo_variant(kind: str, rng: np.random.Generator) -> tuple[dict, int]:
