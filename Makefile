@@ -32,6 +32,7 @@ robustness: setup  ## Accuracy of the shipped model on data/robustness, pipeline
 
 evaluate: robustness  ## Re-measure photos, numbers, non-digits, own symbols and LiteRT (reports/*.json)
 	$(BIN)/python scripts/evaluate_photos.py
+	$(BIN)/python scripts/evaluate_mnist_format.py
 	$(BIN)/python scripts/evaluate_numbers.py --count 1000 --seed 16
 	$(BIN)/python scripts/evaluate_nondigits.py
 	$(BIN)/python scripts/evaluate_symbols.py
