@@ -281,6 +281,19 @@ class _BadRequest(Exception):
         self.status, self.detail = status, detail
 
 
+async def _answer(request: Request, runner: _Runner, top_k: int | None, key: str) -> JSONResponse:
+    """Run ``runner`` on the request's images: ``{key: [one record per image]}``, 422 when
+    none could be read, the refusal's status when the request is bad or the server busy."""
+    try:
+        images = await _read_images(request)
+        records = await runner(images, top_k)
+    except (_BadRequest, _Busy) as failure:
+        return _error(failure.status, failure.detail)
+    if all("error" in record for record in records):
+        return _error(422, "No image in the request could be read.", **{key: records})
+    return JSONResponse({key: records})
+
+
 async def _read_images(request: Request) -> list[tuple[str | None, bytes]]:
     """``(file name or None, bytes)`` for each image in the request."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -371,14 +384,7 @@ def _add_predict_route(app: FastAPI, runner: _Runner) -> None:
     ) -> JSONResponse:
         """Predict the digit in each image: ``{"predictions": [...]}``, one object per image
         (the same as ``digits predict --json``; ``path`` is the uploaded file name)."""
-        try:
-            images = await _read_images(request)
-            records = await runner(images, top_k)
-        except (_BadRequest, _Busy) as failure:
-            return _error(failure.status, failure.detail)
-        if all("error" in record for record in records):
-            return _error(422, "No image in the request could be read.", predictions=records)
-        return JSONResponse({"predictions": records})
+        return await _answer(request, runner, top_k, "predictions")
 
 
 def create_app(
@@ -450,14 +456,7 @@ def _add_read_route(app: FastAPI, predictor: Predictor, runner: _Runner) -> None
     @app.post("/read", openapi_extra=_UPLOAD_SCHEMA)
     async def post_read(request: Request) -> JSONResponse:
         """Read the handwritten number in each image: ``{"readings": [...]}``."""
-        try:
-            images = await _read_images(request)
-            records = await read_runner(images, None)
-        except (_BadRequest, _Busy) as failure:
-            return _error(failure.status, failure.detail)
-        if all("error" in record for record in records):
-            return _error(422, "No image in the request could be read.", readings=records)
-        return JSONResponse({"readings": records})
+        return await _answer(request, read_runner, None, "readings")
 
 
 def _read_one(read_number, predictor: Predictor, name: str | None, data: bytes) -> dict:
