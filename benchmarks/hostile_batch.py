@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from digits import samples
-from digits.data import load_mnist
 from digits.paths import LITERT_PATH, ROOT
 from digits.preprocess import ImageError, NoDigitFound, to_model_input
+from digits.training.data import load_mnist
 
 
 def _load_hostile_inputs():

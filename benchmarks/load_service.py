@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from digits.modelfile import atomic_write_json
 from digits.paths import ROOT
+from digits.runtime.modelfile import atomic_write_json
 
 EXAMPLES = sorted((ROOT / "digit_examples").iterdir())
 SAMPLE_EVERY = 1000

@@ -36,7 +36,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from digits.modelfile import atomic_write_json  # noqa: E402
 from digits.paths import (
     EXAMPLES_DIR,
     LITERT_PATH,
@@ -52,7 +51,8 @@ from digits.predict import (  # noqa: E402
     find_images,
 )
 from digits.preprocess import to_model_input  # noqa: E402
-from digits.runtime import open_runner  # noqa: E402
+from digits.runtime.modelfile import atomic_write_json  # noqa: E402
+from digits.runtime.runners import open_runner  # noqa: E402
 
 INT8_PATH = LITERT_PATH.with_name("digits_int8.tflite")
 COLD_IMAGE = "digit_examples/3_a.png"
@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPORTS_DIR / "predict_latency.json")
     args = parser.parse_args()
 
-    from digits.backend import keras, tf  # for the versions; quietly
+    from digits.runtime.backend import keras, tf  # for the versions; quietly
 
     start = time.perf_counter()
     predictor = Predictor(args.model)

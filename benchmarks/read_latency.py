@@ -30,8 +30,8 @@ from digits.paths import ROOT
 def make_photo(path: Path, seed: int = 6) -> str:
     """An 800x200 JPEG photo of six MNIST test digits; returns the number written."""
     from digits import samples
-    from digits.data import load_mnist
     from digits.synth.numbers import compose, render
+    from digits.training.data import load_mnist
 
     _, (x_test, y_test) = load_mnist()
     rng = np.random.default_rng(seed)
@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     import digits.read as read
-    from digits.modelfile import atomic_write_json
     from digits.predict import Predictor
+    from digits.runtime.modelfile import atomic_write_json
 
     predictor = Predictor()
     with tempfile.TemporaryDirectory() as tmp:

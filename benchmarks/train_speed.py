@@ -4,7 +4,7 @@ Usage: .venv/bin/python benchmarks/train_speed.py [--images 12800] [--repeats 3]
 
 Times Keras `fit` on the same tf.data pipeline the notebook uses, for a few batch sizes
 and `steps_per_execution` values: first without augmentation from a cached dataset (only
-the model is measured), then as `digits.train.fit` really trains (shuffled, augmented
+the model is measured), then as `digits.training.train.fit` really trains (shuffled, augmented
 batches made on the same 2 cores). It also times the very same Simple CNN written in
 PyTorch, trained on the same images with the same batch size, in the same run. The
 PyTorch peer needs `torch` (`pip install torch==2.13.0`, not in requirements.txt: it is
@@ -30,8 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from digits import data, evaluate, models, train  # noqa: E402
-from digits.backend import keras  # noqa: E402  (quiet TensorFlow import)
+from digits.runtime.backend import keras  # noqa: E402  (quiet TensorFlow import)
+from digits.training import cnns, data, metrics, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,8 +46,8 @@ def keras_images_per_second(
     augment: bool = False,
 ) -> float:
     keras.utils.set_random_seed(0)
-    model = models.compile_model(models.build(name), steps_per_execution=steps_per_execution)
-    if augment:  # the training pipeline of digits.train.fit
+    model = cnns.compile_model(cnns.build(name), steps_per_execution=steps_per_execution)
+    if augment:  # the training pipeline of digits.training.train.fit
         dataset = train.make_dataset(
             x, y, batch_size=batch_size, shuffle=True, augmenter=train.make_augmenter(seed=0)
         )
@@ -136,7 +136,7 @@ def main() -> int:
     x, y = x_train[: args.images], y_train[: args.images]
     if args.only == "choice":
         rows = batch_size_choice(x, y, args.repeats)
-        evaluate.save_metrics(_report(args, rows, None), args.out)
+        metrics.save_metrics(_report(args, rows, None), args.out)
         return 0
     rows = []
     for name, batch_size, spe, augment in [
@@ -195,7 +195,7 @@ def main() -> int:
         print(f"\nSimple CNN, batch 128: Keras / PyTorch = {ratio:.2f}x")
     else:
         print("\nPyTorch is not installed: peer skipped (pip install torch==2.13.0)")
-    evaluate.save_metrics(_report(args, rows, ratio), args.out)
+    metrics.save_metrics(_report(args, rows, ratio), args.out)
     return 0
 
 
@@ -246,7 +246,7 @@ def _report(args: argparse.Namespace, rows: list[dict], ratio: float | None) -> 
         "repeats": args.repeats,
         "rows": rows,
         "simple_keras_over_pytorch": None if ratio is None else round(ratio, 3),
-        "environment": evaluate.environment(),
+        "environment": metrics.environment(),
     }
 
 

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ModelError": "digits.modelfile",
+    "ModelError": "digits.runtime.modelfile",
     "NoDigitFound": "digits.preprocess",
     "Prediction": "digits.predict",
     "Predictor": "digits.predict",

@@ -1,7 +1,7 @@
-"""``python -m digits predict PATH...``: see `digits.cli`."""
+"""``python -m digits predict PATH...``: see `digits.apps.cli`."""
 
 import sys
 
-from digits.cli import main
+from digits.apps.cli import main
 
 sys.exit(main())

@@ -9,10 +9,10 @@ the web app and the service.
     >>> p.preprocessed.image                       # the 28x28 the model saw
 
 Every image goes through `digits.preprocess.to_model_input`. The model file is opened
-once by `digits.runtime.open_runner`: a ``.tflite`` file runs on the LiteRT runtime
+once by `digits.runtime.runners.open_runner`: a ``.tflite`` file runs on the LiteRT runtime
 without importing TensorFlow (the default: the committed export of the shipped model);
 a ``.h5`` / ``.keras`` file imports TensorFlow and runs through a compiled
-``tf.function``. Its sidecar (`digits.modelfile`) gives the class names and the
+``tf.function``. Its sidecar (`digits.runtime.modelfile`) gives the class names and the
 calibration temperature.
 """
 
@@ -27,15 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import (
-    DIGIT_CLASSES,
-    ModelError,
-    ModelInfo,
-    file_sha256,
-    read_info,
-    travelling_fields,
-)
-from digits.ood import NondigitDetector
 from digits.paths import LITERT_FILENAME, LITERT_PATH, MODEL_FILENAME, MODEL_PATH
 from digits.preprocess import (
     IMAGE_EXTENSIONS,
@@ -45,7 +36,16 @@ from digits.preprocess import (
     PreprocessResult,
     to_model_input,
 )
-from digits.runtime import Runner, load_model, open_runner
+from digits.runtime.modelfile import (
+    DIGIT_CLASSES,
+    ModelError,
+    ModelInfo,
+    file_sha256,
+    read_info,
+    travelling_fields,
+)
+from digits.runtime.ood import NondigitDetector
+from digits.runtime.runners import Runner, load_model, open_runner
 
 __all__ = [
     "LOW_CONFIDENCE",
@@ -154,7 +154,7 @@ class Prediction:
         preprocessed: what the model saw (`PreprocessResult`, ``.image`` is 28x28),
             or None when ``digit`` is None.
         not_a_digit: the input looks like a shape, letter or symbol rather than a digit
-            (`digits.ood`); such predictions are also flagged ``low_confidence``.
+            (`digits.runtime.ood`); such predictions are also flagged ``low_confidence``.
         several_digits: the image holds several digit-like marks; ``digit`` is the
             largest, most central one.
     """
@@ -340,7 +340,8 @@ class Predictor:
 
 
 def _nondigit_flags(images: np.ndarray) -> np.ndarray:
-    """`digits.ood` flags; all False (with a warning) if the detector file cannot be read."""
+    """`digits.runtime.ood` flags; all False (with a warning) if the detector file cannot
+    be read."""
     try:
         return NondigitDetector.load().flags(images)
     except (OSError, KeyError, ValueError) as error:

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits.modelfile import atomic_write_bytes, atomic_write_text
+from digits.runtime.modelfile import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "KINDS",

@@ -1,6 +1,6 @@
 # Cells for the notebook section "Beyond single digits" (issue 16), ready to paste.
 # Each "# %% [markdown]" / "# %%" block is one cell (jupytext percent format). The cells
-# use only the package (digits.read, digits.data, digits.samples) and need no files.
+# use only the package (digits.read, digits.training.data, digits.samples) and need no files.
 
 # %% [markdown]
 # ## Beyond single digits
@@ -18,8 +18,8 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from digits import samples
-from digits.data import load_mnist
 from digits.read import read_number
+from digits.training.data import load_mnist
 
 _, (x_test, y_test) = load_mnist()
 rng = np.random.default_rng(16)

@@ -2,17 +2,17 @@
 
 `make_teacher_views` makes augmented copies ("views") of every training image once and scores
 each with the teachers; `view_dataset` serves one view per image per epoch with its target,
-for ``digits.train.fit(model, (images, view_dataset(...)), ...)``.
+for ``digits.training.train.fit(model, (images, view_dataset(...)), ...)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from digits.backend import keras, tf
-from digits.data import scale
-from digits.models import NUM_CLASSES
-from digits.train import make_augmenter, to_model_input
+from digits.runtime.backend import keras, tf
+from digits.training.cnns import NUM_CLASSES
+from digits.training.data import scale
+from digits.training.train import make_augmenter, to_model_input
 
 __all__ = ["make_teacher_views", "view_dataset"]
 
@@ -64,7 +64,7 @@ def view_dataset(
     views: np.ndarray, targets: np.ndarray, batch_size: int = 128, seed: int = 0
 ) -> tf.data.Dataset:
     """Shuffled batches of one randomly chosen view per image (a new choice every epoch) and
-    that view's target, as ``digits.train.fit`` expects them."""
+    that view's target, as ``digits.training.train.fit`` expects them."""
     count, n_views = views.shape[:2]
     views_t, targets_t = tf.constant(views), tf.constant(targets)
     dataset = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from digits.backend import keras
-from digits.train import recompute_batch_norm
+from digits.runtime.backend import keras
+from digits.training.train import recompute_batch_norm
 
 __all__ = ["average_models"]
 

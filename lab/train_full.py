@@ -4,11 +4,12 @@
 
 A recipe (`Recipe`, a JSON file under lab/recipes/) names the training settings, the seeds, where
 the model and the report go, and optionally teachers to distil from (`lab.distill`) and a model
-to fine-tune (``init``). Each seed is trained with `digits.train.fit` and scored on the
+to fine-tune (``init``). Each seed is trained with `digits.training.train.fit` and scored on the
 validation split and, for the report only, on the test set. Then one model is chosen: the seed
 with the best validation accuracy, or with ``soup`` the mean of the seeds' weights
-(`lab.soup`). It is saved by `digits.evaluate.save_best_model`: with ``replace: "if_better"``
-only if it beats the model already there on validation. ``--set`` overrides a recipe field
+(`lab.soup`). It is saved by `digits.training.metrics.save_best_model`: with
+``replace: "if_better"`` only if it beats the model already there on validation. ``--set``
+overrides a recipe field
 (VALUE is JSON, e.g. ``--set epochs=2 --set seeds=[1]``).
 """
 
@@ -22,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from digits import data, evaluate, models, train
-from digits.backend import keras
 from digits.paths import ROOT
 from digits.predict import ModelError, load_model
+from digits.runtime.backend import keras
+from digits.training import cnns, data, metrics, train
 from lab import distill, soup
 
 
@@ -89,7 +90,7 @@ def score(model, splits: dict) -> dict:
     """Accuracy and loss of ``model`` on each split, as ``{"val_accuracy": ..., ...}``."""
     out = {}
     for name, (x, y) in splits.items():
-        scores = evaluate.evaluate_model(model, x, y)
+        scores = metrics.evaluate_model(model, x, y)
         out[f"{name}_accuracy"], out[f"{name}_loss"] = scores["accuracy"], scores["loss"]
     return out
 
@@ -100,7 +101,7 @@ def train_seed(recipe: Recipe, seed: int, train_split, splits: dict, views):
     if recipe.init:  # fine-tune a trained model
         model = load_checked(recipe.init, "init")
     else:
-        model = models.build_deeper_cnn(filters=tuple(recipe.filters))
+        model = cnns.build_deeper_cnn(filters=tuple(recipe.filters))
     images, labels = train_split
     if views is not None:
         keras.utils.set_random_seed(seed)  # the views picked each epoch depend on the seed
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         best = int(np.argmax([run["val_accuracy"] for run in runs]))  # validation, never test
         chosen, shipped = trained[best][0], runs[best]
-    saved = evaluate.save_best_model(
+    saved = metrics.save_best_model(
         chosen, resolve(recipe.model_path), *validation, replace=recipe.replace
     )
     test_accuracy = np.array([run["test_accuracy"] for run in runs])
@@ -173,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         "shipped": shipped,
         "saved": saved,
         "total_seconds": round(time.perf_counter() - started, 1),
-        "environment": evaluate.environment(),
+        "environment": metrics.environment(),
     }
-    evaluate.save_metrics(report, resolve(recipe.report))
+    metrics.save_metrics(report, resolve(recipe.report))
     verdict = "saved to" if saved["saved"] else "NOT saved (not better on validation) to"
     print(
         f"\nseed {shipped['seed']}: test {shipped['test_accuracy']:.2%}, {verdict} {saved['path']}"

@@ -1,7 +1,7 @@
 """Calibrate the shipped model: temperature and low-confidence threshold, with the ECE.
 
 1. Fits the temperature on the validation split of the MNIST training set (the same
-   split as the notebook, `digits.data.split_validation`) by minimising the NLL.
+   split as the notebook, `digits.training.data.split_validation`) by minimising the NLL.
 2. Chooses the ``low_confidence`` threshold on the validation split: the highest one
    flagging at most ``--max-right-flagged`` (1%) of the right answers.
 3. Reports the ECE (15 bins) before and after on MNIST test, the robustness set and the
@@ -24,10 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from digits import calibration
-from digits.modelfile import atomic_write_json, write_info
 from digits.paths import ROOT
 from digits.predict import Predictor, default_model_path
+from digits.runtime.modelfile import atomic_write_json, write_info
+from digits.training import calibration
 
 THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
 
@@ -70,7 +70,7 @@ def _parse_args() -> argparse.Namespace:
 
 def _probability_sets(predictor: Predictor, args: argparse.Namespace) -> tuple[dict, np.ndarray]:
     """Raw probabilities, labels and sizes of every set, and the validation labels."""
-    from digits.data import load_mnist, scale, split_validation
+    from digits.training.data import load_mnist, scale, split_validation
 
     (x_train, y_train), (x_test, y_test) = load_mnist()
     _, (x_val, y_val) = split_validation(x_train, y_train)
@@ -107,7 +107,7 @@ def _build_report(args, model, temperature, threshold, y_val, sets, calibrated) 
         "model": _shown(Path(model)),
         "temperature": temperature,
         "fitted_on": f"MNIST validation split ({len(y_val)} training images, "
-        "digits.data.split_validation)",
+        "digits.training.data.split_validation)",
         "low_confidence": threshold,
         "low_confidence_rule": f"highest threshold flagging at most {args.max_right_flagged:.0%} "
         "of the right answers on the validation split",

@@ -1,9 +1,9 @@
 """Size, MNIST test accuracy, agreement with Keras and latency of the LiteRT exports.
 
 Evaluates the Keras model and every ``models/*.tflite`` export of it on the 10,000 MNIST
-test images (`digits.runtime` runners, the ones `Predictor` uses), and, with ``--extra``,
+test images (`digits.runtime.runners` runners, the ones `Predictor` uses), and, with ``--extra``,
 the quantizations that are not committed (exported to a temporary folder by
-`digits.export.export_litert`). Prints a table and writes ``reports/litert.json``.
+`digits.training.export.export_litert`). Prints a table and writes ``reports/litert.json``.
 
     python scripts/evaluate_litert.py [--keras FILE] [--models FILE...] [--extra float16 dynamic]
 
@@ -26,10 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from digits.data import load_mnist, scale  # noqa: E402
-from digits.modelfile import atomic_write_json, read_info  # noqa: E402
 from digits.paths import MODEL_PATH, MODELS_DIR, REPORTS_DIR, ROOT, shown_path  # noqa: E402
-from digits.runtime import open_runner  # noqa: E402
+from digits.runtime.modelfile import atomic_write_json, read_info  # noqa: E402
+from digits.runtime.runners import open_runner  # noqa: E402
+from digits.training.data import load_mnist, scale  # noqa: E402
 
 #: What the issue asks of the exports.
 MIN_FLOAT_AGREEMENT = 0.9995
@@ -116,7 +116,7 @@ def main() -> int:
     for row in rows:
         row["committed"] = True
     with tempfile.TemporaryDirectory() as folder:
-        from digits.export import export_litert
+        from digits.training.export import export_litert
 
         for quantize in args.extra:
             path = export_litert(args.keras, Path(folder) / f"digits_{quantize}.tflite", quantize)

@@ -24,10 +24,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from digits.data import load_mnist
-from digits.modelfile import atomic_write_json
 from digits.paths import LITERT_PATH, REPORTS_DIR, shown_path
 from digits.predict import Predictor
+from digits.runtime.modelfile import atomic_write_json
+from digits.training.data import load_mnist
 
 RENDERINGS = {
     "28_white_on_black": (28, False),

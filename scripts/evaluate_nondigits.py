@@ -3,7 +3,7 @@
 Runs `digits.predict.Predictor` (the shipped model and its rule) on the non-digit set
 (`data/nondigits`, from scripts/make_nondigit_set.py), the MNIST test set and the robustness
 set (`data/robustness`). A non-digit counts as caught when the answer is null ("no digit
-found") or flagged ``not_a_digit`` (the detector's score, `digits.ood`, above its
+found") or flagged ``not_a_digit`` (the detector's score, `digits.runtime.ood`, above its
 threshold); the table also shows other thresholds of that score and of the max softmax
 (``low_confidence`` is max softmax < 0.6). Writes ``reports/nondigits.json`` and prints a
 Markdown table.
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.data import load_mnist
-from digits.modelfile import atomic_write_json
-from digits.ood import DETECTOR_PATH, NondigitDetector
 from digits.paths import LITERT_PATH, ROOT, shown_path
 from digits.predict import Predictor
+from digits.runtime.modelfile import atomic_write_json
+from digits.runtime.ood import DETECTOR_PATH, NondigitDetector
+from digits.training.data import load_mnist
 
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SOFTMAX_THRESHOLDS = (0.6, 0.9, 0.99, 0.999)

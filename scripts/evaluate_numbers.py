@@ -71,9 +71,9 @@ def figure(data: Path, rows: list[dict], predictor, out: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from digits.plots import save_figure
     from digits.preprocess import load_image
     from digits.read import read_number
+    from digits.training.plots import save_figure
 
     picks = []
     for name in ("separated", "touching"):
@@ -128,15 +128,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--figure", type=Path, default=ROOT / "reports" / "figures" / "numbers.png")
     args = parser.parse_args(argv)
 
-    from digits.modelfile import atomic_write_json
     from digits.predict import Predictor
+    from digits.runtime.modelfile import atomic_write_json
 
     predictor = Predictor(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:
-            from digits.data import load_mnist
             from digits.synth.numbers import make_set
+            from digits.training.data import load_mnist
 
             _, (x_test, y_test) = load_mnist()
             data = Path(tmp)

@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 from evaluate_robustness import naive_inputs
 
-from digits.modelfile import atomic_write_json
 from digits.paths import ROOT
+from digits.runtime.modelfile import atomic_write_json
 
 NAIVE = (
     "cv2.imread(path, cv2.IMREAD_GRAYSCALE); cv2.resize(img, (28, 28)); 255 - img; / 255; argmax"

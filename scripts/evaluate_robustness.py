@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import atomic_write_json
 from digits.paths import MODEL_PATH, REPORTS_DIR, ROBUSTNESS_DIR, ROOT, shown_path
+from digits.runtime.modelfile import atomic_write_json
 
 
 def run_pipeline(model: Path, data: Path) -> tuple[dict[str, dict], str]:

@@ -95,7 +95,7 @@ def _print_table(right: Counter, total: Counter, records: list, accuracy: float)
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
 
-    from digits.modelfile import atomic_write_json
+    from digits.runtime.modelfile import atomic_write_json
 
     trained, seconds, records, info = _train_and_predict(args)
     truth = [Path(r["path"]).parent.name for r in records]

@@ -17,10 +17,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from digits import data  # noqa: E402
 from digits.paths import MODEL_PATH, REPORTS_DIR, ROOT  # noqa: E402
-from digits.plots import save_figure  # noqa: E402
 from digits.predict import Predictor  # noqa: E402
+from digits.training import data  # noqa: E402
+from digits.training.plots import save_figure  # noqa: E402
 
 
 def main() -> None:

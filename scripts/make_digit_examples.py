@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from digits import samples
-from digits.data import load_mnist
 from digits.paths import EXAMPLES_DIR
+from digits.training.data import load_mnist
 
 
 def make_examples(out: Path, seed: int = 2024) -> list[Path]:

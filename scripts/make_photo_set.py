@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from digits import samples
-from digits.data import load_mnist
-from digits.modelfile import atomic_write_bytes, atomic_write_text
+from digits.runtime.modelfile import atomic_write_bytes, atomic_write_text
+from digits.training.data import load_mnist
 
 
 def make_set(out: Path, per_kind: int = 100, seed: int = 15) -> list[dict]:

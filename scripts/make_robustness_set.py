@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from digits import samples
-from digits.data import load_mnist
 from digits.paths import ROBUSTNESS_DIR
+from digits.training.data import load_mnist
 
 
 def make_set(out: Path, per_kind: int = 100, seed: int = 7) -> list[dict]:

@@ -13,8 +13,8 @@ import argparse
 import json
 import re
 
-from digits.modelfile import atomic_write_text
 from digits.paths import REPORTS_DIR, ROOT
+from digits.runtime.modelfile import atomic_write_text
 
 
 def load(name: str) -> dict:

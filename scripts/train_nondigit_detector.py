@@ -1,4 +1,4 @@
-"""Train the non-digit detector `digits/ood.py` uses and write digits/nondigit_detector.npz.
+"""Train the non-digit detector `digits/runtime/ood.py` uses: digits/runtime/nondigit_detector.npz.
 
 Positives: MNIST training images 0-54,999 through `digits.preprocess.to_model_input`, as they
 are and also rendered like users' pictures (``--rendered`` of them, the same renderings as
@@ -23,11 +23,11 @@ import numpy as np
 from tqdm import tqdm
 
 from digits import samples
-from digits.data import load_mnist
-from digits.modelfile import atomic_write_bytes
-from digits.ood import DETECTOR_PATH
 from digits.preprocess import ImageError, NoDigitFound, to_model_input
+from digits.runtime.modelfile import atomic_write_bytes
+from digits.runtime.ood import DETECTOR_PATH
 from digits.synth import nondigits
+from digits.training.data import load_mnist
 
 QUANTILE = 0.995
 
@@ -85,7 +85,7 @@ def as_model_sees(images: np.ndarray) -> np.ndarray:
 
 
 def train(positives: np.ndarray, negatives_: np.ndarray, seed: int = 0):
-    from digits.backend import keras
+    from digits.runtime.backend import keras
 
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
@@ -125,7 +125,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     pictures = rendered(x_train[rng.choice(55000, args.rendered, replace=False)], args.seed)
     w1, b1, w2, b2 = train(np.concatenate([digits_[:55000], pictures]), negative)
-    from digits.ood import NondigitDetector
+    from digits.runtime.ood import NondigitDetector
 
     held_pictures = rendered(x_train[55000:], args.seed + 1)
     held_out = NondigitDetector(w1, b1, w2, b2, threshold=0.5).scores(

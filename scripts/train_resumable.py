@@ -3,7 +3,7 @@
 After every finished epoch a backup goes to ``--backup-dir``; a rerun continues from the
 last finished epoch. The model file ``--out`` is replaced only at the end, atomically and
 only if the new model is better on the validation split than the one already there
-(`digits.checkpoint.save_if_better`); then the backup is removed.
+(`digits.training.checkpoint.save_if_better`); then the backup is removed.
 
     python scripts/train_resumable.py --out models/resumable.h5 --epochs 5 \\
         [--subset 6000] [--backup-dir DIR] [--model simple|deeper]
@@ -28,10 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     backup_dir = args.backup_dir or args.out.with_name(args.out.name + ".backup")
 
-    from digits.checkpoint import resumable_callbacks, save_if_better
-    from digits.data import load_mnist, split_validation
-    from digits.models import build_deeper_cnn, build_simple_cnn
-    from digits.train import fit
+    from digits.training.checkpoint import resumable_callbacks, save_if_better
+    from digits.training.cnns import build_deeper_cnn, build_simple_cnn
+    from digits.training.data import load_mnist, split_validation
+    from digits.training.train import fit
 
     (x_train, y_train), _ = load_mnist()
     (x_fit, y_fit), (x_val, y_val) = split_validation(x_train, y_train)

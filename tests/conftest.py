@@ -15,7 +15,7 @@ from digits import samples
 @pytest.fixture(scope="session")
 def mnist():
     """``(x_train, y_train), (x_test, y_test)`` as uint8, loaded once per session."""
-    from digits.data import load_mnist
+    from digits.training.data import load_mnist
 
     return load_mnist()
 
@@ -37,8 +37,8 @@ def small_model_path(mnist, tmp_path_factory):
     """`build_simple_cnn()` trained for 1 epoch on 6,000 MNIST training images, saved as .h5."""
     import keras
 
-    from digits.data import prepare
-    from digits.models import build_simple_cnn, compile_model
+    from digits.training.cnns import build_simple_cnn, compile_model
+    from digits.training.data import prepare
 
     (x_train, y_train), _ = mnist
     keras.utils.set_random_seed(0)

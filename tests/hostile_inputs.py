@@ -103,7 +103,7 @@ def upside_down_with_exif(image: np.ndarray, fmt: str) -> bytes:
 BATCH_CHILD = """
 import json, resource, sys, time
 import digits.predict
-from digits import cli
+from digits.apps import cli
 
 real, slowest = digits.predict.to_model_input, [0.0, ""]
 

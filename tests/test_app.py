@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from digits.modelfile import atomic_write_bytes
+from digits.runtime.modelfile import atomic_write_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

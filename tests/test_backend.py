@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from digits.quiet import held_stderr
+from digits.runtime.quiet import held_stderr
 
 
 def test_low_level_stderr_is_held_back(capfd):
@@ -33,7 +33,7 @@ def test_importing_and_first_operation_print_nothing_on_stderr():
     import subprocess
     import sys
 
-    code = "from digits.backend import tf; print(int(tf.reduce_sum(tf.ones(3))))"
+    code = "from digits.runtime.backend import tf; print(int(tf.reduce_sum(tf.ones(3))))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

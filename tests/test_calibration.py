@@ -1,4 +1,4 @@
-"""Tests of digits.calibration: temperature fit, ECE, threshold choice, sidecar default."""
+"""Tests of digits.training.calibration: temperature fit, ECE, threshold choice, sidecar default."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import warnings
 import numpy as np
 import pytest
 
-from digits import calibration
-from digits.modelfile import UnverifiedModelWarning, write_info
 from digits.predict import LOW_CONFIDENCE, Predictor, calibrate
+from digits.runtime.modelfile import UnverifiedModelWarning, write_info
+from digits.training import calibration
 
 
 def synthetic(temperature: float, n: int = 20000, seed: int = 0):

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import digits
-from digits import cli, samples
+from digits import samples
+from digits.apps import cli
 from digits.paths import ROOT
 
 

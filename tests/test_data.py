@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from digits import data
+from digits.training import data
 
 # Published label counts of the official MNIST training and test sets.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

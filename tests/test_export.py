@@ -1,4 +1,4 @@
-"""Tests of digits.export and `python -m digits export`: Keras -> LiteRT."""
+"""Tests of digits.training.export and `python -m digits export`: Keras -> LiteRT."""
 
 from __future__ import annotations
 
@@ -9,13 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digits import cli
-from digits import export as export_module
-from digits.export import default_export_path, export_litert
-from digits.modelfile import ModelError, file_sha256, read_info, travelling_fields, write_info
+from digits.apps import cli
 from digits.paths import LITERT_PATH, MODEL_PATH
 from digits.predict import Predictor
-from digits.runtime import open_runner
+from digits.runtime.modelfile import (
+    ModelError,
+    file_sha256,
+    read_info,
+    travelling_fields,
+    write_info,
+)
+from digits.runtime.runners import open_runner
+from digits.training import export as export_module
+from digits.training.export import default_export_path, export_litert
 
 needs_shipped = pytest.mark.skipif(not MODEL_PATH.is_file(), reason="no shipped model")
 

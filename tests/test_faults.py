@@ -20,8 +20,8 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
 @pytest.fixture()
 def old_model(tmp_path) -> Path:
     """An untrained Simple CNN with its sidecar: what a finished run must beat."""
-    from digits.modelfile import save_keras_model
-    from digits.models import build_simple_cnn
+    from digits.runtime.modelfile import save_keras_model
+    from digits.training.cnns import build_simple_cnn
 
     return save_keras_model(build_simple_cnn(), tmp_path / "model.h5")
 

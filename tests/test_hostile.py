@@ -20,12 +20,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digits import cli, preprocess, samples
-from digits.data import MnistDataError, load_mnist
-from digits.modelfile import UnverifiedModelWarning, write_info
+from digits import preprocess, samples
+from digits.apps import cli
 from digits.paths import LITERT_PATH
 from digits.predict import ModelError, Predictor, find_images
 from digits.preprocess import ImageError, load_image, to_model_input
+from digits.runtime.modelfile import UnverifiedModelWarning, write_info
+from digits.training.data import MnistDataError, load_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
@@ -376,7 +377,7 @@ def test_broken_mnist_bytes_give_mnist_data_error(payload, tmp_path):
 
 
 def test_mnist_gzip_bomb_is_stopped(tmp_path, monkeypatch):
-    monkeypatch.setattr("digits.data.MAX_MNIST_BYTES", 2**20)
+    monkeypatch.setattr("digits.training.data.MAX_MNIST_BYTES", 2**20)
     path = _gz_pickle(tmp_path / "mnist.pkl.gz", tuple((_x(1000), np.zeros(1000)) for _ in "abc"))
     with pytest.raises(MnistDataError, match="more than"):
         load_mnist(path)

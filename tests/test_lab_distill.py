@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from digits import data, models, train
-from digits.backend import keras
+from digits.runtime.backend import keras
+from digits.training import cnns, data, train
 from lab import distill
 from lab.soup import average_models
 
@@ -17,7 +17,7 @@ def _mnist_sample(count=600):
 def test_teacher_views_are_augmented_copies_scored_by_the_teachers_mean():
     images, labels = _mnist_sample(50)
     keras.utils.set_random_seed(0)
-    teachers = [models.build_simple_cnn(), models.build_simple_cnn()]  # untrained: far from one-hot
+    teachers = [cnns.build_simple_cnn(), cnns.build_simple_cnn()]  # untrained: far from one-hot
     views, targets = distill.make_teacher_views(
         teachers, images, labels, views=3, teacher_weight=1.0, batch_size=20
     )
@@ -33,7 +33,7 @@ def test_teacher_views_are_augmented_copies_scored_by_the_teachers_mean():
 def test_teacher_weight_mixes_the_teachers_with_the_labels():
     images, labels = _mnist_sample(40)
     keras.utils.set_random_seed(0)
-    teacher = [models.build_simple_cnn()]
+    teacher = [cnns.build_simple_cnn()]
     _, labels_only = distill.make_teacher_views(
         teacher, images, labels, views=2, teacher_weight=0.0
     )
@@ -71,11 +71,11 @@ def test_distillation_batches_hold_one_of_each_images_views_and_its_target():
 def test_fit_distils_from_teacher_views():
     (xt, yt), (xv, yv) = data.split_validation(*_mnist_sample(1500), n_val=300)
     keras.utils.set_random_seed(0)
-    teacher = models.build_simple_cnn()
+    teacher = cnns.build_simple_cnn()
     train.fit(teacher, (xt, yt), (xv, yv), epochs=2, verbose=0)
     views = distill.make_teacher_views([teacher], xt, yt, views=2)
     batches = distill.view_dataset(*views, batch_size=128)
-    result = train.fit(models.build_simple_cnn(), (xt, batches), (xv, yv), epochs=2, verbose=0)
+    result = train.fit(cnns.build_simple_cnn(), (xt, batches), (xv, yv), epochs=2, verbose=0)
     assert result.val_accuracy > 0.5  # 10 classes: chance is 0.1
     assert result.history["loss"][-1] < result.history["loss"][0]
 
@@ -83,7 +83,7 @@ def test_fit_distils_from_teacher_views():
 def test_average_models_averages_weights_and_recomputes_batch_norm():
     (x_train, _), _ = data.load_mnist()
     images = x_train[:200]
-    first, second = models.build_deeper_cnn(), models.build_deeper_cnn()
+    first, second = cnns.build_deeper_cnn(), cnns.build_deeper_cnn()
     first.set_weights([np.full_like(w, 1.0) for w in first.get_weights()])
     second.set_weights([np.full_like(w, 3.0) for w in second.get_weights()])
     before = [w.copy() for w in first.get_weights()]
@@ -99,7 +99,7 @@ def test_average_models_averages_weights_and_recomputes_batch_norm():
             assert np.allclose(layer.gamma.numpy(), 2.0)
         elif layer.get_weights():
             assert all(np.allclose(w, 2.0) for w in layer.get_weights())
-    reference = models.build_deeper_cnn()
+    reference = cnns.build_deeper_cnn()
     reference.set_weights(soup.get_weights())
     train.recompute_batch_norm(reference, images)
     assert np.allclose(
@@ -114,5 +114,5 @@ def test_average_models_refuses_what_cannot_be_averaged():
         average_models([], np.zeros((1, 28, 28), np.uint8))
     with pytest.raises(ValueError, match="one architecture"):
         average_models(
-            [models.build_deeper_cnn(), models.build_simple_cnn()], np.zeros((1, 28, 28), np.uint8)
+            [cnns.build_deeper_cnn(), cnns.build_simple_cnn()], np.zeros((1, 28, 28), np.uint8)
         )

@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from digits.modelfile import (
+from digits.predict import calibrate
+from digits.runtime.modelfile import (
     DIGIT_CLASSES,
     ModelError,
     UnverifiedModelWarning,
@@ -17,7 +18,6 @@ from digits.modelfile import (
     sidecar_path,
     write_info,
 )
-from digits.predict import calibrate
 
 
 @pytest.fixture

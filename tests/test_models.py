@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from keras import layers
 
-from digits import data, models, train
+from digits.training import cnns, data, train
 
 
 @pytest.mark.parametrize("name", ["simple", "deeper"])
 def test_output_is_a_probability_per_digit(name):
-    model = models.build(name)
+    model = cnns.build(name)
     out = model(
         np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32), training=False
     ).numpy()
@@ -18,7 +18,7 @@ def test_output_is_a_probability_per_digit(name):
 
 
 def test_simple_cnn_is_the_specs_shape():
-    model = models.build_simple_cnn()
+    model = cnns.build_simple_cnn()
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == [
         "Conv2D",
@@ -40,7 +40,7 @@ def test_simple_cnn_is_the_specs_shape():
 
 
 def test_deeper_cnn_has_blocks_dropout_and_dense256():
-    model = models.build_deeper_cnn()
+    model = cnns.build_deeper_cnn()
     kinds = [type(layer).__name__ for layer in model.layers]
     assert (
         kinds.count("Conv2D") == 4
@@ -53,7 +53,7 @@ def test_deeper_cnn_has_blocks_dropout_and_dense256():
 
 
 def test_deeper_cnn_width_is_a_parameter():
-    model = models.build_deeper_cnn(filters=(32, 96))
+    model = cnns.build_deeper_cnn(filters=(32, 96))
     widths = [layer.filters for layer in model.layers if isinstance(layer, layers.Conv2D)]
     assert widths == [32, 32, 96, 96] and model.count_params() == 517_930
     assert model.output_shape == (None, 10)
@@ -61,13 +61,13 @@ def test_deeper_cnn_width_is_a_parameter():
 
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="simple"):
-        models.build("resnet")
+        cnns.build("resnet")
 
 
 def test_short_training_beats_chance_by_far():
     (x_train, y_train), (x_test, y_test) = data.load_mnist()
     (xt, yt), (xv, yv) = data.split_validation(x_train[:4000], y_train[:4000], n_val=500)
-    model = models.build_simple_cnn()
+    model = cnns.build_simple_cnn()
     result = train.fit(model, (xt, yt), (xv, yv), epochs=2, augment=False, verbose=0)
     assert result.epochs_run == 2 and 1 <= result.best_epoch <= 2
     assert set(result.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}

@@ -1,4 +1,4 @@
-"""Tests of the non-digit detector (digits/ood.py) and its flag on predictions."""
+"""Tests of the non-digit detector (digits/runtime/ood.py) and its flag on predictions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digits import samples
-from digits.ood import NondigitDetector, nondigit_scores
+from digits.runtime.ood import NondigitDetector, nondigit_scores
 from digits.synth import nondigits
 
 

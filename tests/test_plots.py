@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from digits import plots  # noqa: E402
+from digits.training import plots  # noqa: E402
 
 
 def test_training_curves_have_whole_epochs_and_plain_loss_labels():

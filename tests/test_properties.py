@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from digits.data import MnistDataError, load_mnist
 from digits.preprocess import ImageError, NoDigitFound, to_model_input
+from digits.training.data import MnistDataError, load_mnist
 
 OURS = (ImageError, NoDigitFound)
 BUDGET_S = 5.0  # per input, generous for a loaded CI machine

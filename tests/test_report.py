@@ -4,9 +4,9 @@ import os
 import numpy as np
 import pytest
 
-from digits import models, report
-from digits.modelfile import ModelError
-from digits.train import TrainingResult
+from digits.runtime.modelfile import ModelError
+from digits.training import cnns, report
+from digits.training.train import TrainingResult
 
 
 def _run(epochs: int = 3) -> TrainingResult:
@@ -39,7 +39,7 @@ def test_training_record_is_json_ready():
 
 
 def test_saved_model_loads_back_with_its_record(tmp_path):
-    model = models.build_simple_cnn()
+    model = cnns.build_simple_cnn()
     record = report.training_record(_run())
     path = report.save_model(model, tmp_path / "models" / "simple_cnn.h5", record)
     assert sorted(p.name for p in path.parent.iterdir()) == ["simple_cnn.h5", "simple_cnn.json"]
@@ -53,14 +53,14 @@ def test_saved_model_loads_back_with_its_record(tmp_path):
 
 
 def test_load_model_refuses_a_changed_or_unrecorded_model(tmp_path):
-    path = report.save_model(models.build_simple_cnn(), tmp_path / "m.h5", {"history": {}})
+    path = report.save_model(cnns.build_simple_cnn(), tmp_path / "m.h5", {"history": {}})
     path.write_bytes(path.read_bytes() + b"x")
     with pytest.raises(ModelError, match="SHA-256"):
         report.load_model(path)
     path.with_suffix(".json").unlink()
     with pytest.raises(ModelError, match="TRAIN = True"):
         report.load_model(path)
-    other = report.save_model(models.build_simple_cnn(), tmp_path / "o.h5", {"history": {}})
+    other = report.save_model(cnns.build_simple_cnn(), tmp_path / "o.h5", {"history": {}})
     sidecar = json.loads(other.with_suffix(".json").read_text())
     other.with_suffix(".json").write_text(json.dumps({"sha256": sidecar["sha256"]}))
     with pytest.raises(ModelError, match="no training record"):

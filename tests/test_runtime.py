@@ -1,4 +1,4 @@
-"""Tests of digits.runtime: Keras and LiteRT runners, and prediction without TensorFlow."""
+"""Tests of digits.runtime.runners: Keras and LiteRT runners, and prediction without TensorFlow."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from digits import predict as predict_module
-from digits.modelfile import ModelError, UnverifiedModelWarning, read_info, write_info
 from digits.paths import LITERT_PATH, MODEL_PATH
 from digits.predict import Predictor, find_images
-from digits.runtime import LiteRTRunner, _dequantize, _quantize, open_runner
+from digits.runtime.modelfile import ModelError, UnverifiedModelWarning, read_info, write_info
+from digits.runtime.runners import LiteRTRunner, _dequantize, _quantize, open_runner
 
 ROOT = Path(__file__).resolve().parent.parent
 INT8_PATH = LITERT_PATH.with_name("digits_int8.tflite")
@@ -42,13 +42,14 @@ def _run_python(code: str) -> subprocess.CompletedProcess:
 def test_litert_path_imports_no_tensorflow():
     code = f"""
 import sys
-import digits.predict, digits.preprocess, digits.runtime, digits.cli, digits.export
+import digits.predict, digits.preprocess, digits.runtime.runners
+import digits.apps.cli, digits.training.export
 assert not any(m.split('.')[0] in {HEAVY!r} for m in sys.modules), 'on import'
 from digits.predict import Predictor
 p = Predictor()
 assert p.runner.kind == 'litert', p.runner
 print(p.predict('digit_examples/3_a.png').digit)
-assert digits.cli.main(['predict', '--json', 'digit_examples/7_a.png']) == 0
+assert digits.apps.cli.main(['predict', '--json', 'digit_examples/7_a.png']) == 0
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})
 assert not heavy, heavy
 """
@@ -154,7 +155,7 @@ def test_missing_and_unknown_files(tmp_path):
 
 
 def _convert(model) -> bytes:
-    from digits.export import _convert
+    from digits.training.export import _convert
 
     return _convert(model, "none", None)
 
@@ -224,7 +225,7 @@ def test_runner_repr_and_kind():
 def test_h5_keras_and_tflite_of_one_model_agree(small_model_path, tmp_path, rendered_digits):
     import keras
 
-    from digits.export import export_litert
+    from digits.training.export import export_litert
 
     as_keras = tmp_path / "small.keras"
     keras.models.load_model(small_model_path, compile=False).save(as_keras)

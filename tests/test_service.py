@@ -1,4 +1,4 @@
-"""Tests of the JSON web service (digits.service) against a live uvicorn on loopback."""
+"""Tests of the JSON web service (digits.apps.service) against a live uvicorn on loopback."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digits.modelfile import ModelInfo, file_sha256
 from digits.predict import Prediction, default_model_path
+from digits.runtime.modelfile import ModelInfo, file_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "digit_examples").iterdir())
@@ -262,7 +262,7 @@ class SlowPredictor:
 
 
 def test_slow_predictions_answer_504_and_queued_ones_503(tmp_path):
-    from digits.service import create_app
+    from digits.apps.service import create_app
 
     (tmp_path / "m.tflite").write_bytes(b"model")
     app = create_app(predictor=SlowPredictor(tmp_path / "m.tflite", 1.0), timeout_s=0.3)
@@ -290,7 +290,7 @@ def test_slow_predictions_answer_504_and_queued_ones_503(tmp_path):
     ],
 )
 def test_serve_refuses_bad_arguments(arguments, capsys):
-    from digits import cli
+    from digits.apps import cli
 
     assert cli.main(["serve", *arguments]) == 2
     assert "error" in capsys.readouterr().err

@@ -19,7 +19,7 @@ def shipped():
 
 
 def test_shipped_model_scores_what_the_report_says(shipped, mnist):
-    from digits import data
+    from digits.training import data
 
     _, (x_test, y_test) = mnist
     predicted = shipped.predict(data.scale(x_test), batch_size=1000, verbose=0).argmax(axis=1)

@@ -18,9 +18,9 @@ MAX_FUNCTION_LINES = 60
 #: Modules still over the limit, each to be split (issue 21); the list may only shrink.
 OVERSIZE_MODULES = {
     "digits/preprocess.py",
-    "digits/cli.py",
+    "digits/apps/cli.py",
     "digits/samples.py",
-    "digits/service.py",
+    "digits/apps/service.py",
 }
 
 

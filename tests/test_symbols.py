@@ -1,4 +1,4 @@
-"""Tests of custom training (`digits.symbols`, `digits train`) and of class names shown by
+"""Tests of custom training (`digits.training.symbols`, `digits train`) and of class names shown by
 `predict`, `read` and the Python API."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digits import cli, samples
-from digits.symbols import SymbolsError, load_folder, split
+from digits import samples
+from digits.apps import cli
+from digits.training.symbols import SymbolsError, load_folder, split
 
 ROOT = Path(__file__).resolve().parents[1]
 

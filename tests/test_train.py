@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from digits import data, models, train
-from digits.backend import keras
+from digits.runtime.backend import keras
+from digits.training import cnns, data, train
 
 
 def test_dataset_batches_match_the_specs_preprocessing():
@@ -43,7 +43,7 @@ def _small_split(count=1500, noisy_validation=False):
 
 def test_fit_keeps_the_best_epoch_by_validation_accuracy():
     train_split, (xv, yv) = _small_split()
-    model = models.build_simple_cnn()
+    model = cnns.build_simple_cnn()
     result = train.fit(model, train_split, (xv, yv), epochs=3, verbose=0)
     best = int(np.argmax(result.history["val_accuracy"]))
     assert result.best_epoch == result.kept_epoch == best + 1 and result.config["keep"] == "best"
@@ -57,7 +57,7 @@ def test_fit_restores_the_best_epoch_not_the_last():
     # Noise labels: validation accuracy wanders, so the best epoch is often not the last; the
     # model must hold the best epoch's weights whichever it is.
     train_split, (xv, yv) = _small_split(noisy_validation=True)
-    model = models.build_simple_cnn()
+    model = cnns.build_simple_cnn()
     result = train.fit(model, train_split, (xv, yv), epochs=4, augment=False, verbose=0)
     loss, accuracy = model.evaluate(*data.prepare(xv, yv), verbose=0)
     assert accuracy == pytest.approx(result.best_val_accuracy)
@@ -66,7 +66,7 @@ def test_fit_restores_the_best_epoch_not_the_last():
 
 def test_fit_keeps_the_last_epoch_when_asked_and_still_reports_the_best():
     train_split, (xv, yv) = _small_split(noisy_validation=True)
-    model = models.build_simple_cnn()
+    model = cnns.build_simple_cnn()
     result = train.fit(
         model, train_split, (xv, yv), epochs=3, augment=False, keep="last", verbose=0
     )
@@ -80,10 +80,10 @@ def test_fit_keeps_the_last_epoch_when_asked_and_still_reports_the_best():
 def test_fit_refuses_an_unknown_keep_or_average_length():
     images, labels = np.zeros((4, 28, 28), np.uint8), np.arange(4)
     with pytest.raises(ValueError, match="keep must be one of"):
-        train.fit(models.build_simple_cnn(), (images, labels), (images, labels), keep="first")
+        train.fit(cnns.build_simple_cnn(), (images, labels), (images, labels), keep="first")
     with pytest.raises(ValueError, match="average_last"):
         train.fit(
-            models.build_simple_cnn(),
+            cnns.build_simple_cnn(),
             (images, labels),
             (images, labels),
             epochs=3,
@@ -96,7 +96,7 @@ def test_fit_trains_on_a_ready_dataset():
     (xt, yt), validation = _small_split()
     dataset = train.make_dataset(xt, yt, batch_size=64, shuffle=True)
     result = train.fit(
-        models.build_simple_cnn(), (xt, dataset), validation, epochs=2, batch_size=64, verbose=0
+        cnns.build_simple_cnn(), (xt, dataset), validation, epochs=2, batch_size=64, verbose=0
     )
     assert result.val_accuracy > 0.5  # 10 classes: chance is 0.1
     assert result.history["loss"][-1] < result.history["loss"][0]
@@ -111,7 +111,7 @@ def test_learning_rate_schedule_warms_up_decays_and_holds_its_floor():
 
 
 def test_weight_averaging_keeps_the_mean_of_the_last_epochs_only():
-    model = models.build_simple_cnn()
+    model = cnns.build_simple_cnn()
     averaging = train.WeightAveraging(total_epochs=3, epochs=2)
     averaging.set_model(model)
     snapshots = [
@@ -129,7 +129,7 @@ def test_weight_averaging_keeps_the_mean_of_the_last_epochs_only():
 def test_recompute_batch_norm_sets_the_exact_statistics_of_each_layers_inputs():
     (x_train, _), _ = data.load_mnist()
     images = x_train[:300]
-    model = models.build_deeper_cnn()
+    model = cnns.build_deeper_cnn()
     bn_layers = [
         layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
     ]
@@ -149,7 +149,7 @@ def test_recompute_batch_norm_sets_the_exact_statistics_of_each_layers_inputs():
 
 def test_fit_with_weight_averaging_keeps_the_averaged_model_and_scores_it():
     train_split, (xv, yv) = _small_split()
-    model = models.build_deeper_cnn()
+    model = cnns.build_deeper_cnn()
     result = train.fit(
         model, train_split, (xv, yv), epochs=3, keep="average", average_last=2, verbose=0
     )

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=1000, help="numbers per set")
     parser.add_argument("--seed", type=int, default=16)
     args = parser.parse_args(argv)
-    from digits.data import load_mnist
+    from digits.training.data import load_mnist
 
     _, (x_test, y_test) = load_mnist()
     rows = make_set(args.out, x_test, y_test, args.count, args.seed)

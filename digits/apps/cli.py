@@ -39,7 +39,7 @@ invalid model file, 141 when the reader of the output went away early (as ``| he
 
 with ``"text": ""`` and a ``reason`` when no number is found, ``error`` when the input
 cannot be read; same exit statuses as ``predict``. ``train`` trains the Deeper CNN on a
-folder of your own symbols (`digits.symbols`).
+folder of your own symbols (`digits.training.symbols`).
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ def _load_predictor(model: Path | None, **options):
     """The `Predictor` of ``model``, loaded quietly (TensorFlow and LiteRT log as they load);
     on a `ModelError`, prints it as ``digits: error: ...`` and returns None (exit status 2)."""
     from digits.predict import ModelError, Predictor
-    from digits.quiet import held_stderr
+    from digits.runtime.quiet import held_stderr
 
     try:
         with held_stderr(expected=(ModelError,)):
@@ -387,12 +387,12 @@ def _add_train(commands) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from digits.quiet import held_stderr
-    from digits.symbols import SymbolsError, train
+    from digits.runtime.quiet import held_stderr
+    from digits.training.symbols import SymbolsError, train
 
     try:
         with held_stderr():
-            import digits.train  # noqa: F401  (TensorFlow's start-up lines held back)
+            import digits.training.train  # noqa: F401  (TensorFlow's start-up lines held back)
         result = train(
             args.data, args.out, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed
         )
@@ -411,7 +411,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_export(commands) -> None:
-    from digits.export import QUANTIZE_CHOICES  # light: export imports TensorFlow lazily
+    from digits.training.export import QUANTIZE_CHOICES  # light: export imports TensorFlow lazily
 
     export = commands.add_parser(
         "export",
@@ -451,8 +451,8 @@ def _add_export(commands) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from digits.export import export_litert
-    from digits.modelfile import ModelError
+    from digits.runtime.modelfile import ModelError
+    from digits.training.export import export_litert
 
     try:
         out = export_litert(args.model, args.out, args.quantize)
@@ -514,10 +514,10 @@ def _add_serve(commands) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from digits.modelfile import ModelError
+    from digits.runtime.modelfile import ModelError
 
     try:
-        from digits.service import serve
+        from digits.apps.service import serve
     except ImportError as error:
         print(f"digits: error: the service needs fastapi and uvicorn ({error}).", file=sys.stderr)
         return 2
@@ -548,8 +548,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 def _check_model_file(model: Path | None) -> None:
     """Raise `ModelError` unless the model file exists and matches its sidecar."""
-    from digits.modelfile import ModelError, read_info
     from digits.predict import default_model_path
+    from digits.runtime.modelfile import ModelError, read_info
 
     path = model if model is not None else default_model_path()
     if not path.is_file():

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 
-from digits.backend import keras
-from digits.data import scale
-from digits.modelfile import DIGIT_CLASSES, atomic_write_json, save_keras_model
+from digits.runtime.backend import keras
+from digits.runtime.modelfile import DIGIT_CLASSES, atomic_write_json, save_keras_model
+from digits.training.data import scale
 
 __all__ = [
     "predict_probabilities",
@@ -160,7 +160,7 @@ def environment() -> dict:
     """Library versions and machine facts to store beside the numbers."""
     import sklearn
 
-    from digits.backend import tf
+    from digits.runtime.backend import tf
 
     return {
         "python": sys.version.split()[0],
@@ -194,7 +194,8 @@ def save_best_model(
     same validation accuracy (on 5,000 images accuracy moves 0.02% at a time, and the loss
     favours some recipes over others, so neither alone is a fair judge). ``replace="always"``
     overwrites. The file is written to a temporary file beside ``path`` and renamed into place,
-    then its sidecar (`digits.modelfile.write_info`: checksum, digit classes, temperature 1).
+    then its sidecar (`digits.runtime.modelfile.write_info`: checksum, digit classes,
+    temperature 1).
 
     Returns a dict: ``saved`` (bool), ``path``, ``val_loss`` and ``val_accuracy`` of the new
     model, ``existing_val_loss`` and ``existing_val_accuracy`` (None when there was no

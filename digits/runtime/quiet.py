@@ -1,7 +1,7 @@
 """Hold back what C++ libraries (TensorFlow, LiteRT) write to stderr while they load.
 
-Light on purpose: it imports nothing heavy, so that `digits.backend` (TensorFlow) and
-`digits.runtime` (LiteRT) can both use it without importing each other.
+Light on purpose: it imports nothing heavy, so that `digits.runtime.backend` (TensorFlow) and
+`digits.runtime.runners` (LiteRT) can both use it without importing each other.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The notebook's bookkeeping: its trained models saved with their training record, one row
 of results per model, and the `reports/metrics.json` document.
 
-A notebook model is saved as ``NAME.h5`` with a sidecar ``NAME.json`` (`digits.modelfile`)
+A notebook model is saved as ``NAME.h5`` with a sidecar ``NAME.json`` (`digits.runtime.modelfile`)
 whose ``training`` key holds `training_record`: the per-epoch history, the time and the
 settings. Loading the model gives back that record, so a notebook run without training
 still shows the curves and the times of the run that made the models.
@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digits.backend import keras
-from digits.modelfile import ModelError, read_info, save_keras_model
+from digits.runtime.backend import keras
+from digits.runtime.modelfile import ModelError, read_info, save_keras_model
 
 if TYPE_CHECKING:
-    from digits.train import TrainingResult
+    from digits.training.train import TrainingResult
 
 __all__ = [
     "training_record",
@@ -29,7 +29,8 @@ __all__ = [
 
 
 def training_record(run: TrainingResult) -> dict:
-    """What to keep of a `digits.train.fit` result: JSON-ready numbers, history and settings."""
+    """What to keep of a `digits.training.train.fit` result: JSON-ready numbers, history
+    and settings."""
     return {
         "history": run.history,
         "seconds": round(run.seconds, 1),
@@ -73,7 +74,7 @@ def load_model(path: str | Path) -> tuple[keras.Model, dict]:
 
 
 def summarise(record: dict, result: dict, params: int) -> dict:
-    """One model's row: test scores (``result`` from `digits.evaluate.evaluate_model`), its
+    """One model's row: test scores (``result`` from `digits.training.metrics.evaluate_model`), its
     validation scores and training time (``record`` from `training_record`) and its size."""
     return {
         "test_accuracy": result["accuracy"],
@@ -109,7 +110,7 @@ def build_metrics(
         sizes: the number of training, validation and test images.
         parameters: the notebook's parameters.
         notebook_seconds: the wall time of the whole run.
-        environment: `digits.evaluate.environment()`.
+        environment: `digits.training.metrics.environment()`.
     """
     if best_model not in summary:
         raise ValueError(f"best_model {best_model!r} is not one of {sorted(summary)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from digits.quiet import held_stderr
+from digits.runtime.quiet import held_stderr
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -6,10 +6,10 @@ the same 28x28 input the model sees: a one-hidden-layer network (784 -> 128 -> 1
 numpy, trained by ``scripts/train_nondigit_detector.py`` on MNIST training digits against
 generated non-digits (another seed than the evaluation set). It does not depend on the
 digit model or its runtime (Keras or LiteRT) or on its temperature. Its weights and
-threshold live in ``digits/nondigit_detector.npz``; the threshold is the 99.5th percentile
+threshold live in ``digits/runtime/nondigit_detector.npz``; the threshold is the 99.5th percentile
 of the score on MNIST training digits the detector did not train on.
 
-    >>> from digits.ood import nondigit_scores, NondigitDetector
+    >>> from digits.runtime.ood import nondigit_scores, NondigitDetector
     >>> NondigitDetector.load().flags(images)    # images: (N, 28, 28) floats in [0, 1]
 """
 

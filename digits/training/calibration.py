@@ -4,7 +4,7 @@ A model's top probability is *calibrated* when, among the answers given with con
 about p, a fraction about p is right. Temperature scaling fits one number T on held-out
 data (the validation split) so that ``softmax(log(p) / T)`` minimises the negative
 log-likelihood; it changes the confidences, never the answers. `digits.predict.Predictor`
-applies the temperature stored in the model's sidecar (`digits.modelfile.write_info`).
+applies the temperature stored in the model's sidecar (`digits.runtime.modelfile.write_info`).
 
     >>> t = fit_temperature(val_probabilities, y_val)
     >>> expected_calibration_error(calibrate(test_probabilities, t), y_test)
@@ -163,7 +163,7 @@ def save_reliability_diagram(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from digits.modelfile import atomic_write_bytes
+    from digits.runtime.modelfile import atomic_write_bytes
 
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
     for ax, (title, raw, calibrated, labels) in zip(axes[0], panels):

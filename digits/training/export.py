@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import (
+from digits.paths import LITERT_PATH, MODEL_PATH
+from digits.runtime.modelfile import (
     atomic_write_bytes,
     file_sha256,
     read_info,
@@ -36,7 +37,6 @@ from digits.modelfile import (
     travelling_fields,
     write_info,
 )
-from digits.paths import LITERT_PATH, MODEL_PATH
 
 __all__ = [
     "CALIBRATION_IMAGES",
@@ -85,7 +85,7 @@ def export_litert(
             whose sidecar would be the source's (``m.h5`` -> ``m.tflite``: both ``m.json``).
         ModelError: the source model is missing, damaged or misshapen.
     """
-    from digits.runtime import load_model
+    from digits.runtime.runners import load_model
 
     quantize = _checked(quantize)
     source = Path(model_path) if model_path is not None else MODEL_PATH
@@ -116,7 +116,7 @@ def export_litert(
 
 def calibration_images(count: int = CALIBRATION_IMAGES, seed: int = 0) -> np.ndarray:
     """``count`` random MNIST training images as model inputs ``(count, 28, 28, 1)``."""
-    from digits.data import load_mnist, scale
+    from digits.training.data import load_mnist, scale
 
     (x_train, _), _ = load_mnist()
     index = np.random.default_rng(seed).choice(len(x_train), size=count, replace=False)
@@ -130,8 +130,8 @@ def _checked(quantize: str) -> str:
 
 
 def _convert(model, quantize: str, calibration: np.ndarray | None) -> bytes:
-    from digits.backend import tf
-    from digits.quiet import held_stderr
+    from digits.runtime.backend import tf
+    from digits.runtime.quiet import held_stderr
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

@@ -12,9 +12,9 @@ in alphanumeric order, and image files (png, jpg, jpeg, bmp, gif) are found in e
 subfolder and its subfolders. Every image goes through the same preprocessing as at
 prediction time (`digits.preprocess.to_model_input`); unreadable images and images with
 no symbol in them are skipped and counted. A stratified part of each class (20% by
-default) is held out for validation; `digits.train.fit` trains with augmentation and
+default) is held out for validation; `digits.training.train.fit` trains with augmentation and
 keeps the best epoch on it. The model is saved atomically with its sidecar
-(``MODEL.json``, `digits.modelfile.write_info`) holding the class names, so that
+(``MODEL.json``, `digits.runtime.modelfile.write_info`) holding the class names, so that
 `digits.predict.Predictor`, ``digits predict`` and ``digits read`` print them.
 
     python -m digits train --data DIR [--epochs N] [--out FILE]
@@ -182,8 +182,8 @@ def train(
     if out.suffix not in (".h5", ".keras"):
         raise SymbolsError(f"{out}: the model file must end in .h5 or .keras")
     symbols = load_folder(data, progress=progress)
-    from digits.models import build_deeper_cnn
-    from digits.train import fit
+    from digits.training.cnns import build_deeper_cnn
+    from digits.training.train import fit
 
     train_index, val_index = split(symbols.labels, validation, seed)
     model = build_deeper_cnn(num_classes=len(symbols.class_names))
@@ -209,7 +209,7 @@ def train(
 
 def _save(model, out: Path, symbols: SymbolSet, val_accuracy: float) -> None:
     """Save atomically, with a new sidecar holding the class names and what it learned from."""
-    from digits.modelfile import save_keras_model, sidecar_path
+    from digits.runtime.modelfile import save_keras_model, sidecar_path
 
     sidecar_path(out).unlink(missing_ok=True)  # an older model's keys must not carry over
     save_keras_model(

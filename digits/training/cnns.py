@@ -7,7 +7,7 @@ layers, so the saved ``.h5`` loads with plain ``keras.models.load_model``.
 
 from __future__ import annotations
 
-from digits.backend import keras
+from digits.runtime.backend import keras
 
 layers = keras.layers
 

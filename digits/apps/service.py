@@ -41,9 +41,9 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from digits.modelfile import file_sha256
 from digits.predict import Prediction, Predictor, prediction_record
 from digits.preprocess import ImageError
+from digits.runtime.modelfile import file_sha256
 
 __all__ = [
     "BodyLimit",
@@ -54,7 +54,7 @@ __all__ = [
     "serve",
 ]
 
-log = logging.getLogger("digits.service")
+log = logging.getLogger("digits.apps.service")
 
 #: Default largest request body, in bytes.
 MAX_BYTES = 10_000_000
@@ -522,7 +522,7 @@ def serve(
             DIGITS_THREADS=str(threads),
             DIGITS_CLIENT_TIMEOUT_S=str(client_timeout_s),
         )
-        uvicorn.run("digits.service:_app_from_env", factory=True, workers=workers, **options)
+        uvicorn.run("digits.apps.service:_app_from_env", factory=True, workers=workers, **options)
     else:
         app = create_app(
             model_path,

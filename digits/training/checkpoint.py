@@ -1,12 +1,12 @@
 """Training that survives being killed: resumable epochs and an all-or-nothing final save.
 
 `resumable_callbacks(backup_dir)` gives the Keras callbacks to pass to
-``digits.train.fit(..., callbacks=...)``: after every finished epoch the weights, optimiser
+``digits.training.train.fit(..., callbacks=...)``: after every finished epoch the weights, optimiser
 state and epoch number are saved in ``backup_dir`` (two copies, so a kill during the save
 leaves the previous one), and a rerun with the same ``backup_dir`` continues from the last
 finished epoch instead of starting again. `save_if_better` then replaces the model file
 only when the new model is complete and better, by writing a temporary file beside it and
-renaming it into place (with its sidecar, `digits.modelfile.write_info`); the backup is
+renaming it into place (with its sidecar, `digits.runtime.modelfile.write_info`); the backup is
 removed only after that.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.backend import keras
-from digits.evaluate import save_best_model
+from digits.runtime.backend import keras
+from digits.training.metrics import save_best_model
 
 __all__ = ["EpochLog", "resumable_callbacks", "save_if_better"]
 
@@ -53,7 +53,7 @@ def save_if_better(
     backup_dir: str | Path | None = None,
 ) -> dict:
     """Replace ``path`` with ``model`` only if it is better on the validation images (lower
-    loss and at least the same accuracy, as `digits.evaluate.save_best_model`) or if there
+    loss and at least the same accuracy, as `digits.training.metrics.save_best_model`) or if there
     is no readable model there; atomically. Then remove ``backup_dir``.
 
     Returns ``saved``, ``val_loss``, ``val_accuracy``, ``existing_val_loss``,

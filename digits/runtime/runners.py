@@ -22,8 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
-from digits.modelfile import ModelError
-from digits.quiet import held_stderr
+from digits.runtime.modelfile import ModelError
+from digits.runtime.quiet import held_stderr
 
 __all__ = [
     "KERAS_EXTENSIONS",
@@ -211,7 +211,7 @@ def load_model(path: str | Path, num_classes: int = 10):
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"No model file at {path}.")
-    from digits.backend import keras  # imported here so that this module imports quickly
+    from digits.runtime.backend import keras  # imported here so that this module imports quickly
 
     try:
         model = keras.models.load_model(path, compile=False)
@@ -234,7 +234,7 @@ def _shape(shape) -> tuple | None:
 
 
 def _compile_forward(model):
-    from digits.backend import tf
+    from digits.runtime.backend import tf
 
     @tf.function(input_signature=[tf.TensorSpec(shape=(None, 28, 28, 1), dtype=tf.float32)])
     def forward(x):

@@ -17,7 +17,7 @@ from matplotlib import ticker
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from digits.modelfile import atomic_write_bytes
+from digits.runtime.modelfile import atomic_write_bytes
 
 __all__ = [
     "sample_grid",

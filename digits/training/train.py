@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from digits.backend import keras, tf
-from digits.data import scale
-from digits.models import NUM_CLASSES, compile_model
+from digits.runtime.backend import keras, tf
+from digits.training.cnns import NUM_CLASSES, compile_model
+from digits.training.data import scale
 
 __all__ = [
     "KEEP",
@@ -76,7 +76,8 @@ def make_augmenter(
 
 
 def to_model_input(images: tf.Tensor) -> tf.Tensor:
-    """uint8 (B, 28, 28) -> float32 (B, 28, 28, 1) in [0, 1]: `digits.data.scale` in TensorFlow."""
+    """uint8 (B, 28, 28) -> float32 (B, 28, 28, 1) in [0, 1]: `digits.training.data.scale`
+    in TensorFlow."""
     return tf.cast(tf.expand_dims(images, -1), tf.float32) / 255.0
 
 
