@@ -50,36 +50,21 @@ import os
 import sys
 from pathlib import Path
 
+from digits.apps.commands import add_export, add_serve, add_train
+from digits.apps.options import (
+    EXIT_BROKEN_PIPE,
+    add_inputs,
+    load_predictor,
+    percent,
+    printable,
+    probability_arg,
+    top_k_arg,
+)
 from digits.predict import find_images  # light: TensorFlow is imported only when a model loads
 
-__all__ = ["main", "find_images"]
+__all__ = ["EXIT_BROKEN_PIPE", "find_images", "main", "percent"]
 
 _CHUNK = 64  # images per batch; results are printed after each batch
-
-
-def _number(convert, accept, expected: str):
-    """An argparse ``type=`` that converts with ``convert`` and keeps what ``accept`` likes,
-    else says what was ``expected`` in one uniform message."""
-
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
-        return value
-
-    return parse
-
-
-_probability = _number(float, lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1")
-_top_k = _number(int, lambda k: 1 <= k <= 10, "a whole number from 1 to 10")
-_positive_int = _number(int, lambda v: v >= 1, "a positive whole number")
-_positive_float = _number(float, lambda v: v > 0, "a positive number")
-
-#: Exit status after a broken pipe: 128 + SIGPIPE, what a shell reports for ``cmd | head``.
-EXIT_BROKEN_PIPE = 141
 
 
 def _version() -> str:
@@ -103,22 +88,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_inputs(parser: argparse.ArgumentParser) -> None:
-    """The arguments ``predict`` and ``read`` share: PATHs, ``--model`` and ``--json``."""
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="model file: .tflite (LiteRT) or .h5/.keras (Keras, imports TensorFlow); "
-        "default: models/digits_float32.tflite",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print JSON Lines (one object per input)"
-    )
-
-
 def _add_predict(commands) -> None:
     predict = commands.add_parser(
         "predict",
@@ -131,13 +100,17 @@ def _add_predict(commands) -> None:
         "could not be read, 2 usage error or bad model file.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_inputs(predict)
+    add_inputs(predict)
     predict.add_argument(
-        "--top-k", type=_top_k, default=None, metavar="K", help="also show the K most likely digits"
+        "--top-k",
+        type=top_k_arg,
+        default=None,
+        metavar="K",
+        help="also show the K most likely digits",
     )
     predict.add_argument(
         "--threshold",
-        type=_probability,
+        type=probability_arg,
         default=None,
         metavar="P",
         help="flag answers whose confidence is below P (0-1) as low confidence "
@@ -154,20 +127,11 @@ def _add_predict(commands) -> None:
     predict.set_defaults(run=_run_predict)
 
 
-def percent(probability: float) -> str:
-    """A probability as a percentage with one decimal; never rounded to a false 100.0% or 0.0%."""
-    if probability >= 0.9995 and probability < 1.0:
-        return ">99.9%"
-    if 0.0 < probability < 0.0005:
-        return "<0.1%"
-    return f"{probability:.1%}"
-
-
 def _table_row(record: dict, top_k: int) -> list[str]:
     if "error" in record:
-        return [_printable(record["path"]), "-", "-", "", "error: " + record["error"]]
+        return [printable(record["path"]), "-", "-", "", "error: " + record["error"]]
     if record["digit"] is None:
-        return [_printable(record["path"]), "-", "-", "", record.get("reason", "")]
+        return [printable(record["path"]), "-", "-", "", record.get("reason", "")]
     shown = record.get("top_k", [])[:top_k]
     notes = [
         "not a digit?"
@@ -180,27 +144,12 @@ def _table_row(record: dict, top_k: int) -> list[str]:
         else "",
     ]
     return [
-        _printable(record["path"]),
+        printable(record["path"]),
         str(record["digit"]),
         percent(record["confidence"]),
         "  ".join(f"{t['digit']}:{percent(t['probability'])}" for t in shown),
         "; ".join(note for note in notes if note),
     ]
-
-
-def _printable(text: str) -> str:
-    """``text`` as stdout can print it: bytes of file names that are not UTF-8 (held as
-    surrogates by Python) and characters the output encoding lacks become backslash escapes."""
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8", "backslashreplace")
-    text = raw.decode("utf-8", "backslashreplace")
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    try:
-        return text.encode(encoding, "backslashreplace").decode(encoding)
-    except LookupError:
-        return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,24 +191,10 @@ def _save_inputs(path: str, prediction, folder: Path, record: dict) -> bool:
     return False
 
 
-def _load_predictor(model: Path | None, **options):
-    """The `Predictor` of ``model``, loaded quietly (TensorFlow and LiteRT log as they load);
-    on a `ModelError`, prints it as ``digits: error: ...`` and returns None (exit status 2)."""
-    from digits.predict import ModelError, Predictor
-    from digits.runtime.quiet import held_stderr
-
-    try:
-        with held_stderr(expected=(ModelError,)):
-            return Predictor(model, **options)
-    except ModelError as error:
-        print(f"digits: error: {error}", file=sys.stderr)
-        return None
-
-
 def _run_predict(args: argparse.Namespace) -> int:
     from digits.predict import Prediction, prediction_record
 
-    predictor = _load_predictor(args.model, low_confidence=args.threshold)
+    predictor = load_predictor(args.model, low_confidence=args.threshold)
     if predictor is None:
         return 2
 
@@ -271,7 +206,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         return 2
     inputs = find_images(args.paths)
     top_k = args.top_k if args.json else (args.top_k or 3)
-    width = max([len("path")] + [len(_printable(p)) for p, _ in inputs])
+    width = max([len("path")] + [len(printable(p)) for p, _ in inputs])
     columns = ["path".ljust(width), "digit", "confidence", f"top-{top_k}".ljust(26), "note"]
     if not args.json:
         print("  ".join(columns).rstrip())
@@ -294,7 +229,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             else:
                 row = _table_row(record, top_k)
                 line = f"{row[0].ljust(width)}  {row[1]:>5}  {row[2]:>10}  {row[3]:<26}  {row[4]}"
-                print(_printable(line.rstrip()))
+                print(printable(line.rstrip()))
         sys.stdout.flush()
     return 1 if failed else 0
 
@@ -312,7 +247,7 @@ def _add_read(commands) -> None:
         "could not be read, 2 usage error or bad model file.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_inputs(read)
+    add_inputs(read)
     read.set_defaults(run=_run_read)
 
 
@@ -328,19 +263,19 @@ def _read_row(record: dict, width: int) -> str:
             percent(lowest),
             "low confidence" if record["low_confidence"] else "",
         ]
-    path = _printable(record["path"]).ljust(width)
+    path = printable(record["path"]).ljust(width)
     return f"{path}  {cells[0]:<12}  {cells[1]:>14}  {cells[2]}".rstrip()
 
 
 def _run_read(args: argparse.Namespace) -> int:
-    from digits.preprocess import ImageError
+    from digits.image import ImageError
     from digits.read import read_number
 
-    predictor = _load_predictor(args.model)
+    predictor = load_predictor(args.model)
     if predictor is None:
         return 2
     inputs = find_images(args.paths)
-    width = max([len("path")] + [len(_printable(p)) for p, _ in inputs])
+    width = max([len("path")] + [len(printable(p)) for p, _ in inputs])
     if not args.json:
         print(f"{'path'.ljust(width)}  {'text':<12}  {'min confidence':>14}  note")
     failed = False
@@ -358,204 +293,5 @@ def _run_read(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _add_train(commands) -> None:
-    train = commands.add_parser(
-        "train",
-        help="train the Deeper CNN on your own symbols (one subfolder of images per class)",
-        description="Train the Deeper CNN on a folder with one subfolder of images per class "
-        "(class names = subfolder names, in alphanumeric order; png/jpg/jpeg/bmp/gif). The "
-        "model is saved with a sidecar FILE.json holding its class names, which predict and "
-        "read then print.",
-        epilog="example:\n"
-        "  digits train --data my_symbols/ --epochs 10 --out symbols.h5\n"
-        "  digits predict --model symbols.h5 my_symbol.png\n\n"
-        "Exit status: 0 trained and saved, 2 usage error or unusable folder.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    train.add_argument("--data", type=Path, required=True, metavar="DIR", help="the folder")
-    train.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="default 10")
-    train.add_argument(
-        "--out",
-        type=Path,
-        default=Path("symbols_model.h5"),
-        metavar="FILE",
-        help="model file to write (.h5 or .keras; default symbols_model.h5)",
-    )
-    train.add_argument("--batch-size", type=_positive_int, default=64, metavar="B")
-    train.add_argument("--seed", type=int, default=0)
-    train.set_defaults(run=_run_train)
-
-
-def _run_train(args: argparse.Namespace) -> int:
-    from digits.runtime.quiet import held_stderr
-    from digits.training.symbols import SymbolsError, train
-
-    try:
-        with held_stderr():
-            import digits.training.train  # noqa: F401  (TensorFlow's start-up lines held back)
-        result = train(
-            args.data, args.out, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed
-        )
-    except SymbolsError as error:
-        print(f"digits: error: {error}", file=sys.stderr)
-        return 2
-    if result.skipped:
-        print(f"skipped {result.skipped} files that could not be used", file=sys.stderr)
-    print(
-        f"trained on {result.train_images} images ({result.validation_images} held out for "
-        f"validation), {len(result.class_names)} classes: {' '.join(result.class_names)}\n"
-        f"validation accuracy {result.val_accuracy:.2%}; saved {result.model_path} and "
-        f"{result.model_path.with_suffix('.json')}"
-    )
-    return 0
-
-
-def _add_export(commands) -> None:
-    from digits.training.export import QUANTIZE_CHOICES  # light: export imports TensorFlow lazily
-
-    export = commands.add_parser(
-        "export",
-        help="export a Keras model to LiteRT (.tflite)",
-        description="Convert a Keras model to a LiteRT .tflite file (plus its .json sidecar) "
-        "that predicts without TensorFlow.",
-        epilog="examples:\n"
-        "  digits export                    # models/digits_float32.tflite\n"
-        "  digits export --quantize int8    # models/digits_int8.tflite\n"
-        "  digits export --model mine.h5 --out mine.tflite\n\n"
-        "Exit status: 0 written, 1 could not write, 2 usage error or bad model file.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    export.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="Keras model (.h5/.keras; default: hand_written_digits_prediction.h5)",
-    )
-    export.add_argument(
-        "--quantize",
-        choices=QUANTIZE_CHOICES,
-        default="none",
-        help="none (float32), float16, dynamic (int8 weights) or int8 (calibrated on MNIST "
-        "training images); default: none",
-    )
-    export.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="the .tflite file to write (default: models/digits_<kind>.tflite for the shipped "
-        "model, else <model>_<kind>.tflite beside it)",
-    )
-    export.set_defaults(run=_run_export)
-
-
-def _run_export(args: argparse.Namespace) -> int:
-    from digits.runtime.modelfile import ModelError
-    from digits.training.export import export_litert
-
-    try:
-        out = export_litert(args.model, args.out, args.quantize)
-    except (ModelError, ValueError) as error:
-        print(f"digits: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"digits: error: cannot write the model: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {out} ({out.stat().st_size:,} bytes, quantize={args.quantize}) and its sidecar")
-    return 0
-
-
-def _add_serve(commands) -> None:
-    serve = commands.add_parser(
-        "serve",
-        help="run the JSON web service (POST /predict, GET /health, /docs)",
-        description="Run the JSON web service with uvicorn: POST /predict takes images "
-        "(multipart field 'files', or a raw image body) and answers the same JSON objects "
-        "as 'predict --json'; GET /health; OpenAPI page at /docs.",
-        epilog="example:\n"
-        "  digits serve --port 8000\n"
-        "  curl -F files=@digit_examples/3_a.png http://127.0.0.1:8000/predict",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    serve.add_argument("--port", type=_positive_int, default=8000, help="port (8000)")
-    serve.add_argument(
-        "--model", type=Path, default=None, metavar="FILE", help="model file (default model)"
-    )
-    serve.add_argument(
-        "--max-bytes",
-        type=_positive_int,
-        default=10_000_000,
-        metavar="N",
-        help="largest request body in bytes; larger ones get 413 (10000000)",
-    )
-    serve.add_argument(
-        "--timeout",
-        type=_positive_float,
-        default=10.0,
-        metavar="S",
-        help="seconds a request may wait for and spend in prediction (10)",
-    )
-    serve.add_argument(
-        "--client-timeout",
-        type=_positive_float,
-        default=10.0,
-        metavar="S",
-        help="seconds a client may take to send its headers, or pause in its body (10)",
-    )
-    serve.add_argument(
-        "--workers", type=_positive_int, default=1, help="worker processes, one model each (1)"
-    )
-    serve.add_argument(
-        "--threads", type=_positive_int, default=1, help="prediction threads per worker (1)"
-    )
-    serve.set_defaults(run=_run_serve)
-
-
-def _run_serve(args: argparse.Namespace) -> int:
-    from digits.runtime.modelfile import ModelError
-
-    try:
-        from digits.apps.service import serve
-    except ImportError as error:
-        print(f"digits: error: the service needs fastapi and uvicorn ({error}).", file=sys.stderr)
-        return 2
-    predictor = None
-    if args.workers == 1:
-        predictor = _load_predictor(args.model)
-        if predictor is None:
-            return 2
-    else:  # each worker loads its own; check the file and its checksum here
-        try:
-            _check_model_file(args.model)
-        except ModelError as error:
-            print(f"digits: error: {error}", file=sys.stderr)
-            return 2
-    serve(
-        host=args.host,
-        port=args.port,
-        model_path=args.model,
-        max_bytes=args.max_bytes,
-        timeout_s=args.timeout,
-        workers=args.workers,
-        threads=args.threads,
-        predictor=predictor,
-        client_timeout_s=args.client_timeout,
-    )
-    return 0
-
-
-def _check_model_file(model: Path | None) -> None:
-    """Raise `ModelError` unless the model file exists and matches its sidecar."""
-    from digits.predict import default_model_path
-    from digits.runtime.modelfile import ModelError, read_info
-
-    path = model if model is not None else default_model_path()
-    if not path.is_file():
-        raise ModelError(f"No model file at {path}.")
-    read_info(path)
-
-
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).
-_COMMANDS = [_add_predict, _add_read, _add_train, _add_export, _add_serve]
+_COMMANDS = [_add_predict, _add_read, add_train, add_export, add_serve]
