@@ -8,7 +8,7 @@ NOTEBOOK := Handwritten-Digits-Recognition.ipynb
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup run test report figures robustness evaluate samples calibrate export app serve \
+.PHONY: help setup run test report figures robustness evaluate sets examples calibrate export app serve \
 	train-full benchmarks clean-venv
 
 help:  ## List the targets
@@ -27,24 +27,21 @@ run: setup  ## Execute the notebook top to bottom (full MNIST), then the robustn
 	$(BIN)/papermill --cwd . --kernel python3 $(NOTEBOOK) $(NOTEBOOK)
 	$(MAKE) robustness report
 
-robustness: setup  ## Accuracy of the shipped model on data/robustness, pipeline vs the spec's naive snippet
-	$(BIN)/python scripts/evaluate_robustness.py
+robustness: setup  ## Accuracy of the shipped model on the robustness set, pipeline vs the spec's snippet
+	$(BIN)/python -m digits.eval robustness
 
-evaluate: robustness  ## Re-measure photos, numbers, non-digits, own symbols and LiteRT (reports/*.json)
-	$(BIN)/python scripts/evaluate_photos.py
-	$(BIN)/python scripts/evaluate_mnist_format.py
-	$(BIN)/python scripts/evaluate_numbers.py --count 1000 --seed 16
+evaluate: setup  ## Re-measure every benchmark set (reports/*.json): python -m digits.eval all
+	$(BIN)/python -m digits.eval all --extra float16 dynamic
 	$(BIN)/python scripts/evaluate_nondigits.py
-	$(BIN)/python scripts/evaluate_symbols.py
-	$(BIN)/python scripts/evaluate_litert.py --extra float16 dynamic
 
-samples: setup  ## Regenerate digit_examples/, data/robustness/ and data/photos/ (fixed seeds)
+sets: setup  ## Generate the benchmark sets into build/sets/ and check them against their manifests
+	$(BIN)/python -m digits.synth
+
+examples: setup  ## Regenerate digit_examples/ (fixed seeds)
 	$(BIN)/python scripts/make_digit_examples.py
-	$(BIN)/python scripts/make_robustness_set.py
-	$(BIN)/python scripts/make_photo_set.py
 
 calibrate: setup  ## Fit the temperature and low-confidence threshold on validation, then re-export
-	$(BIN)/python scripts/calibrate.py
+	$(BIN)/python -m lab.calibrate
 	$(MAKE) export
 
 export: setup  ## Export the shipped model to LiteRT: models/digits_float32.tflite and digits_int8.tflite

@@ -21,9 +21,9 @@ from digits.explain import (
     no_digit_text,
     saliency_overlay,
 )
+from digits.image import load_image
 from digits.paths import MODEL_PATH, MODELS_DIR
 from digits.predict import ModelError, Predictor
-from digits.preprocess import load_image
 
 try:  # the number reader, when it is installed
     from digits.read import read_number

@@ -1,4 +1,4 @@
-"""Benchmark: one CLI batch of 500 good and hostile files (tests/hostile_inputs.py), run
+"""Benchmark: one CLI batch of 500 good and hostile files (tests/hostile.py), run
 in a child process; prints a table of lines out, failed inputs, peak memory (max RSS of
 the child) and the slowest file, plus the time of single large images.
 
@@ -10,7 +10,6 @@ Numbers depend on the machine and its load: run it on an idle one.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,23 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from digits import samples
+from digits.image import ImageError, NoDigitFound, to_model_input
 from digits.paths import LITERT_PATH, ROOT
-from digits.preprocess import ImageError, NoDigitFound, to_model_input
+from digits.synth import hostile, samples
 from digits.training.data import load_mnist
-
-
-def _load_hostile_inputs():
-    """The test suite's generators of hostile files (tests/hostile_inputs.py)."""
-    spec = importlib.util.spec_from_file_location(
-        "hostile_inputs", ROOT / "tests" / "hostile_inputs.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hostile_inputs = _load_hostile_inputs()
 
 
 def digit_images() -> dict[int, np.ndarray]:
@@ -53,7 +39,7 @@ def digit_images() -> dict[int, np.ndarray]:
 def single_image_seconds(side: int) -> float:
     image = np.full((side, side), 255, np.uint8)
     image[side // 3 : 2 * side // 3, side // 2 - side // 40 : side // 2 + side // 40] = 0
-    data = hostile_inputs.encode(image, "PNG")
+    data = hostile.encode(image, "PNG")
     start = time.perf_counter()
     try:
         to_model_input(data)
@@ -67,11 +53,11 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=LITERT_PATH)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        expected = hostile_inputs.batch_files(Path(folder), digit_images())
+        expected = hostile.batch_files(Path(folder), digit_images())
         env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
         start = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-c", hostile_inputs.BATCH_CHILD, "predict", "--json"]
+            [sys.executable, "-c", hostile.BATCH_CHILD, "predict", "--json"]
             + ["--model", str(args.model), folder],
             capture_output=True,
             text=True,

@@ -36,12 +36,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from digits.image import to_model_input  # noqa: E402
 from digits.paths import (
     EXAMPLES_DIR,
     LITERT_PATH,
     MODEL_PATH,
     REPORTS_DIR,
-    ROBUSTNESS_DIR,
     ROOT,
     shown_path,  # noqa: E402
 )
@@ -50,9 +50,9 @@ from digits.predict import (  # noqa: E402
     default_model_path,
     find_images,
 )
-from digits.preprocess import to_model_input  # noqa: E402
 from digits.runtime.modelfile import atomic_write_json  # noqa: E402
 from digits.runtime.runners import open_runner  # noqa: E402
+from digits.synth.sets import ensure  # noqa: E402
 
 INT8_PATH = LITERT_PATH.with_name("digits_int8.tflite")
 COLD_IMAGE = "digit_examples/3_a.png"
@@ -107,14 +107,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=default_model_path())
     parser.add_argument("--examples", type=Path, default=EXAMPLES_DIR)
-    parser.add_argument("--batch-images", type=Path, default=ROBUSTNESS_DIR)
-    parser.add_argument("--photos", type=Path, default=ROOT / "data" / "photos")
+    parser.add_argument("--batch-images", type=Path, default=None, help="default: robustness set")
+    parser.add_argument("--photos", type=Path, default=None, help="default: the photo set")
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--model-repeats", type=int, default=2000)
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=REPORTS_DIR / "predict_latency.json")
     args = parser.parse_args()
+    args.batch_images = args.batch_images or ensure("robustness")
+    args.photos = args.photos or ensure("photos")
 
     from digits.runtime.backend import keras, tf  # for the versions; quietly
 

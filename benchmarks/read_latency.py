@@ -29,7 +29,7 @@ from digits.paths import ROOT
 
 def make_photo(path: Path, seed: int = 6) -> str:
     """An 800x200 JPEG photo of six MNIST test digits; returns the number written."""
-    from digits import samples
+    from digits.synth import samples
     from digits.synth.numbers import compose, render
     from digits.training.data import load_mnist
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
 def _steps(photo: Path, predictor, repeats: int) -> dict:
     """Time the reader's steps separately (same calls as `read_number`)."""
     import digits.read as read
-    from digits.preprocess import ink_image, ink_mask
+    from digits.image import ink_image, ink_mask
 
     times: dict[str, list[float]] = {
         "decode + ink": [],

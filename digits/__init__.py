@@ -23,7 +23,7 @@ __all__ = [
 
 _LAZY = {
     "ModelError": "digits.runtime.modelfile",
-    "NoDigitFound": "digits.preprocess",
+    "NoDigitFound": "digits.image",
     "Prediction": "digits.predict",
     "Predictor": "digits.predict",
     "find_images": "digits.predict",

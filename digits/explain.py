@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digits.image import ImageError, ImageInput
 from digits.predict import Prediction, Predictor
-from digits.preprocess import ImageError, ImageInput
 
 __all__ = [
     "Explanation",
@@ -98,7 +98,7 @@ def enlarge(image: np.ndarray, scale: int = 10) -> np.ndarray:
 def boxes_overlay(
     image: np.ndarray, boxes: list[tuple[int, int, int, int]], labels: list[str]
 ) -> np.ndarray:
-    """An RGB copy of ``image`` (uint8 gray, RGB or RGBA, as `digits.preprocess.load_image`
+    """An RGB copy of ``image`` (uint8 gray, RGB or RGBA, as `digits.image.load_image`
     gives it) with each ``(x, y, width, height)`` box drawn in red and its label above it,
     in a white band added on top (so the result is taller than ``image``)."""
     import cv2

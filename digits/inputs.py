@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from digits.image import ImageInput, load_image
 from digits.predict import Prediction
-from digits.preprocess import ImageInput, load_image
 
 __all__ = ["save_inputs", "write_new"]
 

@@ -17,7 +17,6 @@ __all__ = [
     "REPORTS_DIR",
     "FIGURES_DIR",
     "EXAMPLES_DIR",
-    "ROBUSTNESS_DIR",
     "shown_path",
 ]
 
@@ -35,9 +34,8 @@ LITERT_PATH = MODELS_DIR / LITERT_FILENAME
 #: Numbers written by scripts (``*.json``) and the figures the README shows.
 REPORTS_DIR = ROOT / "reports"
 FIGURES_DIR = REPORTS_DIR / "figures"
-#: Sample images to try the model on, and the robustness test set.
+#: Sample images to try the model on.
 EXAMPLES_DIR = ROOT / "digit_examples"
-ROBUSTNESS_DIR = ROOT / "data" / "robustness"
 
 
 def shown_path(path: str | Path) -> str:

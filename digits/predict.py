@@ -8,7 +8,7 @@ the web app and the service.
     (3, 0.998..., False)
     >>> p.preprocessed.image                       # the 28x28 the model saw
 
-Every image goes through `digits.preprocess.to_model_input`. The model file is opened
+Every image goes through `digits.image.to_model_input`. The model file is opened
 once by `digits.runtime.runners.open_runner`: a ``.tflite`` file runs on the LiteRT runtime
 without importing TensorFlow (the default: the committed export of the shipped model);
 a ``.h5`` / ``.keras`` file imports TensorFlow and runs through a compiled
@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.paths import LITERT_FILENAME, LITERT_PATH, MODEL_FILENAME, MODEL_PATH
-from digits.preprocess import (
+from digits.image import (
     IMAGE_EXTENSIONS,
     ImageError,
     ImageInput,
@@ -36,6 +35,7 @@ from digits.preprocess import (
     PreprocessResult,
     to_model_input,
 )
+from digits.paths import LITERT_FILENAME, LITERT_PATH, MODEL_FILENAME, MODEL_PATH
 from digits.runtime.modelfile import (
     DIGIT_CLASSES,
     ModelError,
@@ -227,7 +227,7 @@ class Predictor:
             default). Default: `default_model_path()`, the committed LiteRT export.
         low_confidence: threshold below which a prediction is flagged ``low_confidence``;
             default: the sidecar's ``low_confidence`` (chosen on the validation split by
-            ``scripts/calibrate.py``), else `LOW_CONFIDENCE`.
+            ``lab/calibrate.py``), else `LOW_CONFIDENCE`.
         batch_size: images per model call in `predict_many`.
         num_threads: CPU threads of a LiteRT model (None: the runtime's default).
 

@@ -8,7 +8,7 @@
     (4, (31, 22, 64, 101))
 
 The image goes through the same reading, polarity detection, lighting correction and
-thresholding as a single digit (`digits.preprocess.ink_image`, `ink_mask`). Then:
+thresholding as a single digit (`digits.image.ink_image`, `ink_mask`). Then:
 
 1. the ink's connected components are found; specks (much smaller than the digits, on
    no digit) are dropped;
@@ -18,7 +18,7 @@ thresholding as a single digit (`digits.preprocess.ink_image`, `ink_mask`). Then
 3. marks wider than a digit may be touching digits: they get candidate cuts where the ink
    narrows (minima of the ink per column);
 4. every piece between two cuts (and every whole mark) is cropped and normalised like a
-   single digit (`digits.preprocess.crop_ink`, `normalise_digit`), and all are classified
+   single digit (`digits.image.crop_ink`, `normalise_digit`), and all are classified
    in one batched model call (`Predictor.predict_inputs`); per mark, the cutting whose
    pieces the model is surest of wins (summed log confidence; a cut costs `SPLIT_PENALTY`
    unless the mark is surely several digits, over-wide pieces are penalised);
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from digits.preprocess import (
+from digits.image import (
     ImageInput,
     InkMask,
     NoDigitFound,
@@ -180,7 +180,7 @@ def read_number(image: ImageInput, predictor=None) -> NumberReading:
     """Read the handwritten number in an image (path, bytes, numpy array or PIL image).
 
     Args:
-        image: as for `digits.preprocess.to_model_input`; dark on light or light on dark,
+        image: as for `digits.image.to_model_input`; dark on light or light on dark,
             a photo or a (transparent) canvas.
         predictor: a `digits.predict.Predictor` (default: the shipped model, loaded once).
 

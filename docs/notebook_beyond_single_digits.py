@@ -1,6 +1,6 @@
 # Cells for the notebook section "Beyond single digits" (issue 16), ready to paste.
 # Each "# %% [markdown]" / "# %%" block is one cell (jupytext percent format). The cells
-# use only the package (digits.read, digits.training.data, digits.samples) and need no files.
+# use only the package (digits.read, digits.training.data, digits.synth.samples) and need no files.
 
 # %% [markdown]
 # ## Beyond single digits
@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from digits import samples
 from digits.read import read_number
+from digits.synth import samples
 from digits.training.data import load_mnist
 
 _, (x_test, y_test) = load_mnist()
@@ -45,7 +45,7 @@ plt.show()
 #     python -m digits read --json photo_of_a_number.jpg
 #
 # On the number benchmark (1,000 generated numbers of 2-8 MNIST test digits per set,
-# `python scripts/evaluate_numbers.py`, see `docs/numbers.md`) the reader gets most
+# `python -m digits.eval numbers`, see `docs/numbers.md`) the reader gets most
 # whole numbers right when the digits are separated; digits that touch or overlap are
 # much harder, and their figures are reported as they are.
 #
@@ -55,7 +55,7 @@ plt.show()
 # in its own subfolder and train the Deeper CNN on them; the class names travel with the
 # model (a sidecar `MODEL.json`) and `predict`, `read` and `Predictor` print them:
 #
-#     python scripts/make_symbol_set.py --out data/symbols          # or your own images
-#     python -m digits train --data data/symbols/train --epochs 8 --out symbols.h5
-#     python -m digits predict --model symbols.h5 data/symbols/test/x
+#     python -m digits.synth symbols          # build/sets/symbols, or your own images
+#     python -m digits train --data build/sets/symbols/train --epochs 8 --out symbols.h5
+#     python -m digits predict --model symbols.h5 build/sets/symbols/test/x
 #     python -m digits read --model symbols.h5 photo_of_a_sum.jpg

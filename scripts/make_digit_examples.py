@@ -1,6 +1,6 @@
 """Write `digit_examples/`: two pictures per digit 0-9 as a user would hand them in.
 
-Each is an MNIST **test** digit rendered by `digits.samples` as dark ink on light paper,
+Each is an MNIST **test** digit rendered by `digits.synth.samples` as dark ink on light paper,
 larger than 28x28: ``<digit>_a.png`` (clean, gray or colour PNG) and ``<digit>_b.jpg``
 (unevenly lit photo-like JPEG). The true digit is the first character of the file name.
 The seed is fixed, so running this again gives the same files.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digits import samples
 from digits.paths import EXAMPLES_DIR
+from digits.synth import samples
 from digits.training.data import load_mnist
 
 

@@ -1,6 +1,6 @@
 """Train the non-digit detector `digits/runtime/ood.py` uses: digits/runtime/nondigit_detector.npz.
 
-Positives: MNIST training images 0-54,999 through `digits.preprocess.to_model_input`, as they
+Positives: MNIST training images 0-54,999 through `digits.image.to_model_input`, as they
 are and also rendered like users' pictures (``--rendered`` of them, the same renderings as
 the negatives, so that the detector cannot learn the rendering instead of the shape).
 Negatives: generated shapes, letters and symbols (`make_nondigit_set.item_image`, rendered
@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from digits import samples
-from digits.preprocess import ImageError, NoDigitFound, to_model_input
+from digits.image import ImageError, NoDigitFound, to_model_input
 from digits.runtime.modelfile import atomic_write_bytes
 from digits.runtime.ood import DETECTOR_PATH
-from digits.synth import nondigits
+from digits.synth import nondigits, samples
 from digits.training.data import load_mnist
 
 QUANTILE = 0.995

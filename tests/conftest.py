@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from digits import samples
+from digits.synth import samples
 
 
 @pytest.fixture(scope="session")

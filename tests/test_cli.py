@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import digits
-from digits import samples
 from digits.apps import cli
 from digits.paths import ROOT
+from digits.synth import samples
 
 
 @pytest.fixture(scope="module")

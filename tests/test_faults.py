@@ -27,9 +27,8 @@ def old_model(tmp_path) -> Path:
 
 
 def _command(out: Path, backup: Path) -> list[str]:
-    script = str(ROOT / "scripts" / "train_resumable.py")
-    return [sys.executable, script, "--out", str(out), "--backup-dir", str(backup)] + [
-        "--epochs", "3", "--subset", "1000",
+    return [sys.executable, "-m", "lab.train_resumable", "--out", str(out)] + [
+        "--backup-dir", str(backup), "--epochs", "3", "--subset", "1000",
     ]  # fmt: skip
 
 

@@ -15,17 +15,16 @@ import textwrap
 import time
 from pathlib import Path
 
-import hostile_inputs as hostile
 import numpy as np
 import pytest
 from PIL import Image
 
-from digits import preprocess, samples
 from digits.apps import cli
+from digits.image import ImageError, decode, load_image, pipeline, to_model_input
 from digits.paths import LITERT_PATH
 from digits.predict import ModelError, Predictor, find_images
-from digits.preprocess import ImageError, load_image, to_model_input
 from digits.runtime.modelfile import UnverifiedModelWarning, write_info
+from digits.synth import hostile, samples
 from digits.training.data import MnistDataError, load_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +60,7 @@ def test_idat_length_png_is_refused_under_a_memory_limit(tmp_path):
     code = textwrap.dedent(f"""
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (1536 * 2**20, 1536 * 2**20))
-        from digits.preprocess import ImageError, to_model_input
+        from digits.image import ImageError, to_model_input
         try:
             to_model_input({str(path)!r})
         except ImageError as error:
@@ -85,8 +84,8 @@ def test_repeated_scan_jpeg_is_refused_quickly():
 
 def test_a_slow_decode_is_stopped_at_the_deadline(monkeypatch):
     """With the scan limit lifted, the time limit still stops the decode."""
-    monkeypatch.setattr(preprocess, "MAX_JPEG_SCANS", 10**6)
-    monkeypatch.setattr(preprocess, "MAX_DECODE_SECONDS", 0.5)
+    monkeypatch.setattr(decode, "MAX_JPEG_SCANS", 10**6)
+    monkeypatch.setattr(decode, "MAX_DECODE_SECONDS", 0.5)
     data = hostile.repeated_scan_jpeg()  # undefended: tens of seconds
     start = time.perf_counter()
     with pytest.raises(ImageError, match="took more than 0.5 s"):
@@ -96,11 +95,11 @@ def test_a_slow_decode_is_stopped_at_the_deadline(monkeypatch):
 
 def test_limits_are_settable(monkeypatch, digit_images):
     data = samples.encode(digit_images[3])
-    monkeypatch.setattr(preprocess, "MAX_PIXELS", 100)
+    monkeypatch.setattr(decode, "MAX_PIXELS", 100)
     with pytest.raises(ImageError, match="refused"):
         to_model_input(data)
-    monkeypatch.setattr(preprocess, "MAX_PIXELS", 10**8)
-    monkeypatch.setattr(preprocess, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(decode, "MAX_PIXELS", 10**8)
+    monkeypatch.setattr(decode, "MAX_FILE_BYTES", 10)
     with pytest.raises(ImageError, match="MiB"):
         to_model_input(data)
 
@@ -159,7 +158,7 @@ def test_odd_inputs_give_image_error_or_a_result(name, predictor):
     value = _lazy_truncated_pil() if name.startswith("lazily") else ODD_INPUTS[name]
     try:
         to_model_input(value)
-    except (ImageError, preprocess.NoDigitFound):
+    except (ImageError, pipeline.NoDigitFound):
         pass
     [prediction] = predictor.predict_many([value], raise_errors=False)
     assert prediction.digit is None or 0 <= prediction.digit <= 9
@@ -175,7 +174,7 @@ def test_odd_inputs_do_not_sink_the_batch(predictor, digit_images):
 
 
 def test_unexpected_exception_becomes_a_per_input_error(predictor, digit_images, monkeypatch):
-    real = preprocess.to_model_input
+    real = pipeline.to_model_input
 
     def flaky(image):
         if isinstance(image, str):

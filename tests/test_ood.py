@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digits import samples
 from digits.runtime.ood import NondigitDetector, nondigit_scores
-from digits.synth import nondigits
+from digits.synth import nondigits, samples
 
 
 def _rendered(item: str, seed: int) -> np.ndarray:

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
+from digits.image import to_model_input
 from digits.predict import Predictor
-from digits.preprocess import to_model_input
 
 FONTS = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX]
 

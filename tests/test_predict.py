@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from digits import predict as predict_module
-from digits import samples
+from digits.image import ImageError
 from digits.predict import LOW_CONFIDENCE, ModelError, Prediction, Predictor, default_model_path
-from digits.preprocess import ImageError
+from digits.synth import samples
 
 
 def test_predicts_rendered_test_digits(predictor, rendered_digits):

@@ -1,4 +1,4 @@
-"""Tests of digits.preprocess on constructed images."""
+"""Tests of digits.image on constructed images."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digits import samples
-from digits.preprocess import (
+from digits.image import (
     MAX_PIXELS,
     ImageError,
     NoDigitFound,
@@ -21,6 +20,7 @@ from digits.preprocess import (
     load_image,
     to_model_input,
 )
+from digits.synth import samples
 
 
 def draw_seven(

@@ -12,14 +12,14 @@ import gzip
 import pickle
 import time
 
-import hostile_inputs as hostile
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from digits.preprocess import ImageError, NoDigitFound, to_model_input
+from digits.image import ImageError, NoDigitFound, to_model_input
+from digits.synth import hostile
 from digits.training.data import MnistDataError, load_mnist
 
 OURS = (ImageError, NoDigitFound)

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from digits import samples
 from digits.apps import cli
 from digits.predict import Predictor, default_model_path
 from digits.read import NumberReading, read_number
+from digits.synth import samples
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """scripts/render_readme.py: the tables of README.md and docs/ come from the reports."""
 
-import importlib.util
 import json
 
 import pytest
@@ -10,12 +9,9 @@ from digits.paths import ROOT
 
 @pytest.fixture(scope="module")
 def render():
-    spec = importlib.util.spec_from_file_location(
-        "render_readme", ROOT / "scripts" / "render_readme.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from scripts import render_readme
+
+    return render_readme
 
 
 METRICS = {

@@ -42,7 +42,7 @@ def _run_python(code: str) -> subprocess.CompletedProcess:
 def test_litert_path_imports_no_tensorflow():
     code = f"""
 import sys
-import digits.predict, digits.preprocess, digits.runtime.runners
+import digits.predict, digits.image, digits.runtime.runners
 import digits.apps.cli, digits.training.export
 assert not any(m.split('.')[0] in {HEAVY!r} for m in sys.modules), 'on import'
 from digits.predict import Predictor

@@ -1,4 +1,4 @@
-"""Tests of digits.samples (rendering MNIST digits as user pictures)."""
+"""Tests of digits.synth.samples (rendering MNIST digits as user pictures)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digits import samples
+from digits.synth import photo, samples
 
 
 @pytest.fixture(scope="module")
@@ -72,19 +72,19 @@ def test_unknown_kind():
         samples.variant("sepia", np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("kind", samples.PHOTO_KINDS)
+@pytest.mark.parametrize("kind", photo.PHOTO_KINDS)
 def test_every_photo_kind_renders(digit, kind):
-    options, quality = samples.photo_variant(kind, np.random.default_rng(0))
-    image = samples.render_photo(digit, np.random.default_rng(1), **options)
+    options, quality = photo.photo_variant(kind, np.random.default_rng(0))
+    image = photo.render_photo(digit, np.random.default_rng(1), **options)
     width, height = options["size"]
     assert image.shape == (height, width, 3) and image.dtype == np.uint8
     assert 1 <= quality <= 100
-    again = samples.render_photo(digit, np.random.default_rng(1), **options)
+    again = photo.render_photo(digit, np.random.default_rng(1), **options)
     np.testing.assert_array_equal(image, again)  # a fixed seed gives the same photo
 
 
 def test_angled_photo_shows_a_darker_table_around_the_sheet(digit):
-    options, _ = samples.photo_variant("angled", np.random.default_rng(3))
-    image = samples.render_photo(digit, np.random.default_rng(3), **options).mean(axis=2)
+    options, _ = photo.photo_variant("angled", np.random.default_rng(3))
+    image = photo.render_photo(digit, np.random.default_rng(3), **options).mean(axis=2)
     assert np.percentile(image, 90) > 150  # paper
     assert np.percentile(image, 10) < 120  # and some table

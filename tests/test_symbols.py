@@ -3,32 +3,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from digits import samples
 from digits.apps import cli
+from digits.synth import samples
+from digits.synth.symbols import draw
 from digits.training.symbols import SymbolsError, load_folder, split
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _symbol_script():
-    spec = importlib.util.spec_from_file_location(
-        "make_symbol_set", ROOT / "scripts" / "make_symbol_set.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _folder(root: Path, classes: dict[str, int], seed: int = 0) -> Path:
     """``root`` with one subfolder per class holding that many drawn symbols."""
-    draw = _symbol_script().draw
     rng = np.random.default_rng(seed)
     glyph = {"plus": "+", "minus": "-", "x": "x", "eq": "="}
     for name, count in classes.items():

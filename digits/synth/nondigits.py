@@ -3,7 +3,7 @@ pictures of digits, to measure how often the model answers a confident digit for
 
 Each item is first drawn as an MNIST-style 28x28 image (white strokes on black, fitting a
 20x20 box, random stroke width, slant and jitter) and then rendered by
-`digits.samples.render` with the options of a random robustness kind (clean, small, large,
+`digits.synth.samples.render` with the options of a random robustness kind (clean, small, large,
 thin, thick, rotated, jpeg, noise, rgba, photo ...), exactly as the robustness set renders
 real MNIST digits. Items that are a digit in disguise are left out: O (0), I and l (1),
 Z (2), S (5), G and b (6), T (7), B (8), q and g (9), a circle (0), a single vertical
@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits import samples
 from digits.paths import ROOT
+from digits.synth import samples
 
 SHAPES = ("triangle", "square", "disc", "hline", "diagonal", "bars", "cross", "face")
 SHAPES += ("star", "arrow", "heart", "scribble")

@@ -9,21 +9,20 @@ jitter, a slight tilt of the whole line, and is rendered either as a dark-on-lig
 - ``separated``: neighbours 0.12-0.6 digit heights apart, never touching;
 - ``touching``: every pair of neighbours touches or overlaps (up to 12% of the height).
 
-    python scripts/make_number_set.py [--out data/numbers] [--count 1000] [--seed 16]
+    python -m digits.synth numbers      # build/sets/numbers, checked against its manifest
 
-writes ``OUT/SET/NNNN.{jpg,png}`` and ``OUT/labels.csv`` (set, file, text, style).
-`evaluate_numbers.py` makes the set itself in a temporary folder when none is given.
+writes ``OUT/SET/NNNN.{jpg,png}`` and ``OUT/labels.csv`` (set, file, text, style);
+``python -m digits.eval numbers`` reads it.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from digits import samples
+from digits.synth import samples
 
 SETS = ("separated", "touching")
 STYLES = ("photo", "canvas")
@@ -32,21 +31,11 @@ STYLES = ("photo", "canvas")
 def _digit_alpha(digit: np.ndarray, height: float, slant: float) -> np.ndarray:
     """A 28x28 MNIST digit -> its ink (alpha in [0, 1]) scaled so that 20 MNIST pixels are
     ``height`` px, slanted by ``slant`` degrees, cropped to the ink."""
-    scale = height / 20.0
-    side = max(28, int(round(28 * scale)))
-    alpha = cv2.resize(
-        digit.astype(np.float32) / 255.0, (side, side), interpolation=cv2.INTER_CUBIC
-    )
-    alpha = np.clip((alpha - 0.3) / 0.4, 0.0, 1.0)  # upscaled MNIST is blurry: sharpen
+    side = max(28, int(round(28 * (height / 20.0))))
+    alpha = samples.upscale(digit, side)
     if slant:
-        pad = side // 4
-        alpha = cv2.copyMakeBorder(alpha, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-        h, w = alpha.shape
-        matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), slant, 1.0)
-        alpha = cv2.warpAffine(alpha, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
-    rows = np.flatnonzero(alpha.max(axis=1) > 0.02)
-    cols = np.flatnonzero(alpha.max(axis=0) > 0.02)
-    return alpha[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        alpha = samples.rotate(alpha, slant, side // 4)
+    return samples.trim(alpha)
 
 
 def _touches(canvas: np.ndarray, alpha: np.ndarray, x: int, y: int) -> bool:
@@ -149,16 +138,3 @@ def make_set(
             rows.append({"set": name, "file": file, "text": text, "style": style})
     samples.save_labels(out / "labels.csv", rows)
     return rows
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("data/numbers"))
-    parser.add_argument("--count", type=int, default=1000, help="numbers per set")
-    parser.add_argument("--seed", type=int, default=16)
-    args = parser.parse_args(argv)
-    from digits.training.data import load_mnist
-
-    _, (x_test, y_test) = load_mnist()
-    rows = make_set(args.out, x_test, y_test, args.count, args.seed)
-    print(f"wrote {len(rows)} numbers to {args.out}")

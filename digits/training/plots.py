@@ -207,7 +207,7 @@ def misclassified_gallery(
 def prediction_gallery(images: Sequence, predictions: Sequence, columns: int = 4) -> Figure:
     """Each original image (path, bytes, array or PIL image) beside the 28x28 the model saw,
     titled with the predicted digit and its confidence (`digits.predict.Prediction` objects)."""
-    from digits.preprocess import load_image
+    from digits.image import load_image
 
     rows = max(1, int(np.ceil(len(images) / columns)))
     fig, axes = plt.subplots(

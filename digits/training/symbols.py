@@ -10,7 +10,7 @@ images per class.
 As with Keras' ``image_dataset_from_directory``: the class names are the subfolder names
 in alphanumeric order, and image files (png, jpg, jpeg, bmp, gif) are found in each
 subfolder and its subfolders. Every image goes through the same preprocessing as at
-prediction time (`digits.preprocess.to_model_input`); unreadable images and images with
+prediction time (`digits.image.to_model_input`); unreadable images and images with
 no symbol in them are skipped and counted. A stratified part of each class (20% by
 default) is held out for validation; `digits.training.train.fit` trains with augmentation and
 keeps the best epoch on it. The model is saved atomically with its sidecar
@@ -99,7 +99,7 @@ def load_folder(data: str | Path, progress: bool = True) -> SymbolSet:
         SymbolsError: the folder is missing or empty, has a single class, or a class has
             fewer than `MIN_IMAGES` usable images.
     """
-    from digits.preprocess import ImageError, NoDigitFound, to_model_input
+    from digits.image import ImageError, NoDigitFound, to_model_input
 
     data = Path(data)
     folders = _class_folders(data)

@@ -1,0 +1,81 @@
+"""``python -m digits.eval SET...``: measure the shipped model on the benchmark sets.
+
+    python -m digits.eval photos robustness      # two sets
+    python -m digits.eval all                     # every set (what `make evaluate` runs)
+    python -m digits.eval numbers --limit 100     # a quick look at the first 100 items
+
+Each set is generated on first use into a cache and checked against its committed manifest
+(`digits.synth.sets`); each writes ``reports/SET.json`` (with this command) and prints a
+Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import sys
+from pathlib import Path
+
+from digits.eval.report import save_report
+from digits.synth.sets import SetDriftError, ensure
+
+#: The sets, in the order ``all`` runs them.
+SETS = ("robustness", "photos", "mnist_format", "numbers", "symbols", "litert")
+
+
+def _module(name: str):
+    return importlib.import_module(f"digits.eval.{name}")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m digits.eval", description=__doc__.splitlines()[0].split(": ", 1)[1]
+    )
+    parser.add_argument("sets", nargs="+", metavar="SET", help=f"all, or {', '.join(SETS)}")
+    parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N items")
+    parser.add_argument("--out-dir", type=Path, default=None, help="default: reports/")
+    for name in SETS:
+        if hasattr(module := _module(name), "add_arguments"):
+            module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.sets = list(SETS) if args.sets == ["all"] else args.sets
+    for name in args.sets:
+        if name not in SETS:
+            parser.error(f"unknown set {name!r}; choose all or {', '.join(SETS)}")
+    return args
+
+
+def load_set(module, limit: int | None) -> tuple[Path | None, list[dict] | None]:
+    """The set's folder (generated and verified) and its labelled rows, if it has any."""
+    if module.SET is None:
+        return None, None
+    folder = ensure(module.SET)
+    if not (folder / "labels.csv").exists():
+        return folder, None
+    with open(folder / "labels.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return folder, rows[:limit]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    for name in args.sets:
+        module = _module(name)
+        try:
+            data, rows = load_set(module, args.limit)
+        except SetDriftError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"\n## {name}\n")
+        report = module.run(args, data, rows)
+        print(module.table(report) + "\n")
+        options = [a for a in argv if a not in (*SETS, "all")]
+        save_report(report, module.NAME, [name, *options], args.out_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

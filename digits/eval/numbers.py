@@ -1,0 +1,163 @@
+"""The number set: numbers of 2-8 MNIST test digits, separated or touching, read whole.
+
+For each set (separated digits, touching digits) and style (photo JPEG, canvas PNG):
+
+- whole-number accuracy: the text read equals the number written (the measure that
+  counts);
+- per-digit accuracy: 1 - (edit distance between read and true text) / (true digits),
+  over the whole set (a missed, extra or wrong digit each costs one);
+- count accuracy: the number of digits found is right;
+- how often the reading is flagged low-confidence, and the whole-number accuracy of the
+  readings that are not.
+
+Each image is read from its file with `digits.read.read_number`, the code behind
+``python -m digits read``. Writes ``reports/numbers.json`` and draws examples with their
+boxes to ``reports/figures/numbers.png``.
+
+    python -m digits.eval numbers [--model FILE] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from digits.eval.report import markdown_table, percent
+from digits.paths import FIGURES_DIR, shown_path
+
+NAME = "numbers"
+SET = "numbers"
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance between two strings."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def score(rows: list[dict]) -> dict:
+    """Accuracy figures of a list of {text, read, low_confidence} rows."""
+    digits = sum(len(r["text"]) for r in rows)
+    errors = sum(edit_distance(r["read"], r["text"]) for r in rows)
+    confident = [r for r in rows if not r["low_confidence"]]
+    return {
+        "numbers": len(rows),
+        "digits": digits,
+        "whole_number_accuracy": round(np.mean([r["read"] == r["text"] for r in rows]), 4),
+        "digit_accuracy": round(max(0.0, 1 - errors / digits), 4),
+        "count_accuracy": round(np.mean([len(r["read"]) == len(r["text"]) for r in rows]), 4),
+        "low_confidence_rate": round(1 - len(confident) / len(rows), 4),
+        "confident_whole_number_accuracy": round(
+            float(np.mean([r["read"] == r["text"] for r in confident])) if confident else 0.0, 4
+        ),
+    }
+
+
+def figure(data: Path, rows: list[dict], predictor, out: Path) -> None:
+    """Examples of both sets with the boxes and digits read (green: whole number right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from digits.image import load_image
+    from digits.read import read_number
+    from digits.training.plots import save_figure
+
+    picks = []
+    for name in ("separated", "touching"):
+        of_set = [r for r in rows if r["set"] == name]
+        picks += of_set[:4] + [r for r in of_set[4:] if r["read"] != r["text"]][:1]
+    fig, axes = plt.subplots(len(picks) // 2, 2, figsize=(12, 1.5 * len(picks) // 2))
+    for ax, row in zip(axes.T.ravel(), picks):
+        image = load_image(data / row["file"])
+        if image.ndim == 3 and image.shape[2] == 4:  # show a transparent canvas as ink on white
+            image = 255 - image[:, :, 3]
+        reading = read_number(data / row["file"], predictor)
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        ok = reading.text == row["text"]
+        for digit in reading.digits:
+            x, y, w, h = digit.box
+            colour = "tab:green" if ok else "tab:red"
+            ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=colour, linewidth=1.2))
+            ax.text(x, y - 2, digit.label, color=colour, fontsize=8, va="bottom")
+        ax.set_title(
+            f"{row['set']} ({row['style']}): {row['text']} read as {reading.text or '(none)'}",
+            fontsize=9,
+        )
+        ax.axis("off")
+    fig.tight_layout()
+    save_figure(fig, out, dpi=110, bbox_inches=None)
+    plt.close(fig)
+
+
+def evaluate(data: Path, rows: list[dict], predictor) -> list[float]:
+    """Read every image of the set into its row (``read``, ``low_confidence``); the times in ms."""
+    from digits.read import read_number
+
+    times = []
+    for row in rows:
+        start = time.perf_counter()
+        reading = read_number(data / row["file"], predictor)
+        times.append(1000 * (time.perf_counter() - start))
+        row["read"] = reading.text
+        row["low_confidence"] = reading.low_confidence
+    return times
+
+
+def _by_set(rows: list[dict]) -> dict:
+    report = {}
+    for name in ("separated", "touching"):
+        of_set = [r for r in rows if r["set"] == name]
+        entry = score(of_set)
+        entry["by_style"] = {
+            style: score([r for r in of_set if r["style"] == style])
+            for style in ("photo", "canvas")
+        }
+        report[name] = entry
+    return report
+
+
+def run(args: argparse.Namespace, data: Path, rows: list[dict]) -> dict:
+    """Read the set with `digits.read.read_number`; return the report, draw the figure."""
+    from digits.predict import Predictor
+
+    predictor = Predictor(args.model)
+    times = evaluate(data, rows, predictor)
+    figure(data, rows, predictor, FIGURES_DIR / "numbers.png")
+    print(f"median read time {np.median(times):.2f} ms per image (noisy, 2 shared cores)")
+    return {
+        "model": shown_path(predictor.model_path),
+        "figure": shown_path(FIGURES_DIR / "numbers.png"),
+        "median_read_ms": round(float(np.median(times)), 2),
+        "sets": _by_set(rows),
+    }
+
+
+def table(report: dict) -> str:
+    rows = [
+        {"set": name, "style": style, **s}
+        for name, entry in report["sets"].items()
+        for style, s in [("all", entry), *entry["by_style"].items()]
+    ]
+    return markdown_table(
+        [
+            ("set", lambda r: r["set"], False),
+            ("style", lambda r: r["style"], False),
+            ("numbers", lambda r: r["numbers"], True),
+            ("whole-number", lambda r: percent(r["whole_number_accuracy"], 2), True),
+            ("per-digit", lambda r: percent(r["digit_accuracy"], 2), True),
+            ("digit count", lambda r: percent(r["count_accuracy"], 2), True),
+            ("low-conf.", lambda r: percent(r["low_confidence_rate"], 2), True),
+        ],
+        rows,
+    )

@@ -1,0 +1,230 @@
+"""Turn any image of a handwritten digit into the model's MNIST-style 28x28x1 input.
+
+MNIST digits are white on black, size-normalised so the digit fits a 20x20 box (aspect
+ratio kept, anti-aliased) and placed in a 28x28 field so that their centre of mass is
+at the centre. Real photos and drawings are not like that, so `to_model_input` does:
+
+1. read the image (path, bytes, numpy array or PIL image; any size; grayscale, RGB,
+   RGBA); the dimensions are checked from the file header *before* decoding;
+2. composite transparent pixels on a background that contrasts with the opaque ink
+   (a black-on-transparent canvas PNG becomes black on white);
+3. make it grayscale and downscale larger images by a whole factor to at most
+   `WORK_SIDE` pixels;
+4. detect the polarity (light background -> invert, so the ink is bright);
+5. remove uneven lighting (subtract a smooth background estimate);
+6. blur + Otsu threshold, with a minimum contrast, and keep the ink's connected
+   components (tiny specks are ignored) -> bounding box of the digit;
+7. crop, normalise the stroke width into MNIST's range, resize the longer side to
+   20 px keeping the aspect ratio (anti-aliased), place in 28x28 by centre of mass;
+8. scale to [0, 1].
+
+Blank images or images without digit-like ink raise `NoDigitFound` (with a `reason`);
+unreadable, empty, non-image or oversized inputs raise `ImageError`.
+
+Numpy arrays are taken as grayscale ``(H, W)``/``(H, W, 1)``, **RGB** ``(H, W, 3)`` or
+**RGBA** ``(H, W, 4)`` (the PIL / matplotlib order, not OpenCV's BGR), of dtype uint8
+(0-255), uint16 (0-65535), bool, or float (in [0, 1]; values up to 255 are taken as 0-255).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from digits.image.decode import ImageInput, _to_array
+from digits.image.find import (
+    MIN_DIGIT_FRACTION,
+    MIN_SEPARABILITY,
+    REFINE_BELOW,
+    NoDigitFound,
+    _analyse,
+    _Found,
+    _ink_levels,
+    _refine,
+)
+from digits.image.normalise import _FIELD, _normalise_digit
+from digits.image.page import _find_sheet, _ink, _odd, _polarity, _to_gray, _tone, _tones
+
+__all__ = [
+    "WORK_SIDE",
+    "PreprocessResult",
+    "to_model_input",
+    "InkImage",
+    "ink_image",
+    "InkMask",
+    "ink_mask",
+    "crop_ink",
+]
+
+#: Larger images are downscaled (area interpolation, by a whole factor) to at most this
+#: longer side before analysis.
+WORK_SIDE = 512
+
+
+@dataclass(frozen=True, eq=False)
+class PreprocessResult:
+    """What `to_model_input` produced and what it did to get there.
+
+    Attributes:
+        image: the 28x28 float32 image in [0, 1] (white digit on black) the model sees.
+        bbox: ``(x, y, width, height)`` of the digit in the original image, in pixels.
+        inverted: True when the image had a light background and was inverted.
+        image_size: ``(width, height)`` of the original image.
+        stroke_width: the digit's stroke width relative to its longer side, as found
+            (MNIST is about 0.08-0.19; thinner or thicker strokes were normalised).
+        several_digits: True when the image holds other digit-like marks beside the one
+            answered for (the largest, most central one): a number, not a digit.
+    """
+
+    image: np.ndarray
+    bbox: tuple[int, int, int, int]
+    inverted: bool
+    image_size: tuple[int, int]
+    stroke_width: float
+    several_digits: bool = False
+
+    @property
+    def model_input(self) -> np.ndarray:
+        """The image as a batch of one, shape ``(1, 28, 28, 1)``, float32."""
+        return self.image.reshape(1, _FIELD, _FIELD, 1)
+
+
+def to_model_input(image: ImageInput) -> PreprocessResult:
+    """Turn an image of one handwritten digit into the model's MNIST-style input.
+
+    Args:
+        image: a file path (str or Path), encoded file bytes, a numpy array (gray, RGB
+            or RGBA, see the module docstring) or a PIL image. Any size up to
+            `MAX_PIXELS`; light or dark background; transparency allowed; a phone photo
+            of a sheet of paper (on a table, shaded, ruled or squared) works too.
+
+    Returns:
+        A `PreprocessResult`; ``result.model_input`` is the ``(1, 28, 28, 1)`` float32
+        array to feed to the model.
+
+    Raises:
+        ImageError: the input is missing, empty, not an image, damaged or too large.
+        NoDigitFound: the image is blank or has no digit-like ink (see ``.reason``).
+    """
+    array, order = _to_array(image, colour=True)
+    height, width = array.shape[:2]
+    factor = 1.0 / int(np.ceil(max(height, width) / WORK_SIDE))  # whole steps: fast, sharp
+    tones = _tones(array, order, factor)
+    sheet = _find_sheet(tones[0])
+    inverted = True if sheet is not None else _polarity(tones[0])
+    found = _analyse(_tone(tones, inverted), sheet, MIN_DIGIT_FRACTION)
+    scale, origin = factor, (0, 0)
+    x0, y0, x1, y1 = found.box
+    if factor < 1.0 and max(x1 - x0, y1 - y0) < REFINE_BELOW:
+        refined = _refine(array, order, inverted, found.box, factor)
+        if refined is not None:
+            found = _Found(refined[0].crop, refined[0].box, found.several or refined[0].several)
+            origin, scale = refined[1], refined[2]
+    field, ratio = _normalise_digit(found.crop)
+    x0, y0, x1, y1 = found.box
+    left = min(width - 1, origin[0] + int(np.floor(x0 / scale)))
+    top = min(height - 1, origin[1] + int(np.floor(y0 / scale)))
+    bbox = (
+        left,
+        top,
+        max(1, min(int(np.ceil((x1 - x0) / scale)), width - left)),
+        max(1, min(int(np.ceil((y1 - y0) / scale)), height - top)),
+    )
+    return PreprocessResult(
+        image=field,
+        bbox=bbox,
+        inverted=inverted,
+        image_size=(width, height),
+        stroke_width=round(ratio, 4),
+        several_digits=found.several,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class InkImage:
+    """An image's ink as `to_model_input` sees it (steps 1-5 of the module docstring).
+
+    Attributes:
+        ink: float32 (h, w) in [0, 1], bright ink on black, uneven lighting removed, at the
+            working resolution.
+        scale: working pixels per original pixel (1.0, or less for downscaled images).
+        inverted: True when the image had a light background and was inverted.
+        image_size: ``(width, height)`` of the original image.
+    """
+
+    ink: np.ndarray
+    scale: float
+    inverted: bool
+    image_size: tuple[int, int]
+
+
+def ink_image(image: ImageInput, max_side: int = WORK_SIDE) -> InkImage:
+    """Read an image (as `to_model_input` does) and return its ink, downscaled to at most
+    ``max_side`` pixels on the longer side.
+
+    Raises:
+        ImageError: the input is missing, empty, not an image, damaged or too large.
+    """
+    array, order = _to_array(image, colour=False)
+    gray = _to_gray(array, order)
+    height, width = gray.shape
+    factor = 1.0
+    if max(height, width) > max_side:
+        factor = max_side / max(height, width)
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    ink, inverted = _ink(gray)
+    return InkImage(ink=ink, scale=factor, inverted=inverted, image_size=(width, height))
+
+
+@dataclass(frozen=True, eq=False)
+class InkMask:
+    """Where the ink is (step 6 of the module docstring).
+
+    Attributes:
+        blurred: the lightly blurred ink (stroke intensities), float32.
+        mask: uint8 0/1, the ink pixels (Otsu threshold of a stronger blur).
+        sigma: the light blur's standard deviation in pixels.
+        low: ink level mapped to 0 by `crop_ink` (half the threshold).
+    """
+
+    blurred: np.ndarray
+    mask: np.ndarray
+    sigma: float
+    low: float
+
+
+def ink_mask(ink: np.ndarray, sigma: float | None = None) -> InkMask:
+    """Threshold an `InkImage`'s ink with the same blur, contrast and separability rules as
+    `to_model_input`. ``sigma`` is the light blur (default: the image's longer side / 300,
+    as for a single digit; the mask's blur is twice that).
+
+    Raises:
+        NoDigitFound: blank or noise-like ink.
+    """
+    h, w = ink.shape
+    sigma = max(0.5, max(h, w) / 300) if sigma is None else sigma
+    blurred, u8, peak, threshold, separability = _ink_levels(ink, sigma)
+    if separability < MIN_SEPARABILITY:
+        raise NoDigitFound(
+            "no digit found: no clear ink on a background (looks like noise or a photo; "
+            f"separability {separability:.2f} < {MIN_SEPARABILITY})"
+        )
+    mask = (u8 > threshold).astype(np.uint8)
+    return InkMask(blurred=blurred, mask=mask, sigma=sigma, low=0.5 * threshold * peak / 255.0)
+
+
+def crop_ink(ink: InkMask, selected: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The soft ink of one digit, as `to_model_input` crops it: ``selected`` (uint8 0/1, the
+    shape of ``box`` = ``(x0, y0, x1, y1)``) marks the digit's ink pixels; their anti-aliased
+    rim is kept, everything else in the box is dropped, and the strokes' cores are stretched
+    to 1. Returns float32 in [0, 1], for `normalise_digit`."""
+    x0, y0, x1, y1 = box
+    rim = _odd(2 * ink.sigma + 1)
+    grown = cv2.dilate(selected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (rim, rim)))
+    crop = ink.blurred[y0:y1, x0:x1] * grown
+    core = crop[selected > 0]
+    high = float(np.percentile(core, 90)) if core.size else float(crop.max(initial=0.0))
+    return np.clip((crop - ink.low) / max(high - ink.low, 1e-3), 0.0, 1.0).astype(np.float32)
