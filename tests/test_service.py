@@ -7,8 +7,6 @@ import json
 import os
 import random
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import free_port, live_server
 
 from digits.predict import Prediction, default_model_path
 from digits.runtime.modelfile import ModelInfo, file_sha256
@@ -27,50 +26,15 @@ MAX_BYTES = 2_000_000
 CLIENT_TIMEOUT_S = 2.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``python -m digits serve`` on a free loopback port, with small limits; its URL."""
     port = free_port()
     log = tmp_path_factory.mktemp("service") / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "digits",
-        "serve",
-        "--port",
-        str(port),
-        "--max-bytes",
-        str(MAX_BYTES),
-        "--client-timeout",
-        str(CLIENT_TIMEOUT_S),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the server did not start:\n{log.read_text()}")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    command = ["-m", "digits", "serve", "--port", str(port), "--max-bytes", str(MAX_BYTES)]
+    command += ["--client-timeout", str(CLIENT_TIMEOUT_S)]
+    with live_server(command, port, "/health", log) as (url, process):
+        yield url
     assert process.returncode is not None
 
 

@@ -34,7 +34,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("sets", nargs="+", metavar="SET", help=f"all, or {', '.join(SETS)}")
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N items")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="only the first N items of each kind"
+    )
     parser.add_argument("--out-dir", type=Path, default=None, help="default: reports/")
     for name in SETS:
         if hasattr(module := _module(name), "add_arguments"):
@@ -56,7 +58,21 @@ def load_set(module, limit: int | None) -> tuple[Path | None, list[dict] | None]
         return folder, None
     with open(folder / "labels.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return folder, rows[:limit]
+    return folder, _first_of_each_kind(rows, limit)
+
+
+def _first_of_each_kind(rows: list[dict], limit: int | None) -> list[dict]:
+    """The first ``limit`` rows of each kind (or set) of a set, so every kind is measured."""
+    if limit is None:
+        return rows
+    key = "kind" if rows and "kind" in rows[0] else "set"
+    taken: dict[str, int] = {}
+    kept = []
+    for row in rows:
+        taken[row.get(key)] = taken.get(row.get(key), 0) + 1
+        if taken[row.get(key)] <= limit:
+            kept.append(row)
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:

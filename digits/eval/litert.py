@@ -135,7 +135,7 @@ def run(args: argparse.Namespace, data: None, rows: None) -> dict:
         for path in sorted(MODELS_DIR.glob("digits_*.tflite"))
     ]
     rows += _extra_rows(keras_path, args.extra, x, y, reference, args.repeats)
-    import tensorflow as tf
+    from digits.runtime.backend import tf
 
     return {
         "test_images": len(y),

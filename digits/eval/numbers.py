@@ -133,11 +133,12 @@ def run(args: argparse.Namespace, data: Path, rows: list[dict]) -> dict:
 
     predictor = Predictor(args.model)
     times = evaluate(data, rows, predictor)
-    figure(data, rows, predictor, FIGURES_DIR / "numbers.png")
+    figure_path = (args.out_dir / "figures" if args.out_dir else FIGURES_DIR) / "numbers.png"
+    figure(data, rows, predictor, figure_path)
     print(f"median read time {np.median(times):.2f} ms per image (noisy, 2 shared cores)")
     return {
         "model": shown_path(predictor.model_path),
-        "figure": shown_path(FIGURES_DIR / "numbers.png"),
+        "figure": shown_path(figure_path),
         "median_read_ms": round(float(np.median(times)), 2),
         "sets": _by_set(rows),
     }

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from digits.eval import naive
-from digits.eval.report import markdown_table, percent
+from digits.eval.report import kind_rows, markdown_table, percent
 from digits.paths import shown_path
 
 NAME = "photos"
@@ -94,8 +94,6 @@ def run(args: argparse.Namespace, data: Path, rows: list[dict]) -> dict:
 
 
 def table(report: dict) -> str:
-    rows = [{"kind": k, **s} for k, s in report["kinds"].items()]
-    rows.append({"kind": "**overall**", **report["overall"]})
     return markdown_table(
         [
             ("kind", lambda r: r["kind"], False),
@@ -105,5 +103,5 @@ def table(report: dict) -> str:
             ("no digit", lambda r: r["no_digit_found"], True),
             ("wrong, not flagged", lambda r: percent(r["wrong_not_flagged_rate"]), True),
         ],
-        rows,
+        kind_rows(report),
     )

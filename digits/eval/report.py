@@ -13,7 +13,7 @@ from pathlib import Path
 from digits.paths import REPORTS_DIR, shown_path
 from digits.runtime.modelfile import atomic_write_json
 
-__all__ = ["Column", "command", "markdown_table", "percent", "save_report"]
+__all__ = ["Column", "command", "kind_rows", "markdown_table", "percent", "save_report"]
 
 #: A table column: its header, how to get the cell's text from a row, and right-alignment.
 Column = tuple[str, Callable[[dict], object], bool]
@@ -46,3 +46,9 @@ def markdown_table(columns: Sequence[Column], rows: Sequence[dict]) -> str:
     for row in rows:
         lines.append("| " + " | ".join(str(get(row)) for _, get, _ in columns) + " |")
     return "\n".join(lines)
+
+
+def kind_rows(report: dict) -> list[dict]:
+    """A report's ``kinds`` as table rows (``kind`` added), then its ``overall`` row."""
+    rows = [{"kind": kind, **stats} for kind, stats in report["kinds"].items()]
+    return [*rows, {"kind": "**overall**", **report["overall"]}]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from digits.eval import naive
-from digits.eval.report import markdown_table, percent
+from digits.eval.report import kind_rows, markdown_table, percent
 from digits.paths import MODEL_PATH, ROOT, shown_path
 
 NAME = "robustness"
@@ -47,7 +47,7 @@ def run_cli(model: Path, data: Path) -> dict[str, dict]:
 
 def naive_predictions(model_path: Path, paths: list[Path]) -> np.ndarray:
     """The spec's snippet end to end: `naive.naive_inputs`, the Keras model, argmax."""
-    import keras
+    from digits.runtime.backend import keras
 
     model = keras.models.load_model(model_path, compile=False)
     return model.predict(naive.naive_inputs(paths), batch_size=256, verbose=0).argmax(axis=1)
@@ -93,8 +93,6 @@ def run(args: argparse.Namespace, data: Path, rows: list[dict]) -> dict:
 
 
 def table(report: dict) -> str:
-    rows = [{"kind": k, **s} for k, s in report["kinds"].items()]
-    rows.append({"kind": "**overall**", **report["overall"]})
     return markdown_table(
         [
             ("kind", lambda r: r["kind"], False),
@@ -102,5 +100,5 @@ def table(report: dict) -> str:
             ("pipeline", lambda r: percent(r["accuracy_pipeline"]), True),
             ("naive snippet", lambda r: percent(r["accuracy_naive"]), True),
         ],
-        rows,
+        kind_rows(report),
     )
