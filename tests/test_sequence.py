@@ -257,3 +257,18 @@ def test_threshold_keeps_confident_mistakes_rare():
     threshold = choose_threshold(readings, wrong_rate=0.005)
     assert 0.95 < threshold <= 0.99
     assert choose_threshold([("1", "1", 0.6)] * 10) == 0.5
+
+
+def test_line_ink_crops_the_marks_of_a_photo(mnist):
+    from lab.reader_numbers import line_ink
+
+    _, (x_test, _) = mnist
+    paper = np.full((200, 400), 230, np.uint8)
+    for i, x in enumerate((60, 160, 260)):  # three test digits, 84 px high, dark on paper
+        digit = np.kron(x_test[i], np.ones((3, 3), np.uint8))
+        paper[50:134, x : x + 84] = np.minimum(paper[50:134, x : x + 84], 255 - digit)
+    crop, (x0, y0, scale) = line_ink(paper)
+    assert scale == 1.0
+    assert 60 <= x0 < 60 + 84 and 50 <= y0 < 134
+    assert 40 < crop.shape[0] <= 84 and 180 < crop.shape[1] < 340
+    assert crop.max() == pytest.approx(1.0) and crop.min() == 0.0
