@@ -1,0 +1,233 @@
+"""Synthetic number lines for the sequence reader (`digits.sequence`): MNIST digits side by
+side, apart, touching or overlapping, as `normalise_line` hands them to the model.
+
+Each line has 1-12 digits. Every digit gets its own size, slant (a shear) and baseline; the
+gap to its neighbour is drawn from ``gap`` times the two digits' mean ink width (negative:
+they overlap). Strokes stay as the MNIST writers drew them, so the detached bar of a 5 or
+stem of a 4 comes with the digits themselves. Optionally the pen changes (thicker, fainter),
+the whole line tilts, or the line goes through a photo and back: rendered dark on paper with
+lighting, noise and JPEG-like texture (`digits.synth.numbers.render`) and read back by the
+same ink steps as `digits read` (`digits.preprocess.ink_image`, `ink_mask`, `crop_ink`).
+
+- `training_batch`: one seeded batch ``(x, labels, label_length, frames)`` for CTC training
+  from MNIST *training* digits: batch ``i`` of seed ``s`` is always the same.
+- `eval_lines`: benchmark lines of one kind (`EVAL_KINDS`) from MNIST *test* digits.
+
+Labels follow the model's classes: digit d is class d + 1, 0 pads (and is the CTC blank).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from digits.sequence import FRAME_WIDTH, LINE_HEIGHT, normalise_line
+
+__all__ = [
+    "EVAL_KINDS",
+    "GAP_RANGE",
+    "MAX_DIGITS",
+    "LineSpec",
+    "detached_pool",
+    "eval_lines",
+    "make_line",
+    "training_batch",
+]
+
+#: Gaps between neighbours, as fractions of their mean ink width (negative: overlapping).
+GAP_RANGE = (-0.35, 0.60)
+MAX_DIGITS = 12
+#: The benchmark's kinds of lines and their gap ranges; ``detached`` lines are rich in the
+#: 4s and 5s whose strokes MNIST writers drew apart.
+EVAL_KINDS = {
+    "separated": (0.05, 0.60),
+    "touching": (-0.10, 0.0),
+    "overlapping": (-0.35, -0.10),
+    "detached": (0.05, 0.60),
+}
+_SIDE = 48  # each digit is drawn in a square this big before its columns are cropped
+_ROWS = 72  # the composing canvas' height
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """How lines vary (every range is drawn uniformly, per line or per digit)."""
+
+    gap: tuple[float, float] = GAP_RANGE
+    lengths: tuple[int, int] = (1, MAX_DIGITS)
+    scale: tuple[float, float] = (0.8, 1.15)  # per-digit size
+    shear: float = 0.3  # per-digit slant, x shift per row
+    baseline: float = 0.1  # per-digit vertical jitter, fraction of the 28 px field
+    tilt: float = 3.0  # whole-line rotation, degrees
+    pen: float = 0.3  # probability of a thicker or fainter pen
+    photo: float = 0.0  # probability of the photo round trip
+    blur: float = 0.3  # probability of a light blur and a lower ink level
+
+
+def _digit(digit: np.ndarray, rng: np.random.Generator, spec: LineSpec) -> np.ndarray:
+    """One MNIST digit scaled and sheared into a `_SIDE` square, cropped to its columns."""
+    s = rng.uniform(*spec.scale)
+    k = rng.uniform(-spec.shear, spec.shear)
+    c = _SIDE / 2
+    matrix = np.array([[s, -s * k, c - 14 * s + 14 * s * k], [0, s, c - 14 * s]], np.float32)
+    alpha = cv2.warpAffine(digit.astype(np.float32) / 255.0, matrix, (_SIDE, _SIDE))
+    cols = np.flatnonzero(alpha.max(axis=0) > 0.05)
+    if not len(cols):
+        return alpha[:, 20:28]
+    return alpha[:, cols[0] : cols[-1] + 1]
+
+
+def compose(
+    digits: list[np.ndarray], rng: np.random.Generator, spec: LineSpec, gap: tuple[float, float]
+) -> np.ndarray:
+    """Lay digits out left to right -> the line's ink alpha (float32, MNIST scale)."""
+    pieces = [_digit(d, rng, spec) for d in digits]
+    width = sum(p.shape[1] for p in pieces) + int(0.7 * _SIDE * len(pieces)) + 2 * _SIDE
+    canvas = np.zeros((_ROWS, width), np.float32)
+    x, right, previous = _SIDE // 2, 0, 0
+    for index, piece in enumerate(pieces):
+        w = piece.shape[1]
+        if index:
+            x = max(0, round(right + rng.uniform(*gap) * (previous + w) / 2))
+        y = int(round((_ROWS - _SIDE) / 2 + rng.uniform(-spec.baseline, spec.baseline) * 28))
+        region = canvas[y : y + _SIDE, x : x + w]
+        np.maximum(region, piece, out=region)
+        right, previous = max(right, x + w), w
+    canvas = canvas[:, : right + _SIDE // 2]
+    if spec.tilt:
+        h, w = canvas.shape
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-spec.tilt, spec.tilt), 1.0)
+        canvas = cv2.warpAffine(canvas, matrix, (w, h), flags=cv2.INTER_LINEAR)
+    return canvas
+
+
+def _pen(alpha: np.ndarray, rng: np.random.Generator, spec: LineSpec) -> np.ndarray:
+    draw = rng.random()
+    if draw < spec.pen / 2:
+        return cv2.dilate(alpha, np.ones((2, 2), np.uint8))
+    if draw < spec.pen:
+        return alpha ** rng.uniform(1.3, 2.2)
+    return alpha
+
+
+def _photo_round_trip(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The line photographed on paper and read back by `digits read`'s ink steps (the line
+    itself when those steps find no clear ink in the photo)."""
+    from digits.preprocess import NoDigitFound, crop_ink, ink_image, ink_mask
+    from digits.synth.numbers import render
+
+    factor = rng.uniform(1.2, 3.5)
+    big = cv2.resize(alpha, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    big = np.clip((big - 0.3) / 0.4, 0.0, 1.0)
+    image = render(big, rng, "photo")
+    ink = ink_image(image)
+    try:
+        found = ink_mask(ink.ink, sigma=max(0.5, min(ink.ink.shape) / 300))
+    except NoDigitFound:
+        return alpha
+    rows, cols = np.flatnonzero(found.mask.any(axis=1)), np.flatnonzero(found.mask.any(axis=0))
+    if not len(rows):
+        return alpha
+    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    selected = found.mask[box[1] : box[3], box[0] : box[2]]
+    crop = crop_ink(found, selected, box)
+    return crop if crop.max(initial=0.0) > 0.5 else alpha
+
+
+def _finish(image: np.ndarray, rng: np.random.Generator, spec: LineSpec) -> np.ndarray:
+    if rng.random() < spec.blur:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 0.8)) * rng.uniform(0.6, 1.0)
+    return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+def make_line(
+    images: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    spec: LineSpec = LineSpec(),
+    chosen: np.ndarray | None = None,
+    gap: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, str]:
+    """One line -> ``(image (LINE_HEIGHT, W) float32, text)``; ``chosen`` indexes ``images``
+    (default: 1-12 random ones), ``gap`` overrides ``spec.gap``."""
+    if chosen is None:
+        count = int(rng.integers(spec.lengths[0], spec.lengths[1] + 1))
+        chosen = rng.integers(0, len(images), size=count)
+    alpha = compose([images[i] for i in chosen], rng, spec, gap or spec.gap)
+    alpha = _pen(alpha, rng, spec)
+    if rng.random() < spec.photo:
+        alpha = _photo_round_trip(alpha, rng)
+    line = normalise_line(alpha).image
+    return _finish(line, rng, spec), "".join(str(int(labels[i])) for i in chosen)
+
+
+def pad_batch(lines: list[np.ndarray], texts: list[str]) -> tuple[np.ndarray, ...]:
+    """Lines and texts -> CTC arrays: ``x (N, LINE_HEIGHT, W, 1)`` (zero-padded on the right
+    to the widest), ``labels (N, MAX_DIGITS)`` (digit + 1, 0 pads), ``label_length (N,)``,
+    ``frames (N,)`` (each line's own output length)."""
+    width = max(line.shape[1] for line in lines)
+    x = np.zeros((len(lines), LINE_HEIGHT, width, 1), np.float32)
+    y = np.zeros((len(lines), MAX_DIGITS), np.int32)
+    for i, (line, text) in enumerate(zip(lines, texts)):
+        x[i, :, : line.shape[1], 0] = line
+        y[i, : len(text)] = [int(ch) + 1 for ch in text]
+    label_length = np.array([len(t) for t in texts], np.int32)
+    frames = np.array([line.shape[1] // FRAME_WIDTH for line in lines], np.int32)
+    return x, y, label_length, frames
+
+
+def training_batch(
+    images: np.ndarray,
+    labels: np.ndarray,
+    index: int,
+    size: int,
+    seed: int,
+    spec: LineSpec = LineSpec(),
+) -> tuple[np.ndarray, ...]:
+    """Batch ``index`` of ``size`` lines (`pad_batch`'s arrays), the same for the same
+    ``(seed, index)`` whatever was drawn before."""
+    rng = np.random.default_rng([seed, index])
+    made = [make_line(images, labels, rng, spec) for _ in range(size)]
+    return pad_batch([m[0] for m in made], [m[1] for m in made])
+
+
+def detached_pool(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Indexes of the 4s and 5s drawn in two or more separate strokes: pieces of at least
+    3 px of ink above half intensity."""
+    pool = []
+    for i in np.flatnonzero(np.isin(labels, (4, 5))):
+        count, _, stats, _ = cv2.connectedComponentsWithStats(
+            (images[i] > 127).astype(np.uint8), connectivity=8
+        )
+        if (stats[1:, cv2.CC_STAT_AREA] >= 3).sum() >= 2:
+            pool.append(i)
+    return np.array(pool, np.int64)
+
+
+def eval_lines(
+    images: np.ndarray,
+    labels: np.ndarray,
+    kind: str,
+    count: int,
+    seed: int,
+    lengths: tuple[int, int] = (2, 8),
+) -> list[tuple[np.ndarray, str]]:
+    """``count`` benchmark lines of one `EVAL_KINDS` kind, ``(image, text)`` each; pass the
+    MNIST *test* digits. No pen, photo or blur changes: the ink as `normalise_line` gives it."""
+    if kind not in EVAL_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(EVAL_KINDS)}, not {kind!r}")
+    spec = LineSpec(pen=0.0, photo=0.0, blur=0.0)
+    rng = np.random.default_rng([seed, list(EVAL_KINDS).index(kind)])
+    pool = detached_pool(images, labels) if kind == "detached" else None
+    lines = []
+    for _ in range(count):
+        length = int(rng.integers(lengths[0], lengths[1] + 1))
+        chosen = rng.integers(0, len(images), size=length)
+        if pool is not None:
+            heavy = rng.random(length) < 0.5
+            heavy[rng.integers(length)] = True
+            chosen[heavy] = rng.choice(pool, size=int(heavy.sum()))
+        lines.append(make_line(images, labels, rng, spec, chosen, EVAL_KINDS[kind]))
+    return lines
