@@ -1,4 +1,4 @@
-"""Train the sequence reader (`digits.sequence`): a conv-only CTC model over number lines.
+"""Train the sequence reader (`digits.runtime.sequence`): a conv-only CTC model over number lines.
 
     python -m lab.reader lab/recipes/reader.json [--set KEY=VALUE ...]
 
@@ -10,7 +10,7 @@ set of lines from the validation split's digits scores the model every ``eval_ev
 2. the confidence threshold is chosen on the validation lines (`choose_threshold`);
 3. it is exported to LiteRT float32 (built-in ops only, any line width), checked with the
    LiteRT interpreter at two widths against Keras, and written with its sidecar;
-4. that file is scored through `digits.sequence.SequenceReader` on lines of MNIST *test*
+4. that file is scored through `digits.runtime.sequence.SequenceReader` on lines of MNIST *test*
    digits of each `EVAL_KINDS` kind, and timed on 6-digit lines;
 5. the report (recipe, learning curve, scores, command) goes to ``report``.
 
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import atomic_write_bytes, atomic_write_json, write_info
 from digits.paths import ROOT
-from digits.sequence import FRAME_WIDTH, INK_HEIGHT, LINE_HEIGHT, greedy_runs, softmax
+from digits.runtime.modelfile import atomic_write_bytes, atomic_write_json, write_info
+from digits.runtime.sequence import FRAME_WIDTH, INK_HEIGHT, LINE_HEIGHT, greedy_runs, softmax
 from digits.synth import lines
 
 NUM_CLASSES = 11  # the CTC blank and ten digits
@@ -95,7 +95,7 @@ def build_model(width: int = 24):
     first two halve height and width, the third the height only; a ``(4, 1)`` convolution
     folds the remaining rows into a frame, a ``(1, 5)`` one looks at neighbouring frames.
     """
-    from digits.backend import keras
+    from digits.runtime.backend import keras
 
     layers = keras.layers
 
@@ -118,7 +118,7 @@ def build_model(width: int = 24):
 
 def make_steps(model, learning_rate: float):
     """Compiled training and forward functions (any batch and width, no retracing)."""
-    from digits.backend import keras, tf
+    from digits.runtime.backend import keras, tf
 
     optimizer = keras.optimizers.Adam(learning_rate, clipnorm=5.0)
     line = tf.TensorSpec((None, LINE_HEIGHT, None, 1), tf.float32)
@@ -172,7 +172,7 @@ def texts_of(batch) -> list[str]:
 
 def val_readings(forward, batches: list) -> list[tuple[str, str, float]]:
     """``(truth, greedy reading, CTC confidence)`` of each validation line."""
-    from digits.sequence import ctc_probability
+    from digits.runtime.sequence import ctc_probability
 
     out = []
     for batch in batches:
@@ -231,8 +231,8 @@ def convert(model) -> bytes:
     import contextlib
     import io
 
-    from digits.backend import tf
-    from digits.quiet import held_stderr
+    from digits.runtime.backend import tf
+    from digits.runtime.quiet import held_stderr
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -313,8 +313,8 @@ def score_kind(reader, kind_lines: list) -> dict:
 
 def evaluate(path: str | Path, count: int, seed: int = 7) -> dict:
     """Score the LiteRT reader on ``count`` test-digit lines of each kind; time 6-digit lines."""
-    from digits.data import load_mnist
-    from digits.sequence import SequenceReader
+    from digits.runtime.sequence import SequenceReader
+    from digits.training.data import load_mnist
 
     _, (x_test, y_test) = load_mnist()
     reader = SequenceReader(path, num_threads=1)
@@ -341,9 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe, args.set)
-    from digits.backend import keras
-    from digits.data import load_mnist, split_validation
-    from digits.modelfile import save_keras_model
+    from digits.runtime.backend import keras
+    from digits.runtime.modelfile import save_keras_model
+    from digits.training.data import load_mnist, split_validation
 
     keras.utils.set_random_seed(recipe.seed)
     (x_full, y_full), _ = load_mnist()

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.modelfile import atomic_write_json
 from digits.paths import ROOT
+from digits.runtime.modelfile import atomic_write_json
 
 
 def line_ink(image, max_side: int = 1024) -> tuple[np.ndarray, tuple[int, int, float]]:
@@ -31,7 +31,7 @@ def line_ink(image, max_side: int = 1024) -> tuple[np.ndarray, tuple[int, int, f
     Raises:
         NoDigitFound: as `segment`; ImageError: as `ink_image`.
     """
-    from digits.preprocess import crop_ink, ink_image, ink_mask
+    from digits.image import crop_ink, ink_image, ink_mask
     from digits.read import segment
 
     ink = ink_image(image, max_side=max_side)
@@ -46,7 +46,7 @@ def line_ink(image, max_side: int = 1024) -> tuple[np.ndarray, tuple[int, int, f
 
 def read_with_reader(reader, path: Path) -> tuple[str, bool]:
     """``(text, low_confidence)`` of the reader on the file's line ('' when no ink)."""
-    from digits.preprocess import NoDigitFound
+    from digits.image import NoDigitFound
 
     try:
         crop, _ = line_ink(path)
@@ -80,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--report", type=Path, default=Path("build/reader/numbers.json"))
     args = parser.parse_args(argv)
-    from digits.data import load_mnist
     from digits.predict import Predictor
     from digits.read import read_number
-    from digits.sequence import SequenceReader
+    from digits.runtime.sequence import SequenceReader
     from digits.synth.numbers import make_set
+    from digits.training.data import load_mnist
 
     _, (x_test, y_test) = load_mnist()
     reader, predictor = SequenceReader(args.model, num_threads=1), Predictor()

@@ -1,4 +1,4 @@
-"""Tests of the sequence reader: CTC decoding and boxes (digits.sequence), the number-line
+"""Tests of the sequence reader: CTC decoding and boxes (digits.runtime.sequence), the number-line
 generator (digits.synth.lines), and the LiteRT export of the reader model (lab.reader)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digits.modelfile import ModelError
 from digits.paths import LITERT_PATH
-from digits.sequence import (
+from digits.runtime.modelfile import ModelError
+from digits.runtime.sequence import (
     FRAME_WIDTH,
     INK_HEIGHT,
     LINE_HEIGHT,
@@ -134,7 +134,7 @@ def test_normalise_line_scales_the_ink_and_pads_to_whole_frames():
 
 @pytest.fixture(scope="module")
 def mnist():
-    from digits.data import load_mnist
+    from digits.training.data import load_mnist
 
     return load_mnist()
 
@@ -225,7 +225,7 @@ def test_reading_a_line_imports_no_tensorflow(tiny_reader):
     _, path = tiny_reader
     code = (
         "import sys, numpy as np\n"
-        "from digits.sequence import SequenceReader\n"
+        "from digits.runtime.sequence import SequenceReader\n"
         f"r = SequenceReader({str(path)!r})\n"
         "line = np.zeros((40, 120), np.float32); line[5:35, 10:100] = 1\n"
         "r.read(line)\n"

@@ -1,4 +1,4 @@
-"""Synthetic number lines for the sequence reader (`digits.sequence`): MNIST digits side by
+"""Synthetic number lines for the sequence reader (`digits.runtime.sequence`): MNIST digits side by
 side, apart, touching or overlapping, as `normalise_line` hands them to the model.
 
 Each line has 1-12 digits. Every digit gets its own size, slant (a shear) and baseline; the
@@ -7,7 +7,7 @@ they overlap). Strokes stay as the MNIST writers drew them, so the detached bar 
 stem of a 4 comes with the digits themselves. Optionally the pen changes (thicker, fainter),
 the whole line tilts, or the line goes through a photo and back: rendered dark on paper with
 lighting, noise and JPEG-like texture (`digits.synth.numbers.render`) and read back by the
-same ink steps as `digits read` (`digits.preprocess.ink_image`, `ink_mask`, `crop_ink`).
+same ink steps as `digits read` (`digits.image.ink_image`, `ink_mask`, `crop_ink`).
 
 - `training_batch`: one seeded batch ``(x, labels, label_length, frames)`` for CTC training
   from MNIST *training* digits: batch ``i`` of seed ``s`` is always the same.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digits.sequence import FRAME_WIDTH, LINE_HEIGHT, normalise_line
+from digits.runtime.sequence import FRAME_WIDTH, LINE_HEIGHT, normalise_line
 
 __all__ = [
     "EVAL_KINDS",
@@ -115,7 +115,7 @@ def _pen(alpha: np.ndarray, rng: np.random.Generator, spec: LineSpec) -> np.ndar
 def _photo_round_trip(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The line photographed on paper and read back by `digits read`'s ink steps (the line
     itself when those steps find no clear ink in the photo)."""
-    from digits.preprocess import NoDigitFound, crop_ink, ink_image, ink_mask
+    from digits.image import NoDigitFound, crop_ink, ink_image, ink_mask
     from digits.synth.numbers import render
 
     factor = rng.uniform(1.2, 3.5)

@@ -33,9 +33,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits.modelfile import ModelError, read_info
 from digits.paths import MODELS_DIR
-from digits.quiet import held_stderr
+from digits.runtime.modelfile import ModelError, read_info
+from digits.runtime.quiet import held_stderr
 
 __all__ = [
     "BLANK",
