@@ -36,7 +36,7 @@ def make_photo(path: Path, seed: int = 6) -> str:
     _, (x_test, y_test) = load_mnist()
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(x_test), size=6, replace=False)
-    alpha = compose([x_test[i] for i in chosen], rng, touching=False)
+    alpha = compose([x_test[i] for i in chosen], rng, spacing="separated")
     scale = min(740 / alpha.shape[1], 160 / alpha.shape[0])
     alpha = cv2.resize(alpha, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     canvas = np.zeros((200, 800), np.float32)
@@ -111,6 +111,7 @@ def _steps(photo: Path, predictor, repeats: int) -> dict:
     """Time the reader's steps separately (same calls as `read_number`)."""
     import digits.read as read
     from digits.image import ink_image, ink_mask
+    from digits.image import marks as ink_marks
 
     times: dict[str, list[float]] = {
         "decode + ink": [],
@@ -123,11 +124,11 @@ def _steps(photo: Path, predictor, repeats: int) -> dict:
         ink = ink_image(photo, max_side=read.READ_SIDE)
         t1 = time.perf_counter()
         found = ink_mask(ink.ink, sigma=max(0.5, min(ink.ink.shape) / 300))
-        marks, labels, height = read.segment(found)
-        options = [read._options(labels, mark, height) for mark in marks]
+        marks, labels, height = ink_marks.segment(found)
+        options = [ink_marks.cut_options(labels, mark, height) for mark in marks]
         t2 = time.perf_counter()
         pieces = [piece for choices in options for _, _, piece in choices]
-        inputs = np.stack([read._normalised(found, labels, piece) for piece in pieces])
+        inputs = np.stack([ink_marks.normalised(found, labels, piece) for piece in pieces])
         t3 = time.perf_counter()
         predictor.predict_inputs(inputs)
         t4 = time.perf_counter()

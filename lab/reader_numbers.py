@@ -25,14 +25,14 @@ from digits.runtime.modelfile import atomic_write_json
 
 
 def line_ink(image, max_side: int = 1024) -> tuple[np.ndarray, tuple[int, int, float]]:
-    """The soft ink of the marks `digits.read.segment` keeps, cropped to them -> ``(ink,
+    """The soft ink of the marks `digits.image.marks.segment` keeps, cropped to them -> ``(ink,
     (x0, y0, scale))``: ink pixel (x, y) is original pixel ((x + x0) / scale, (y + y0) / scale).
 
     Raises:
         NoDigitFound: as `segment`; ImageError: as `ink_image`.
     """
     from digits.image import crop_ink, ink_image, ink_mask
-    from digits.read import segment
+    from digits.image.marks import segment
 
     ink = ink_image(image, max_side=max_side)
     found = ink_mask(ink.ink, sigma=max(0.5, min(ink.ink.shape) / 300))

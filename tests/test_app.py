@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from servers import free_port, live_server
 
@@ -147,6 +148,35 @@ def test_number_mode(page):
         "document.querySelector('.number-answer')?.innerText.trim() === '17'", timeout=WAIT_MS
     )
     page.get_by_text("7: ", exact=False).first.wait_for()  # each digit's confidence
+    settle(page)
+
+
+def _ellipse(cx, cy, rx, ry, start, end, n=40) -> list[tuple[float, float]]:
+    angles = np.radians(np.linspace(start, end, n))
+    return [(cx + rx * np.sin(a), cy - ry * np.cos(a)) for a in angles]
+
+
+#: "2026" in two pen strokes whose digits touch: a 2 whose base runs into the 0 (drawn on
+#: without lifting the pen), and a 2 whose base runs into the 6.
+JOINED_2026 = [
+    [(25, 60), (45, 32), (75, 28), (98, 45), (98, 75), (40, 170), (130, 172)]
+    + _ellipse(165, 102, 38, 70, 200, 560)[1:],
+    [(225, 60), (245, 32), (275, 28), (298, 45), (298, 75), (240, 170), (335, 172)]
+    + [(440, 30), (400, 45), (368, 85), (352, 130), (360, 168), (392, 182), (425, 170)]
+    + [(437, 138), (418, 110), (384, 106), (360, 128)],
+]
+
+
+def test_number_mode_reads_touching_digits(page):
+    page.get_by_text("Number", exact=True).click()
+    page.wait_for_selector("canvas.upper-canvas")
+    page.wait_for_timeout(500)
+    for points in JOINED_2026:
+        stroke(page, points, steps=4)
+        page.wait_for_selector(".number-answer")
+    page.wait_for_function(
+        "document.querySelector('.number-answer')?.innerText.trim() === '2026'", timeout=WAIT_MS
+    )
     settle(page)
 
 

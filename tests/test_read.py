@@ -8,12 +8,15 @@ being perfect, and by the text where the digits are clear).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import warnings
 
 import cv2
 import numpy as np
 import pytest
 
+from digits import read
 from digits.apps import cli
 from digits.predict import Predictor, default_model_path
 from digits.read import NumberReading, read_number
@@ -181,7 +184,8 @@ def test_cli_read_json(capsys, number_files):
     a, b, c, d = records
     assert a["text"] == "12" and b["text"] == "456"
     for record in (a, b):
-        assert set(record) == {"path", "text", "digits", "low_confidence"}
+        assert set(record) == {"path", "text", "digits", "low_confidence", "method"}
+        assert record["method"] == "sequence"  # the default for digit models
         assert len(record["digits"]) == len(record["text"])
         for digit, char in zip(record["digits"], record["text"]):
             assert set(digit) == {"digit", "label", "confidence", "box"}
@@ -205,3 +209,48 @@ def test_cli_read_exit_codes_and_table(capsys, number_files, tmp_path):
     assert cli.main(["read", "--model", str(bad), str(number_files / "a.png")]) == 2
     assert "error" in capsys.readouterr().err
     assert cli.main(["read"]) == 2  # no paths: usage error
+
+
+def test_two_lines_are_read_one_after_the_other(clear_digits, shipped):
+    top = page([ink_of(clear_digits[d], 70) for d in (1, 2)], [30])
+    bottom = page([ink_of(clear_digits[d], 70) for d in (3, 4, 5)], [30, 30])
+    width = max(top.shape[1], bottom.shape[1])
+    sheet = np.full((top.shape[0] + bottom.shape[0], width), 255, np.uint8)
+    sheet[: top.shape[0], : top.shape[1]] = top
+    sheet[top.shape[0] :, : bottom.shape[1]] = bottom
+    reading = read_number(sheet, shipped)
+    assert reading.text == "12 345" and reading.lines == ("12", "345")
+    assert reading.to_dict()["lines"] == ["12", "345"]
+    assert [d.box[1] < top.shape[0] for d in reading.digits] == [True] * 2 + [False] * 3
+
+
+def test_both_methods_read_separated_digits(clear_digits, shipped):
+    image = page([ink_of(clear_digits[d], 70) for d in (9, 0, 6)], [30, 30])
+    for method in ("sequence", "segment"):
+        reading = read_number(image, shipped, method=method)
+        assert reading.text == "906" and reading.method == method
+
+
+class _SymbolModel:
+    class_names = ("minus", "plus", "times")
+    low_confidence = 0.9
+
+
+def test_methods_are_checked(shipped):
+    image = np.zeros((50, 50), np.uint8)
+    with pytest.raises(ValueError, match="method must be one of auto, sequence, segment"):
+        read_number(image, shipped, method="ctc")
+    with pytest.raises(ValueError, match="a model of other symbols reads with"):
+        read_number(image, _SymbolModel(), method="sequence")
+    assert read.choose_reader("auto", _SymbolModel(), None) is None  # symbols: the segmenter
+
+
+def test_reading_a_number_never_imports_tensorflow(number_files):
+    code = (
+        "import sys; from digits.read import read_number; "
+        f"r = read_number({str(number_files / 'b.jpg')!r}); "
+        "assert r.method == 'sequence', r; "
+        "assert not any(m.split('.')[0] in {'tensorflow', 'keras'} for m in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

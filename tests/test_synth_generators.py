@@ -25,7 +25,7 @@ def number_set(tmp_path_factory, mnist):
 
 def test_number_set_files_and_labels(number_set):
     out, rows = number_set
-    assert len(rows) == 12
+    assert len(rows) == 24  # 6 numbers in each of 4 sets
     with open(out / "labels.csv", newline="") as handle:
         assert list(csv.DictReader(handle)) == rows
     for row in rows:
@@ -54,6 +54,16 @@ def test_touching_set_touches_and_separated_set_does_not(number_set):
     # separated digits are at least one blob each; touching ones merge into fewer blobs
     assert all(_ink_blobs(out / r["file"]) >= len(r["text"]) for r in separated)
     assert sum(_ink_blobs(out / r["file"]) < len(r["text"]) for r in touching) >= 5
+
+
+def test_overlapping_digits_merge_and_detached_ones_break_apart(number_set, mnist):
+    out, rows = number_set
+    overlapping = [r for r in rows if r["set"] == "overlapping"]
+    detached = [r for r in rows if r["set"] == "detached"]
+    assert sum(_ink_blobs(out / r["file"]) < len(r["text"]) for r in overlapping) >= 5
+    # a 4 or a 5 in pieces: more blobs than digits, and every number holds a 4 or a 5
+    assert all(set(r["text"]) & {"4", "5"} for r in detached)
+    assert sum(_ink_blobs(out / r["file"]) > len(r["text"]) for r in detached) >= 3
 
 
 def test_scores():

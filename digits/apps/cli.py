@@ -2,7 +2,7 @@
 
     python -m digits predict PATH... [--model FILE] [--json] [--top-k K] [--threshold P]
                              [--save-inputs DIR]
-    python -m digits read PATH... [--model FILE] [--json]
+    python -m digits read PATH... [--model FILE] [--json] [--method auto|sequence|segment]
     python -m digits train --data DIR [--epochs N] [--out FILE]
     python -m digits export [--model FILE] [--quantize none|float16|dynamic|int8] [--out FILE]
     python -m digits serve [--host 127.0.0.1] [--port 8000] [--model FILE]
@@ -248,6 +248,14 @@ def _add_read(commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_inputs(read)
+    read.add_argument(
+        "--method",
+        choices=["auto", "sequence", "segment"],
+        default="auto",
+        help="sequence: the CTC line reader (touching digits, lifted strokes); segment: cut "
+        "the ink into digits and classify each (models of your own symbols); auto (default): "
+        "sequence for digit models",
+    )
     read.set_defaults(run=_run_read)
 
 
@@ -272,7 +280,8 @@ def _run_read(args: argparse.Namespace) -> int:
     from digits.read import read_number
 
     predictor = load_predictor(args.model)
-    if predictor is None:
+    reader = _load_reader(args.method, predictor) if predictor is not None else False
+    if reader is False:
         return 2
     inputs = find_images(args.paths)
     width = max([len("path")] + [len(printable(p)) for p, _ in inputs])
@@ -282,7 +291,8 @@ def _run_read(args: argparse.Namespace) -> int:
     for path, error in inputs:
         if error is None:
             try:
-                record = {"path": path, **read_number(path, predictor).to_dict()}
+                reading = read_number(path, predictor, args.method, reader)
+                record = {"path": path, **reading.to_dict()}
             except ImageError as unreadable:
                 error = str(unreadable)
         if error is not None:
@@ -291,6 +301,19 @@ def _run_read(args: argparse.Namespace) -> int:
             failed = True
         print(json.dumps(record) if args.json else _read_row(record, width), flush=True)
     return 1 if failed else 0
+
+
+def _load_reader(method: str, predictor):
+    """The sequence reader for ``method`` (None: the segmenter); False after printing why
+    it cannot be used."""
+    from digits.read import choose_reader
+    from digits.runtime.modelfile import ModelError
+
+    try:
+        return choose_reader(method, predictor, None)
+    except (ValueError, ModelError) as error:
+        print(f"digits: error: {error}", file=sys.stderr)
+        return False
 
 
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).

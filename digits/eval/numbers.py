@@ -30,6 +30,8 @@ from digits.paths import FIGURES_DIR, shown_path
 
 NAME = "numbers"
 SET = "numbers"
+#: Both ways `digits.read.read_number` can read a line, side by side.
+METHODS = ("sequence", "segment")
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -55,6 +57,9 @@ def score(rows: list[dict]) -> dict:
         "digit_accuracy": round(max(0.0, 1 - errors / digits), 4),
         "count_accuracy": round(np.mean([len(r["read"]) == len(r["text"]) for r in rows]), 4),
         "low_confidence_rate": round(1 - len(confident) / len(rows), 4),
+        "confidently_wrong_rate": round(
+            float(np.mean([r["read"] != r["text"] and not r["low_confidence"] for r in rows])), 4
+        ),
         "confident_whole_number_accuracy": round(
             float(np.mean([r["read"] == r["text"] for r in confident])) if confident else 0.0, 4
         ),
@@ -62,7 +67,7 @@ def score(rows: list[dict]) -> dict:
 
 
 def figure(data: Path, rows: list[dict], predictor, out: Path) -> None:
-    """Examples of both sets with the boxes and digits read (green: whole number right)."""
+    """Examples of every set with the boxes and digits read (green: whole number right)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,9 +79,10 @@ def figure(data: Path, rows: list[dict], predictor, out: Path) -> None:
     from digits.training.plots import save_figure
 
     picks = []
-    for name in ("separated", "touching"):
+    for name in dict.fromkeys(r["set"] for r in rows):
         of_set = [r for r in rows if r["set"] == name]
-        picks += of_set[:4] + [r for r in of_set[4:] if r["read"] != r["text"]][:1]
+        wrong = [r for r in of_set[3:] if r["read"] != r["text"]]
+        picks += of_set[:3] + (wrong[:1] or of_set[3:4])
     fig, axes = plt.subplots(len(picks) // 2, 2, figsize=(12, 1.5 * len(picks) // 2))
     for ax, row in zip(axes.T.ravel(), picks):
         image = load_image(data / row["file"])
@@ -100,65 +106,70 @@ def figure(data: Path, rows: list[dict], predictor, out: Path) -> None:
     plt.close(fig)
 
 
-def evaluate(data: Path, rows: list[dict], predictor) -> list[float]:
-    """Read every image of the set into its row (``read``, ``low_confidence``); the times in ms."""
+def evaluate(data: Path, rows: list[dict], predictor, method: str) -> list[dict]:
+    """Read every image of the set with ``method``; its rows with ``read``,
+    ``low_confidence`` and ``ms`` added."""
     from digits.read import read_number
 
-    times = []
+    read = []
     for row in rows:
         start = time.perf_counter()
-        reading = read_number(data / row["file"], predictor)
-        times.append(1000 * (time.perf_counter() - start))
-        row["read"] = reading.text
-        row["low_confidence"] = reading.low_confidence
-    return times
+        reading = read_number(data / row["file"], predictor, method=method)
+        ms = 1000 * (time.perf_counter() - start)
+        read.append({**row, "read": reading.text, "low_confidence": reading.low_confidence})
+        read[-1]["ms"] = ms
+    return read
 
 
 def _by_set(rows: list[dict]) -> dict:
     report = {}
-    for name in ("separated", "touching"):
+    for name in dict.fromkeys(r["set"] for r in rows):
         of_set = [r for r in rows if r["set"] == name]
         entry = score(of_set)
         entry["by_style"] = {
             style: score([r for r in of_set if r["style"] == style])
             for style in ("photo", "canvas")
         }
+        entry["median_read_ms"] = round(float(np.median([r["ms"] for r in of_set])), 2)
         report[name] = entry
     return report
 
 
 def run(args: argparse.Namespace, data: Path, rows: list[dict]) -> dict:
-    """Read the set with `digits.read.read_number`; return the report, draw the figure."""
+    """Read the set with both methods of `digits.read.read_number`; return the report and
+    draw the figure of the default method."""
     from digits.predict import Predictor
+    from digits.runtime.sequence import READER_PATH
 
     predictor = Predictor(args.model)
-    times = evaluate(data, rows, predictor)
+    methods = {method: evaluate(data, rows, predictor, method) for method in METHODS}
     figure_path = (args.out_dir / "figures" if args.out_dir else FIGURES_DIR) / "numbers.png"
-    figure(data, rows, predictor, figure_path)
-    print(f"median read time {np.median(times):.2f} ms per image (noisy, 2 shared cores)")
+    figure(data, methods["sequence"], predictor, figure_path)
     return {
         "model": shown_path(predictor.model_path),
+        "reader": shown_path(READER_PATH),
         "figure": shown_path(figure_path),
-        "median_read_ms": round(float(np.median(times)), 2),
-        "sets": _by_set(rows),
+        "methods": {method: _by_set(read) for method, read in methods.items()},
     }
 
 
 def table(report: dict) -> str:
     rows = [
-        {"set": name, "style": style, **s}
-        for name, entry in report["sets"].items()
-        for style, s in [("all", entry), *entry["by_style"].items()]
+        {"set": name, "method": method, **s}
+        for name in report["methods"]["sequence"]
+        for method, sets in report["methods"].items()
+        for s in [sets[name]]
     ]
     return markdown_table(
         [
             ("set", lambda r: r["set"], False),
-            ("style", lambda r: r["style"], False),
+            ("method", lambda r: r["method"], False),
             ("numbers", lambda r: r["numbers"], True),
             ("whole-number", lambda r: percent(r["whole_number_accuracy"], 2), True),
             ("per-digit", lambda r: percent(r["digit_accuracy"], 2), True),
-            ("digit count", lambda r: percent(r["count_accuracy"], 2), True),
+            ("confidently wrong", lambda r: percent(r["confidently_wrong_rate"], 2), True),
             ("low-conf.", lambda r: percent(r["low_confidence_rate"], 2), True),
+            ("median ms", lambda r: f"{r['median_read_ms']:.1f}", True),
         ],
         rows,
     )

@@ -192,6 +192,8 @@ class SequenceReading:
     digits: tuple[SequenceDigit, ...]
     confidence: float
     low_confidence: bool
+    #: Per-frame probabilities ``(T, 11)``, to score other texts with `ctc_probability`.
+    frames: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def decode(logits: np.ndarray, line: NormalisedLine, threshold: float = DEFAULT_THRESHOLD):
@@ -211,7 +213,7 @@ def decode(logits: np.ndarray, line: NormalisedLine, threshold: float = DEFAULT_
         )
     text = "".join(str(d.digit) for d in digits)
     low = not digits or confidence < threshold
-    return SequenceReading(text, tuple(digits), confidence, low)
+    return SequenceReading(text, tuple(digits), confidence, low, probs)
 
 
 def _edges(runs: list[tuple[int, int, int]], steps: int) -> list[float]:

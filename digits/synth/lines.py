@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from digits.runtime.sequence import FRAME_WIDTH, LINE_HEIGHT, normalise_line
+from digits.synth.numbers import detached_pool, render
 
 __all__ = [
     "EVAL_KINDS",
@@ -116,7 +117,6 @@ def _photo_round_trip(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray
     """The line photographed on paper and read back by `digits read`'s ink steps (the line
     itself when those steps find no clear ink in the photo)."""
     from digits.image import NoDigitFound, crop_ink, ink_image, ink_mask
-    from digits.synth.numbers import render
 
     factor = rng.uniform(1.2, 3.5)
     big = cv2.resize(alpha, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
@@ -191,19 +191,6 @@ def training_batch(
     rng = np.random.default_rng([seed, index])
     made = [make_line(images, labels, rng, spec) for _ in range(size)]
     return pad_batch([m[0] for m in made], [m[1] for m in made])
-
-
-def detached_pool(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Indexes of the 4s and 5s drawn in two or more separate strokes: pieces of at least
-    3 px of ink above half intensity."""
-    pool = []
-    for i in np.flatnonzero(np.isin(labels, (4, 5))):
-        count, _, stats, _ = cv2.connectedComponentsWithStats(
-            (images[i] > 127).astype(np.uint8), connectivity=8
-        )
-        if (stats[1:, cv2.CC_STAT_AREA] >= 3).sum() >= 2:
-            pool.append(i)
-    return np.array(pool, np.int64)
 
 
 def eval_lines(

@@ -4,10 +4,13 @@ them in.
 Each number gets a random digit height (24-110 px), per-digit size, baseline and slant
 jitter, a slight tilt of the whole line, and is rendered either as a dark-on-light photo
 (paper texture, uneven lighting, noise, JPEG) or as black ink on a transparent canvas
-(RGBA PNG). Two sets, same seed, different digits:
+(RGBA PNG). Four sets, same seed, different digits:
 
 - ``separated``: neighbours 0.12-0.6 digit heights apart, never touching;
-- ``touching``: every pair of neighbours touches or overlaps (up to 12% of the height).
+- ``touching``: every pair of neighbours touches or overlaps (up to 12% of the height);
+- ``overlapping``: every pair overlaps by 12-30% of the height;
+- ``detached``: separated, about half of the digits 4s and 5s that their writers drew in
+  separate strokes (a lifted bar or stem).
 
     python -m digits.synth numbers      # build/sets/numbers, checked against its manifest
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from digits.synth import samples
 
-SETS = ("separated", "touching")
+SETS = ("separated", "touching", "overlapping", "detached")
 STYLES = ("photo", "canvas")
 
 
@@ -51,8 +54,9 @@ def _touches(canvas: np.ndarray, alpha: np.ndarray, x: int, y: int) -> bool:
     return bool((region & near).any())
 
 
-def compose(digits: list[np.ndarray], rng: np.random.Generator, touching: bool) -> np.ndarray:
-    """Lay MNIST digits out on one line -> ink alpha (float32, 0 = no ink)."""
+def compose(digits: list[np.ndarray], rng: np.random.Generator, spacing: str) -> np.ndarray:
+    """Lay MNIST digits out on one line -> ink alpha (float32, 0 = no ink); ``spacing`` is
+    ``separated`` (or ``detached``), ``touching`` or ``overlapping``."""
     height = rng.uniform(24, 110)
     alphas = [_digit_alpha(d, height * rng.uniform(0.88, 1.12), rng.uniform(-6, 6)) for d in digits]
     width = int(sum(a.shape[1] for a in alphas) + len(alphas) * 0.7 * height + 2 * height)
@@ -63,8 +67,10 @@ def compose(digits: list[np.ndarray], rng: np.random.Generator, touching: bool) 
         h, w = alpha.shape
         y = int(np.clip(rows / 2 - h / 2 + rng.uniform(-0.08, 0.08) * height, 0, rows - h))
         if index:
-            if touching:
+            if spacing == "touching":
                 x = _slide_left(canvas, alpha, x, y, int(rng.uniform(0.0, 0.12) * height))
+            elif spacing == "overlapping":
+                x = _slide_left(canvas, alpha, x, y, int(rng.uniform(0.12, 0.3) * height))
             else:
                 x += int(rng.uniform(0.12, 0.6) * height)
                 while _touches(canvas, alpha, x, y):
@@ -121,14 +127,17 @@ def render(alpha: np.ndarray, rng: np.random.Generator, style: str) -> np.ndarra
 def make_set(
     out: Path, images: np.ndarray, labels: np.ndarray, count: int, seed: int
 ) -> list[dict]:
-    """Write both sets under ``out``; returns the rows of ``labels.csv``."""
+    """Write the four sets under ``out``; returns the rows of ``labels.csv``."""
     rows = []
+    pool = detached_pool(images, labels)
     for set_index, name in enumerate(SETS):
         rng = np.random.default_rng([seed, set_index])
         for number in range(count):
             length = int(rng.integers(2, 9))
             chosen = rng.choice(len(images), size=length, replace=False)
-            alpha = compose([images[i] for i in chosen], rng, touching=name == "touching")
+            if name == "detached":
+                chosen = _with_detached(chosen, pool, rng)
+            alpha = compose([images[i] for i in chosen], rng, spacing=name)
             style = STYLES[number % 2]
             image = render(alpha, rng, style)
             ext = ".jpg" if style == "photo" else ".png"
@@ -138,3 +147,25 @@ def make_set(
             rows.append({"set": name, "file": file, "text": text, "style": style})
     samples.save_labels(out / "labels.csv", rows)
     return rows
+
+
+def _with_detached(chosen: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``chosen`` with about half of its digits replaced by 4s and 5s drawn in pieces."""
+    swap = rng.random(len(chosen)) < 0.5
+    swap[rng.integers(len(chosen))] = True  # at least one
+    out = chosen.copy()
+    out[swap] = rng.choice(pool, size=int(swap.sum()))
+    return out
+
+
+def detached_pool(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Indexes of the 4s and 5s drawn in two or more separate strokes (pieces of at least
+    3 px of ink above half intensity): the bar of a 5 or the stem of a 4 lifted."""
+    pool = []
+    for i in np.flatnonzero(np.isin(labels, (4, 5))):
+        count, _, stats, _ = cv2.connectedComponentsWithStats(
+            (images[i] > 127).astype(np.uint8), connectivity=8
+        )
+        if (stats[1:, cv2.CC_STAT_AREA] >= 3).sum() >= 2:
+            pool.append(i)
+    return np.array(pool, np.int64)

@@ -63,10 +63,18 @@ def sets_dir() -> Path:
 
 
 def render_kinds(
-    out: Path, kinds: tuple[str, ...], per_kind: int, seed: int, draw: Draw
+    out: Path,
+    kinds: tuple[str, ...],
+    per_kind: int,
+    seed: int,
+    draw: Draw,
+    stop_after: int | None = None,
 ) -> list[dict]:
     """Draw ``per_kind`` MNIST **test** digits for each kind into ``out/KIND/LABEL_INDEX.ext``
-    and write ``out/labels.csv`` (path, kind, label, mnist_test_index); returns the rows."""
+    and write ``out/labels.csv`` (path, kind, label, mnist_test_index); returns the rows.
+
+    ``stop_after`` stops after that many images (a spot check: they are the same files as
+    the whole set's first ones)."""
     from digits.training.data import load_mnist
 
     (_, _), (x_test, y_test) = load_mnist()
@@ -75,6 +83,8 @@ def render_kinds(
     for kind in kinds:
         indices = np.sort(rng.choice(len(x_test), size=per_kind, replace=False))
         for index in indices:
+            if stop_after is not None and len(rows) >= stop_after:
+                return rows
             data, ext = draw(kind, x_test[index], rng)
             label = int(y_test[index])
             relative = f"{kind}/{label}_{index:05d}{ext}"
@@ -218,7 +228,7 @@ SETS = {
         SetSpec("robustness", 1, 7, _robustness),
         SetSpec("photos", 1, 15, _photos),
         SetSpec("nondigits", 1, 11, _nondigits),
-        SetSpec("numbers", 1, 16, _numbers),
+        SetSpec("numbers", 2, 16, _numbers),
         SetSpec("symbols", 1, 5, _symbols),
     )
 }
