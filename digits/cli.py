@@ -557,5 +557,11 @@ def _check_model_file(model: Path | None) -> None:
     read_info(path)
 
 
+def _add_batch(commands) -> None:
+    from digits.apps import batch
+
+    batch.add_parser(commands)
+
+
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).
-_COMMANDS = [_add_predict, _add_read, _add_train, _add_export, _add_serve]
+_COMMANDS = [_add_predict, _add_read, _add_batch, _add_train, _add_export, _add_serve]
