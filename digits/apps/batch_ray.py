@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -92,6 +93,8 @@ def _start(address: str | None) -> float:
     from ray.data import DataContext
 
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # failures still raise
+    # fewer chunks left than workers: harmless, the rest of the pool idles
+    warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
     context = DataContext.get_current()
     context.enable_progress_bars = False  # the driver shows its own
     context.print_on_execution_start = False
