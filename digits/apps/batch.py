@@ -170,7 +170,7 @@ def run(
 
 
 def _drain(chunks: Chunks, plan: Plan, store: Store, task: str, pending, progress) -> None:
-    """Write each chunk's rows as its part, after checking they are its inputs, in order."""
+    """Write each chunk's rows as its part, after checking they are its inputs."""
     from tqdm import tqdm
 
     from digits.apps.batch_work import rows_table, storable
@@ -255,9 +255,11 @@ def local_chunks(
                 if len(running) >= 2 * workers:
                     break
             if not running:
-                return
+                break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=running.get):
                 yield running.pop(future), future.result()
-    finally:
+    except BaseException:  # Ctrl-C or a failure: do not wait for the chunks in flight
         pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)  # idle workers: they exit at once
