@@ -170,3 +170,18 @@ def test_usage_errors(capsys, tmp_path, argv, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_read_batch_in_process_keeps_order_and_reports_bad_files(images, first_run):
+    """The per-batch function both engines run: one row per path, in order, bad files as
+    rows with an error, the known error of a path passed through without opening it."""
+    from digits.apps.batch_work import read_batch
+
+    folder, inputs = images
+    paths = [str(folder / "bad" / "empty.png"), inputs[5], str(folder / "nowhere.png")]
+    rows = read_batch(paths, "predict", errors=[None, None, "known: a folder without images"])
+    assert [row["path"] for row in rows] == paths
+    assert rows[0]["error"] and rows[0]["digit"] is None
+    assert rows[2]["error"] == "known: a folder without images"
+    expected = {r["path"]: r for r in read_rows(first_run[0])}[inputs[5]]
+    assert rows[1] == expected

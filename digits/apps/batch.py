@@ -28,21 +28,20 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from digits.apps.batch_work import TASKS, Chunks
+
 if TYPE_CHECKING:  # the parser is built on every `digits` command: no pyarrow until run
     from digits.apps.batch_store import Plan, Store
 
-__all__ = ["DEFAULT_CHUNK", "TASKS", "add_parser", "main", "run"]
+__all__ = ["DEFAULT_CHUNK", "add_parser", "main", "run"]
 
-TASKS = ("predict", "read")
 #: Inputs per part file, unless --chunk-size or the resumed run says otherwise.
 DEFAULT_CHUNK = 1000
-
-Chunks = Iterator[tuple[int, list[dict]]]
 
 
 def add_parser(commands) -> None:
@@ -70,7 +69,11 @@ def add_parser(commands) -> None:
         "--address", default=None, metavar="HOST:PORT", help="Ray cluster to join (ray engine)"
     )
     batch.add_argument(
-        "--workers", type=_positive, default=None, metavar="N", help="default: one per CPU core"
+        "--workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="worker processes (default: one per core here; Ray: the cluster's cores less one)",
     )
     batch.add_argument("--model", type=Path, default=None, metavar="FILE", help="model file")
     batch.add_argument(
@@ -153,14 +156,13 @@ def run(
     store = Store(out, plan, task, model_sha256, _version())
     store.open()
     pending = store.pending()
-    workers = workers or os.cpu_count() or 1
     timings = timings if timings is not None else {}
     if engine == "ray":
         from digits.apps.batch_ray import ray_chunks
 
         chunks = ray_chunks(plan, pending, task, model_path, workers, address, timings)
     else:
-        chunks = local_chunks(plan, pending, task, model_path, workers)
+        chunks = local_chunks(plan, pending, task, model_path, workers or os.cpu_count() or 1)
     _drain(chunks, plan, store, task, pending, progress)
     timings["seconds"] = time.perf_counter() - started
     summary = store.summary()

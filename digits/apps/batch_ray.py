@@ -33,9 +33,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from digits.apps.batch import Chunks
 from digits.apps.batch_store import BatchError, Plan
-from digits.apps.batch_work import BatchReader, pack_model, rows_table, storable, unpack_model
+from digits.apps.batch_work import (
+    BatchReader,
+    Chunks,
+    pack_model,
+    rows_table,
+    storable,
+    unpack_model,
+)
 
 __all__ = ["ray_chunks"]
 
@@ -106,11 +112,12 @@ def ray_chunks(
     pending: Sequence[int],
     task: str,
     model: Path,
-    workers: int,
+    workers: int | None,
     address: str | None,
     timings: dict,
 ) -> Chunks:
-    """``(chunk, rows)`` as the actor pool finishes each pending chunk (any order).
+    """``(chunk, rows)`` as the actor pool finishes each pending chunk (any order);
+    ``workers`` actors (default: the cluster's CPUs less one, at least one).
     ``timings["ray_start_s"]``: seconds to start or join Ray."""
     if not pending:
         return
@@ -120,6 +127,7 @@ def ray_chunks(
     started = time.perf_counter()
     cpus = _start(address)
     timings["ray_start_s"] = time.perf_counter() - started
+    workers = workers or max(1, int(cpus) - 1)
     try:
         dataset = ray.data.from_arrow(_blocks(plan, pending)).map_batches(
             _Reader,

@@ -14,41 +14,44 @@ per worker process: the engines parallelise over processes, not inside one image
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 import digits
-from digits.apps.batch import TASKS
 
-__all__ = ["BatchReader", "TASKS", "read_batch", "rows_table", "schema"]
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-_COMMON = [
-    ("confidence", pa.float64()),
-    ("low_confidence", pa.bool_()),
-    ("not_a_digit", pa.bool_()),
-    ("reason", pa.string()),
-    ("error", pa.string()),
-    ("model_sha256", pa.string()),
-    ("version", pa.string()),
-]
+__all__ = ["BatchReader", "Chunks", "TASKS", "read_batch", "rows_table", "schema"]
+
+TASKS = ("predict", "read")
+
+#: What an engine yields: ``(chunk number, its rows in input order)`` as chunks finish.
+Chunks = Iterator[tuple[int, list[dict]]]
 
 
 def schema(task: str) -> pa.Schema:
     """The columns of the output of ``task``: ``path``, the answer (``digit`` and ``label``
     and ``several_digits`` for predict, ``text`` for read), then the common columns."""
+    import pyarrow as pa  # here, not at import: the command line's parser imports TASKS
+
     if task == "predict":
         answer = [("digit", pa.int64()), ("label", pa.string()), ("several_digits", pa.bool_())]
     elif task == "read":
         answer = [("text", pa.string())]
     else:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
-    return pa.schema([("path", pa.string()), *answer, *_COMMON])
+    common = [("confidence", pa.float64()), ("low_confidence", pa.bool_())]
+    common += [(name, pa.bool_()) for name in ("not_a_digit",)]
+    common += [(name, pa.string()) for name in ("reason", "error", "model_sha256", "version")]
+    return pa.schema([("path", pa.string()), *answer, *common])
 
 
 def rows_table(rows: Sequence[dict], task: str) -> pa.Table:
     """``rows`` as a table of `schema` (``task``)."""
+    import pyarrow as pa
+
     columns = schema(task)
     return pa.Table.from_pylist([{k: row.get(k) for k in columns.names} for row in rows], columns)
 
