@@ -115,6 +115,13 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    except Exception as error:  # noqa: BLE001 - a lost worker, a full disk, a lost cluster
+        print(
+            f"digits: error: the run failed ({type(error).__name__}: {error}). The parts "
+            f"written are kept in {args.out}; rerun the same command to finish.",
+            file=sys.stderr,
+        )
+        return 1
     none = "no number" if args.task == "read" else "no digit"
     print(
         f"{summary['rows']:,} inputs: {summary['read']:,} read ({summary['low_confidence']:,} "
