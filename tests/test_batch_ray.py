@@ -94,6 +94,38 @@ def _stop(marker: str) -> None:
             time.sleep(0.2)
 
 
+def _agent_ports() -> list[str]:
+    """Ports for a node's agents, given rather than picked by them: else the raylet waits
+    for the agents to write their port files, and gives up when a busy machine starts
+    them slowly ("Timed out waiting for file .../metrics_agent_port...")."""
+    options = ["--dashboard-agent-grpc-port", "--metrics-export-port"]
+    options += ["--dashboard-agent-listen-port", "--runtime-env-agent-port"]
+    return [text for option in options for text in (option, str(_free_port()))]
+
+
+def _start_cluster(environ: dict, marker: str, attempts: int = 3) -> int:
+    """Start the head and the worker node; returns the head's port. On a busy machine a
+    node can miss Ray's fixed 30 s start-up wait: then stop what started and try again."""
+    ray = str(Path(sys.executable).parent / "ray")
+    common = ["--num-cpus", "2", "--node-ip-address", "127.0.0.1"]
+    common += ["--object-store-memory", str(200 * 2**20)]
+    for attempt in range(1, attempts + 1):
+        port = _free_port()
+        head = ["--head", "--port", str(port), "--include-dashboard=false", "--disable-usage-stats"]
+        for args in (head, ["--address", f"127.0.0.1:{port}"]):
+            started = subprocess.run(
+                [ray, "start", *args, *common, *_agent_ports()], env=environ,
+                capture_output=True, text=True, timeout=180,
+            )  # fmt: skip
+            if started.returncode != 0:
+                break
+        else:
+            return port
+        _stop(marker)
+        print(f"ray start failed (attempt {attempt}): {started.stderr[-1500:]}", file=sys.stderr)
+    raise AssertionError(f"the test cluster did not start: {started.stdout}{started.stderr}")
+
+
 @pytest.fixture(scope="module")
 def cluster(ray_installed):
     """``(address, environment)`` of a head node and a worker node, 2 CPUs each, on
@@ -104,20 +136,8 @@ def cluster(ray_installed):
         HOME=folder, RAY_TMPDIR=folder, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN=secrets.token_hex(32), DIGITS_RAY_TEST=folder,
     )  # fmt: skip
-    port = _free_port()
-    ray = str(Path(sys.executable).parent / "ray")
-    common = ["--num-cpus", "2", "--node-ip-address", "127.0.0.1"]
-    common += ["--object-store-memory", str(200 * 2**20)]
     try:
-        for args in (
-            ["--head", "--port", str(port), "--include-dashboard=false", "--disable-usage-stats"],
-            ["--address", f"127.0.0.1:{port}"],
-        ):
-            started = subprocess.run(
-                [ray, "start", *args, *common], env=environ, capture_output=True, text=True,
-                timeout=180,
-            )  # fmt: skip
-            assert started.returncode == 0, started.stdout + started.stderr
+        port = _start_cluster(environ, marker)
         yield f"127.0.0.1:{port}", environ
     finally:
         _stop(marker)
