@@ -4,6 +4,7 @@ the CLI's answers, resuming after a SIGKILL, refusing folders that hold somethin
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -96,6 +97,32 @@ def test_rerun_after_sigkill_of_the_driver(images, first_run, tmp_path):
     rows = check_exactly_once(read_rows(out), inputs)
     first = {row["path"]: row for row in read_rows(first_run[0])}
     assert rows == first
+
+
+def test_ctrl_c_then_rerun(images, first_run, tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it): exit 130 with a
+    message, no traceback; the rerun finishes with every input once."""
+    folder, inputs = images
+    out = tmp_path / "out"
+    args = [folder, "--out", out, "--workers", 2, "--chunk-size", 20]
+    process = subprocess.Popen(
+        batch_command(*args), env=env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("part-*.parquet"))) < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read().decode()
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr.decode()
+    assert b"interrupted" in stderr and b"Traceback" not in stderr
+    assert len(list(out.glob("part-*.parquet"))) < -(-len(inputs) // 20)
+    again = run_batch(*args)
+    assert again.returncode == 0, again.stderr
+    assert check_exactly_once(read_rows(out), inputs) == {
+        row["path"]: row for row in read_rows(first_run[0])
+    }
 
 
 def test_rerun_of_a_finished_batch_writes_nothing(images, first_run):
