@@ -84,6 +84,8 @@ benchmarks: setup  ## Time prediction latency and training speed (tables, plus r
 	$(BIN)/python benchmarks/load_service.py
 	$(BIN)/python benchmarks/hostile_batch.py
 	$(BIN)/python benchmarks/train_speed.py
+	$(BIN)/python -c "import ray" 2>/dev/null || $(BIN)/python -m pip install -r requirements-ray.txt  # the Ray engine, optional
+	$(BIN)/python benchmarks/batch_scale.py
 
 test: setup  ## Lint, check formatting, then run the test suite (includes short notebook runs)
 	$(BIN)/ruff check .

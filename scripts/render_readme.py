@@ -258,6 +258,34 @@ def experiments_table() -> list[str]:
     return table("report | seeds: validation → test accuracy | test, mean ± std | made by", rows)
 
 
+def batch_scale_table(r: dict) -> list[str]:
+    rows = []
+    for name, label in (("photos", "photos (640x480 JPEG)"), ("crops_28x28", "28x28 crops")):
+        bare = r[name]["bare"]
+        for run in r[name]["runs"]:
+            ray_start = f"{run['ray_start_s']:.1f}" if "ray_start_s" in run else "-"
+            cpu = run.get("worker_cpu_ms_per_image")
+            rows.append(
+                f"{label} | {run['engine']} | {run['workers']} | {run['images_per_s']:.0f} | "
+                f"{f'{1000 / cpu:.0f}' if cpu else '-'} | {run['start_up_s']:.1f} | {ray_start}"
+            )
+        rows.append(
+            f"{label} | bare loop, 1 process | 1 | {1000 / bare['ms_per_image']:.0f} | "
+            f"{1000 / bare['cpu_ms_per_image']:.0f} | - | -"
+        )
+    header = (
+        "images | engine | workers | images/s (steady) | images per worker CPU-second | "
+        "start-up s | ray.init s"
+    )
+    ratios = "; ".join(f"{k}: {v}" for k, v in r["ratios"].items())
+    return [
+        *table(header, rows),
+        "",
+        f"Made by `{r['command'].strip()}` on {r['cpu_count']} cores, load average "
+        f"{r['load_average']} (a shared machine). Ratios of steady rates: {ratios}.",
+    ]
+
+
 TABLES = {
     "models": ("README.md", lambda: models_table(load("metrics.json"))),
     "robustness": ("README.md", lambda: robustness_headline(load("robustness.json"))),
@@ -283,6 +311,7 @@ TABLES = {
     "nondigits": ("README.md", lambda: nondigits_headline(load("nondigits.json"))),
     "latency": ("docs/benchmarks.md", lambda: latency_tables(load("predict_latency.json"))),
     "nondigits_table": ("docs/reliability.md", lambda: nondigits_table(load("nondigits.json"))),
+    "batch_scale": ("docs/scale.md", lambda: batch_scale_table(load("batch_scale.json"))),
 }
 
 

@@ -3,6 +3,7 @@
     python -m digits predict PATH... [--model FILE] [--json] [--top-k K] [--threshold P]
                              [--save-inputs DIR]
     python -m digits read PATH... [--model FILE] [--json] [--method auto|sequence|segment]
+    python -m digits batch INPUT... --out DIR [--task predict|read] [--engine local|ray]
     python -m digits train --data DIR [--epochs N] [--out FILE]
     python -m digits export [--model FILE] [--quantize none|float16|dynamic|int8] [--out FILE]
     python -m digits serve [--host 127.0.0.1] [--port 8000] [--model FILE]
@@ -50,6 +51,7 @@ import os
 import sys
 from pathlib import Path
 
+from digits.apps.batch import add_parser as add_batch
 from digits.apps.commands import add_export, add_serve, add_train
 from digits.apps.options import (
     EXIT_BROKEN_PIPE,
@@ -317,4 +319,4 @@ def _load_reader(method: str, predictor):
 
 
 #: Each adds one subcommand (its parser, with ``set_defaults(run=handler)``).
-_COMMANDS = [_add_predict, _add_read, add_train, add_export, add_serve]
+_COMMANDS = [_add_predict, _add_read, add_batch, add_train, add_export, add_serve]

@@ -1,0 +1,216 @@
+"""Tests of ``digits batch --engine ray`` on a 2-node Ray cluster over loopback that the
+tests start (``ray start --head`` and ``ray start --address``) and stop: one row per
+input with the CLI's answers, and a rerun after a SIGKILL of the driver during which an
+actor process is killed, with no row lost or written twice.
+
+Ray is an optional extra: when it is not installed, the session installs
+requirements-ray.txt into the running environment with pip, and these tests are skipped
+only when that install fails (the reason is printed)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from batch_inputs import (
+    batch_command,
+    check_exactly_once,
+    check_same_answers,
+    cli_records,
+    env,
+    kill_when_parts,
+    make_images,
+    read_rows,
+    run_batch,
+)
+
+from digits.paths import ROOT
+
+CHUNK = 20
+
+
+@pytest.fixture(scope="session")
+def ray_installed():
+    """Import ray, installing requirements-ray.txt first when it is missing."""
+    try:
+        import ray  # noqa: F401
+
+        return
+    except ImportError:
+        pass
+    requirements = ROOT / "requirements-ray.txt"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-r",
+         str(requirements)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    importlib.invalidate_caches()
+    try:
+        import ray  # noqa: F401
+    except ImportError as error:
+        why = f"ray could not be installed ({error}): {done.stdout[-2000:]}{done.stderr[-2000:]}"
+        print(why, file=sys.stderr)
+        pytest.skip(why)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _marked(marker: str) -> list[int]:
+    """Processes whose environment holds ``marker``: those this cluster started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def _stop(marker: str) -> None:
+    """End every process of the cluster, by id: SIGTERM, then SIGKILL after 10 s."""
+    for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        for pid in _marked(marker):
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        deadline = time.monotonic() + wait_s
+        while _marked(marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+def _agent_ports() -> list[str]:
+    """Ports for a node's agents, given rather than picked by them: else the raylet waits
+    for the agents to write their port files, and gives up when a busy machine starts
+    them slowly ("Timed out waiting for file .../metrics_agent_port...")."""
+    options = ["--dashboard-agent-grpc-port", "--metrics-export-port"]
+    options += ["--dashboard-agent-listen-port", "--runtime-env-agent-port"]
+    return [text for option in options for text in (option, str(_free_port()))]
+
+
+def _start_cluster(environ: dict, marker: str, attempts: int = 3) -> int:
+    """Start the head and the worker node; returns the head's port. On a busy machine a
+    node can miss Ray's fixed 30 s start-up wait: then stop what started and try again."""
+    ray = str(Path(sys.executable).parent / "ray")
+    common = ["--num-cpus", "2", "--node-ip-address", "127.0.0.1"]
+    common += ["--object-store-memory", str(200 * 2**20)]
+    for attempt in range(1, attempts + 1):
+        port = _free_port()
+        head = ["--head", "--port", str(port), "--include-dashboard=false", "--disable-usage-stats"]
+        for args in (head, ["--address", f"127.0.0.1:{port}"]):
+            started = subprocess.run(
+                [ray, "start", *args, *common, *_agent_ports()], env=environ,
+                capture_output=True, text=True, timeout=180,
+            )  # fmt: skip
+            if started.returncode != 0:
+                break
+        else:
+            return port
+        _stop(marker)
+        print(f"ray start failed (attempt {attempt}): {started.stderr[-1500:]}", file=sys.stderr)
+    raise AssertionError(f"the test cluster did not start: {started.stdout}{started.stderr}")
+
+
+@pytest.fixture(scope="module")
+def cluster(ray_installed):
+    """``(address, environment)`` of a head node and a worker node, 2 CPUs each, on
+    127.0.0.1, with HOME and RAY_TMPDIR in a temporary folder; stopped at the end."""
+    folder = tempfile.mkdtemp(prefix="dray", dir="/tmp")  # short: Unix socket paths
+    marker = f"DIGITS_RAY_TEST={folder}"
+    environ = env(
+        HOME=folder, RAY_TMPDIR=folder, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token",
+        RAY_AUTH_TOKEN=secrets.token_hex(32), DIGITS_RAY_TEST=folder,
+    )  # fmt: skip
+    try:
+        port = _start_cluster(environ, marker)
+        yield f"127.0.0.1:{port}", environ
+    finally:
+        _stop(marker)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, mnist):
+    """600 inputs: 480 MNIST digits, 117 rendered pictures, 3 bad files."""
+    folder = tmp_path_factory.mktemp("ray_images")
+    return folder, make_images(folder, mnist, digits=480, rendered=117, seed=1)
+
+
+def _ray_args(images, cluster, out: Path) -> list:
+    return [images[0], "--out", out, "--engine", "ray", "--address", cluster[0], "--workers", 2,
+            "--chunk-size", CHUNK]  # fmt: skip
+
+
+def test_one_row_per_input_with_the_cli_answers(images, cluster, tmp_path):
+    _, inputs = images
+    out = tmp_path / "out"
+    done = run_batch(*_ray_args(images, cluster, out), environ=cluster[1], timeout=240)
+    assert done.returncode == 0, done.stderr
+    rows = check_exactly_once(read_rows(out), inputs)
+    assert f"{len(inputs):,} inputs" in done.stdout and "3 errors" in done.stdout
+    subset = inputs[::10] + [p for p in inputs if "/bad/" in p]
+    check_same_answers(rows, cli_records(sorted(set(subset))))
+
+
+def _popen(args, environ) -> subprocess.Popen:
+    return subprocess.Popen(
+        batch_command(*args), env=environ, cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _actors(marker: str) -> list[int]:
+    """The Ray Data actor processes (``ray::MapWorker(MapBatches(_Reader))``) of the cluster."""
+    found = []
+    for pid in _marked(marker):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"ray::MapWorker" in command and b"_Reader" in command:
+            found.append(pid)
+    return found
+
+
+def _parts(out: Path) -> int:
+    return len(list(out.glob("part-*.parquet")))
+
+
+def test_sigkill_of_the_driver_then_of_an_actor(images, cluster, tmp_path):
+    """The driver is killed after its first part; the rerun finishes although one of its
+    actors is killed mid-run: every input once, none missing."""
+    _, inputs = images
+    out = tmp_path / "out"
+    args = _ray_args(images, cluster, out)
+    chunks = -(-len(inputs) // CHUNK)
+    after_kill = kill_when_parts(_popen(args, cluster[1]), out, 1, chunks)
+    assert after_kill < chunks
+    rerun = _popen(args, cluster[1])
+    marker = f"DIGITS_RAY_TEST={cluster[1]['DIGITS_RAY_TEST']}"
+    deadline = time.monotonic() + 180
+    while rerun.poll() is None and time.monotonic() < deadline:
+        if _parts(out) > after_kill and _actors(marker):
+            break
+        time.sleep(0.01)
+    victims, parts_then = _actors(marker), _parts(out)
+    assert victims and rerun.poll() is None, "the rerun ended before an actor was seen"
+    os.kill(victims[0], signal.SIGKILL)
+    _, stderr = rerun.communicate(timeout=240)
+    assert rerun.returncode == 0, stderr.decode()
+    assert parts_then < chunks, "the actor was killed after the last part"
+    check_exactly_once(read_rows(out), inputs)
