@@ -5,10 +5,10 @@ the Ray engine with 2 workers, on the photo set and on plain 28x28 crops.
                                      [--engines local1 local2 ray2]
 
 The photos are `photo_paths` (the photo set, `python -m digits.synth photos`: 640x480 JPEG
-photos of MNIST test digits on
-paper), linked ``--photo-copies`` times under new names so that a run lasts long enough
-to time; the crops are MNIST test digits saved as 28x28 PNG (dark on light). All in a
-temporary folder. Each configuration runs `digits.apps.batch.run` into a new folder.
+photos of MNIST test digits on paper), linked ``--photo-copies`` times under new names so
+that a run lasts long enough to time; the crops are MNIST test digits saved as 28x28 PNG
+(dark on light). All in a temporary folder. Each configuration runs `digits.apps.batch.run`
+into a new folder.
 
 Each configuration runs twice: over the first two chunks per worker, then over all
 images. The steady rate, what a long batch runs at, is the difference of the two:
