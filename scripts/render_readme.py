@@ -249,8 +249,9 @@ def robustness_table(r: dict, control: dict) -> list[str]:
 
 
 def experiments_table() -> list[str]:
+    """One row per run of the shipped model's recipe (lab/reports/train_full*.json)."""
     rows = []
-    for path in sorted((ROOT / "lab" / "reports").glob("*.json")):
+    for path in sorted((ROOT / "lab" / "reports").glob("train_full*.json")):
         r = json.loads(path.read_text())
         seeds = " / ".join(f"{s['val_accuracy']:.2%} → {s['test_accuracy']:.2%}" for s in r["runs"])
         rows.append(f"`{path.name}` | {seeds} | {r['test_accuracy_mean']:.2%} ± "

@@ -58,10 +58,10 @@ def batch_command(*args) -> list[str]:
     return [sys.executable, "-m", "digits", "batch", *map(str, args)]
 
 
-def run_batch(*args, environ: dict | None = None, timeout: float = 300):
-    """Run ``digits batch ARGS`` to the end; returns the CompletedProcess."""
+def run_batch(*args, environ: dict | None = None, timeout: float = 300, prefix: list = ()):
+    """Run ``digits batch ARGS`` (after ``prefix``) to the end; returns the CompletedProcess."""
     return subprocess.run(
-        batch_command(*args),
+        [*prefix, *batch_command(*args)],
         capture_output=True,
         text=True,
         env=environ or env(),

@@ -26,8 +26,7 @@ from batch_inputs import (
 )
 
 import digits
-from digits import cli
-from digits.apps import batch
+from digits.apps import batch, cli
 from digits.paths import ROOT
 from digits.predict import default_model_path
 from digits.runtime.modelfile import file_sha256

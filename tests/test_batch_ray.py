@@ -103,7 +103,31 @@ def _agent_ports() -> list[str]:
     return [text for option in options for text in (option, str(_free_port()))]
 
 
-def _start_cluster(environ: dict, marker: str, attempts: int = 3) -> int:
+def _loopback_only() -> tuple[list[str], subprocess.Popen | None]:
+    """A private network namespace that holds only loopback, and the prefix that runs a
+    command in it. Ray's agents bind and call the host's own address when they can find
+    one, whatever ``--node-ip-address`` says; in here they find none and use 127.0.0.1,
+    so the test's traffic never leaves loopback. Where namespaces are not allowed, no
+    prefix (the nodes are still started on 127.0.0.1)."""
+    try:
+        holder = subprocess.Popen(
+            ["unshare", "--net", "--", "sh", "-c", "ip link set lo up && exec sleep 86400"]
+        )
+    except OSError:
+        return [], None
+    prefix = ["nsenter", f"--net=/proc/{holder.pid}/ns/net", "--"]
+    deadline = time.monotonic() + 10
+    while holder.poll() is None and time.monotonic() < deadline:
+        shown = subprocess.run([*prefix, "ip", "-o", "link", "show", "lo"], capture_output=True)
+        if b"UP" in shown.stdout.split(b"<", 1)[-1].split(b">", 1)[0]:
+            return prefix, holder
+        time.sleep(0.1)
+    holder.kill()
+    print("no private network namespace here: the cluster runs on 127.0.0.1", file=sys.stderr)
+    return [], None
+
+
+def _start_cluster(environ: dict, marker: str, prefix: list[str], attempts: int = 3) -> int:
     """Start the head and the worker node; returns the head's port. On a busy machine a
     node can miss Ray's fixed 30 s start-up wait: then stop what started and try again."""
     ray = str(Path(sys.executable).parent / "ray")
@@ -114,7 +138,7 @@ def _start_cluster(environ: dict, marker: str, attempts: int = 3) -> int:
         head = ["--head", "--port", str(port), "--include-dashboard=false", "--disable-usage-stats"]
         for args in (head, ["--address", f"127.0.0.1:{port}"]):
             started = subprocess.run(
-                [ray, "start", *args, *common, *_agent_ports()], env=environ,
+                [*prefix, ray, "start", *args, *common, *_agent_ports()], env=environ,
                 capture_output=True, text=True, timeout=180,
             )  # fmt: skip
             if started.returncode != 0:
@@ -128,19 +152,23 @@ def _start_cluster(environ: dict, marker: str, attempts: int = 3) -> int:
 
 @pytest.fixture(scope="module")
 def cluster(ray_installed):
-    """``(address, environment)`` of a head node and a worker node, 2 CPUs each, on
-    127.0.0.1, with HOME and RAY_TMPDIR in a temporary folder; stopped at the end."""
+    """``(address, environment, prefix)`` of a head node and a worker node, 2 CPUs each, on
+    127.0.0.1 in a private network namespace (commands run in it with ``prefix``), with
+    HOME and RAY_TMPDIR in a temporary folder; stopped at the end."""
     folder = tempfile.mkdtemp(prefix="dray", dir="/tmp")  # short: Unix socket paths
     marker = f"DIGITS_RAY_TEST={folder}"
     environ = env(
         HOME=folder, RAY_TMPDIR=folder, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN=secrets.token_hex(32), DIGITS_RAY_TEST=folder,
     )  # fmt: skip
+    prefix, holder = _loopback_only()
     try:
-        port = _start_cluster(environ, marker)
-        yield f"127.0.0.1:{port}", environ
+        port = _start_cluster(environ, marker, prefix)
+        yield f"127.0.0.1:{port}", environ, prefix
     finally:
         _stop(marker)
+        if holder is not None:
+            holder.kill()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -159,7 +187,8 @@ def _ray_args(images, cluster, out: Path) -> list:
 def test_one_row_per_input_with_the_cli_answers(images, cluster, tmp_path):
     _, inputs = images
     out = tmp_path / "out"
-    done = run_batch(*_ray_args(images, cluster, out), environ=cluster[1], timeout=240)
+    args = _ray_args(images, cluster, out)
+    done = run_batch(*args, environ=cluster[1], timeout=240, prefix=cluster[2])
     assert done.returncode == 0, done.stderr
     rows = check_exactly_once(read_rows(out), inputs)
     assert f"{len(inputs):,} inputs" in done.stdout and "3 errors" in done.stdout
@@ -167,9 +196,10 @@ def test_one_row_per_input_with_the_cli_answers(images, cluster, tmp_path):
     check_same_answers(rows, cli_records(sorted(set(subset))))
 
 
-def _popen(args, environ) -> subprocess.Popen:
+def _popen(args, cluster) -> subprocess.Popen:
+    _, environ, prefix = cluster
     return subprocess.Popen(
-        batch_command(*args), env=environ, cwd=ROOT, stdout=subprocess.DEVNULL,
+        [*prefix, *batch_command(*args)], env=environ, cwd=ROOT, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip
 
@@ -198,9 +228,9 @@ def test_sigkill_of_the_driver_then_of_an_actor(images, cluster, tmp_path):
     out = tmp_path / "out"
     args = _ray_args(images, cluster, out)
     chunks = -(-len(inputs) // CHUNK)
-    after_kill = kill_when_parts(_popen(args, cluster[1]), out, 1, chunks)
+    after_kill = kill_when_parts(_popen(args, cluster), out, 1, chunks)
     assert after_kill < chunks
-    rerun = _popen(args, cluster[1])
+    rerun = _popen(args, cluster)
     marker = f"DIGITS_RAY_TEST={cluster[1]['DIGITS_RAY_TEST']}"
     deadline = time.monotonic() + 180
     while rerun.poll() is None and time.monotonic() < deadline:
