@@ -30,6 +30,7 @@ __all__ = [
     "ChanceTest",
     "Plan",
     "augmented_dataset",
+    "passes_per_round",
     "chance_test",
     "plan_for",
     "symbol_threshold",
@@ -97,6 +98,14 @@ def augmented_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, c
         return tf.clip_by_value(x, 0.0, 1.0), y
 
     return dataset.map(pen).prefetch(tf.data.AUTOTUNE)
+
+
+def passes_per_round(plan: Plan, steps: int = 64) -> int:
+    """How many passes over the training images one Keras epoch makes: the largest divisor
+    of ``plan.epochs`` whose passes take at most ``steps`` optimizer steps (at least 1)."""
+    per_pass = plan.steps // plan.epochs
+    return max(k for k in range(1, plan.epochs + 1) if plan.epochs % k == 0 and (
+        k == 1 or k * per_pass <= steps))  # fmt: skip
 
 
 @dataclass(frozen=True)

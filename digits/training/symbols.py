@@ -22,7 +22,6 @@ keeps the best epoch on it. The model is saved atomically with its sidecar
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from digits.training.small_sets import (
     augmented_dataset,
     chance_test,
     epoch_bar,
+    passes_per_round,
     plan_for,
     symbol_threshold,
 )
@@ -238,24 +238,29 @@ def train(
 
 def _fit(symbols: SymbolSet, train_index, val_index, plan: Plan, seed: int, progress: bool):
     """Train with small-set augmentation; keep the last epoch's weights (the learning rate
-    decays to zero) with batch-norm statistics recomputed on the training images."""
+    decays to zero) with batch-norm statistics recomputed on the training images.
+
+    A small folder's epochs are run in rounds of several passes (`passes_per_round`), so
+    that Keras' fixed cost per epoch (validation, callbacks) does not dominate."""
     from digits.training.cnns import build_deeper_cnn
     from digits.training.train import fit, recompute_batch_norm
 
     classes = len(symbols.class_names)
     images, labels = symbols.images[train_index], symbols.labels[train_index]
+    passes = passes_per_round(plan)
+    dataset = augmented_dataset(images, labels, plan.batch_size, classes, seed).repeat(passes)
     model = build_deeper_cnn(num_classes=classes)
     result = fit(
         model,
-        (images, augmented_dataset(images, labels, plan.batch_size, classes, seed)),
+        (np.concatenate([images] * passes), dataset),  # its length sets the lr schedule's steps
         (symbols.images[val_index], symbols.labels[val_index]),
-        epochs=plan.epochs,
+        epochs=plan.epochs // passes,
         batch_size=plan.batch_size,
         keep="last",
         seed=seed,
-        steps_per_execution=min(8, math.ceil(len(images) / plan.batch_size)),
+        steps_per_execution=min(8, plan.steps // plan.epochs * passes),
         verbose=0,
-        callbacks=[epoch_bar(plan.epochs, progress)],
+        callbacks=[epoch_bar(plan.epochs // passes, progress)],
     )
     recompute_batch_norm(model, images)
     return model, float(result.seconds)
