@@ -17,7 +17,9 @@ output is a table; ``--json`` prints one JSON object per input per line (JSON Li
     {"path": ..., "digit": 3, "confidence": 0.99, "probabilities": [10 floats],
      "low_confidence": false, "several_digits": false}
 
-with ``"top_k": [{"digit": d, "probability": p}, ...]`` when ``--top-k`` is given.
+with ``"top_k": [{"digit": d, "probability": p}, ...]`` when ``--top-k`` is given. A model
+of own symbols (``digits train``) answers a ``label`` column and JSON key instead of ``digit``
+(``top_k`` entries ``{"label": name, "probability": p}``), without the not-a-digit check.
 ``low_confidence`` is true when the confidence is below ``--threshold`` (default: the
 model sidecar's, chosen on the validation split); ``several_digits`` is true when the
 image holds several digit-like marks (the answer is the largest, most central one).

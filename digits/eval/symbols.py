@@ -150,6 +150,7 @@ def run(args: argparse.Namespace, data: Path, rows: None) -> dict:
         "no_symbol_found": sum(r["label"] is None for r in records),
         "train_seconds": round(seconds, 1),
         "cpu_count": os.cpu_count(),
+        "settings_chosen": trained.stdout.strip().splitlines()[0],
         "train_output": trained.stdout.strip().splitlines()[-2:],
         "small_folder": _small_folder(),
     }

@@ -12,12 +12,15 @@ in alphanumeric order, and image files (png, jpg, jpeg, bmp, gif) are found in e
 subfolder and its subfolders. Every image goes through the same preprocessing as at
 prediction time (`digits.image.to_model_input`); unreadable images and images with
 no symbol in them are skipped and counted. A stratified part of each class (20% by
-default) is held out for validation; `digits.training.train.fit` trains with augmentation and
-keeps the best epoch on it. The model is saved atomically with its sidecar
-(``MODEL.json``, `digits.runtime.modelfile.write_info`) holding the class names, so that
-`digits.predict.Predictor`, ``digits predict`` and ``digits read`` print them.
+default) is held out for validation. Batch size and epochs are chosen from the folder's
+size unless given, and augmentation suits small sets (`digits.training.small_sets`). A
+model no better than chance on validation is refused (`NotLearnt`: nothing written);
+otherwise it is saved atomically with its sidecar (``MODEL.json``,
+`digits.runtime.modelfile.write_info`) holding the class names, so that
+`digits.predict.Predictor`, ``digits predict`` and ``digits read`` print them, and its own
+``low_confidence`` threshold chosen on the validation split.
 
-    python -m digits train --data DIR [--epochs N] [--out FILE]
+    python -m digits train --data DIR [--epochs N] [--batch-size B] [--out FILE]
 """
 
 from __future__ import annotations
