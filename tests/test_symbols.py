@@ -186,6 +186,14 @@ def test_unlearnable_folder_is_refused_and_nothing_written(capsys, tmp_path):
     assert old.read_bytes() == b"a good model" and old.with_suffix(".json").read_text() == "{}"
 
 
+def test_too_small_validation_split_says_so(capsys, tmp_path):
+    data = _folder(tmp_path / "data", {"plus": 5, "minus": 5})
+    code, _, err = _train(capsys, "--data", data, "--out", tmp_path / "m.h5", "--epochs", "1")
+    line = _one_line_error(err)
+    assert code == 3 and "validation split (2 images) is too small" in line
+    assert not list(tmp_path.glob("*m.h5*"))
+
+
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
     """3 classes x 60 drawn symbols trained with DEFAULT settings, as the issue's user did,

@@ -33,6 +33,7 @@ import numpy as np
 
 from digits.training.small_sets import (
     FLAG_RIGHT,
+    SIGNIFICANCE,
     ChanceTest,
     Plan,
     augmented_dataset,
@@ -271,6 +272,12 @@ def _fit(symbols: SymbolSet, train_index, val_index, plan: Plan, seed: int, prog
 
 def _refusal(test: ChanceTest, out: Path) -> str:
     kept = f"{out} was left as it was" if out.exists() else "nothing was written"
+    if test.chance**test.total >= SIGNIFICANCE:  # even all right would not tell
+        return (
+            f"not saved: the validation split ({test.total} images) is too small to show "
+            f"that the model beats chance ({test.chance:.1%}), even if all were right; "
+            f"{kept}. Add images: at least 20 per class helps."
+        )
     return (
         f"not saved: validation accuracy {test.accuracy:.1%} ({test.right} of {test.total}) "
         f"is no better than chance ({test.chance:.1%}, always answering the commonest class; "
