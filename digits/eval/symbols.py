@@ -80,30 +80,29 @@ def _train_and_predict(args: argparse.Namespace, data: Path) -> tuple:
 
 
 def small_folder_table(small: dict) -> str:
-    """The small-folder case: accuracy and flag rate per kind, then the refusals."""
-    rows = [
-        {
-            "what": kind["what"],
-            "n": kind["images"],
-            "accuracy": percent(kind["accuracy"]) if "accuracy" in kind else "-",
-            "flagged": percent(kind["flagged"]),
-        }
-        for kind in small["kinds"].values()
-    ]
+    """The small-folder case: accuracy and flag rate per kind over the runs, the refusals."""
+
+    def spread(kind: dict, key: str) -> str:
+        if key not in kind:
+            return "-"
+        v = kind[key]
+        return f"{percent(v['mean'])} ({percent(v['min'])}-{percent(v['max'])})"
+
     kinds = markdown_table(
         [
-            ("3 classes x 60 drawings, default settings", lambda r: r["what"], False),
-            ("images", lambda r: r["n"], True),
-            ("accuracy", lambda r: r["accuracy"], True),
-            ("flagged low confidence", lambda r: r["flagged"], True),
+            ("3 classes x 60 drawings, default settings", lambda k: k["what"], False),
+            ("images", lambda k: k["images"], True),
+            ("accuracy: mean (min-max)", lambda k: spread(k, "accuracy"), True),
+            ("flagged low confidence", lambda k: spread(k, "flagged"), True),
         ],
-        rows,
+        list(small["kinds"].values()),
     )
     refused = [
         f"- {name}: exit {r['exit_status']}, model written: {r['model_written']}"
         for name, r in small["refusals"].items()
     ]
-    return "\n".join([small["settings_chosen"], "", kinds, "", *refused])
+    runs = f"{len(small['runs'])} runs; {small['runs'][0]['settings_chosen']}"
+    return "\n".join([runs, "", kinds, "", *refused])
 
 
 def table(report: dict) -> str:
