@@ -185,7 +185,8 @@ class Prediction:
 
     def to_dict(self) -> dict:
         """JSON-ready dict: digit, label (the class name), confidence, probabilities,
-        low_confidence, several_digits, and reason / error / not_a_digit when set."""
+        low_confidence, several_digits, and reason / error / not_a_digit when set. A model
+        of own symbols (class names other than the 10 digits) gives ``label`` only."""
         out: dict = {
             "digit": self.digit,
             "label": self.label,
@@ -202,6 +203,8 @@ class Prediction:
             out["error"] = self.error
         if self.not_a_digit:
             out["not_a_digit"] = True
+        if tuple(self.class_names) != DIGIT_CLASSES:
+            del out["digit"]  # a model of own symbols answers a label, not a digit
         return out
 
 
@@ -211,9 +214,8 @@ def prediction_record(path: str | None, prediction: Prediction, top_k: int | Non
     when ``top_k`` is given."""
     record = {"path": path, **prediction.to_dict()}
     if top_k:
-        record["top_k"] = [
-            {"digit": d, "probability": round(p, 6)} for d, p in prediction.top_k(top_k)
-        ]
+        key = "label" if "digit" not in record else "digit"  # own symbols: label
+        record["top_k"] = [{key: d, "probability": round(p, 6)} for d, p in prediction.top_k(top_k)]
     return record
 
 
@@ -298,20 +300,24 @@ class Predictor:
             try:
                 results.append(to_model_input(image))
             except NoDigitFound as missing:
-                results.append(Prediction(None, 0.0, None, True, reason=missing.reason))
+                results.append(_failed(None, self.class_names, reason=missing.reason))
             except ImageError as error:
                 if raise_errors:
                     raise
-                results.append(_failed(str(error)))
+                results.append(_failed(str(error), self.class_names))
             except Exception as error:  # noqa: BLE001 - one input must not sink the batch
                 if raise_errors:
                     raise ImageError(_unexpected(error)) from error
-                results.append(_failed(_unexpected(error)))
+                results.append(_failed(_unexpected(error), self.class_names))
         ready = [r for r in results if isinstance(r, PreprocessResult)]
         if not ready:
             return list(results)  # type: ignore[arg-type]
         images = np.stack([r.image for r in ready])
-        answers = iter(zip(self.predict_inputs(images), _nondigit_flags(images)))
+        # the not-a-digit detector knows digits only: a model of own symbols has its own
+        # threshold (sidecar ``low_confidence``, chosen on its validation split) instead
+        digit_model = self.class_names == DIGIT_CLASSES
+        flags = _nondigit_flags(images) if digit_model else np.zeros(len(images), dtype=bool)
+        answers = iter(zip(self.predict_inputs(images), flags))
         return [
             self._prediction(r, *next(answers)) if isinstance(r, PreprocessResult) else r
             for r in results
@@ -363,8 +369,8 @@ def _positive_int(value, name: str) -> int:
     return number
 
 
-def _failed(error: str) -> Prediction:
-    return Prediction(None, 0.0, None, True, error=error)
+def _failed(error: str | None, class_names=DIGIT_CLASSES, reason: str | None = None) -> Prediction:
+    return Prediction(None, 0.0, None, True, reason, error, class_names=tuple(class_names))
 
 
 def _unexpected(error: BaseException) -> str:

@@ -18,7 +18,9 @@ output is a table; ``--json`` prints one JSON object per input per line (JSON Li
     {"path": ..., "digit": 3, "confidence": 0.99, "probabilities": [10 floats],
      "low_confidence": false, "several_digits": false}
 
-with ``"top_k": [{"digit": d, "probability": p}, ...]`` when ``--top-k`` is given.
+with ``"top_k": [{"digit": d, "probability": p}, ...]`` when ``--top-k`` is given. A model
+of own symbols (``digits train``) answers a ``label`` column and JSON key instead of ``digit``
+(``top_k`` entries ``{"label": name, "probability": p}``), without the not-a-digit check.
 ``low_confidence`` is true when the confidence is below ``--threshold`` (default: the
 model sidecar's, chosen on the validation split); ``several_digits`` is true when the
 image holds several digit-like marks (the answer is the largest, most central one).
@@ -132,9 +134,11 @@ def _add_predict(commands) -> None:
 def _table_row(record: dict, top_k: int) -> list[str]:
     if "error" in record:
         return [printable(record["path"]), "-", "-", "", "error: " + record["error"]]
-    if record["digit"] is None:
+    answer = record.get("digit", record["label"])  # own symbols: no "digit" key
+    if answer is None:
         return [printable(record["path"]), "-", "-", "", record.get("reason", "")]
     shown = record.get("top_k", [])[:top_k]
+    key = "digit" if "digit" in record else "label"
     notes = [
         "not a digit?"
         if record.get("not_a_digit")
@@ -147,9 +151,9 @@ def _table_row(record: dict, top_k: int) -> list[str]:
     ]
     return [
         printable(record["path"]),
-        str(record["digit"]),
+        str(answer),
         percent(record["confidence"]),
-        "  ".join(f"{t['digit']}:{percent(t['probability'])}" for t in shown),
+        "  ".join(f"{t[key]}:{percent(t['probability'])}" for t in shown),
         "; ".join(note for note in notes if note),
     ]
 
@@ -195,6 +199,7 @@ def _save_inputs(path: str, prediction, folder: Path, record: dict) -> bool:
 
 def _run_predict(args: argparse.Namespace) -> int:
     from digits.predict import Prediction, prediction_record
+    from digits.runtime.modelfile import DIGIT_CLASSES
 
     predictor = load_predictor(args.model, low_confidence=args.threshold)
     if predictor is None:
@@ -209,7 +214,8 @@ def _run_predict(args: argparse.Namespace) -> int:
     inputs = find_images(args.paths)
     top_k = args.top_k if args.json else (args.top_k or 3)
     width = max([len("path")] + [len(printable(p)) for p, _ in inputs])
-    columns = ["path".ljust(width), "digit", "confidence", f"top-{top_k}".ljust(26), "note"]
+    answer = "digit" if predictor.class_names == DIGIT_CLASSES else "label"  # own symbols
+    columns = ["path".ljust(width), answer, "confidence", f"top-{top_k}".ljust(26), "note"]
     if not args.json:
         print("  ".join(columns).rstrip())
     failed = False
@@ -221,7 +227,9 @@ def _run_predict(args: argparse.Namespace) -> int:
             if error is None:
                 prediction = next(predictions)
             else:
-                prediction = Prediction(None, 0.0, None, True, error=error)
+                prediction = Prediction(
+                    None, 0.0, None, True, error=error, class_names=predictor.class_names
+                )
             record = prediction_record(path, prediction, top_k)
             if error is None and args.save_inputs is not None:
                 failed = _save_inputs(path, prediction, args.save_inputs, record) or failed

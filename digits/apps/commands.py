@@ -27,16 +27,23 @@ def add_train(commands) -> None:
         description="Train the Deeper CNN on a folder with one subfolder of images per class "
         "(class names = subfolder names, in alphanumeric order; png/jpg/jpeg/bmp/gif). The "
         "model is saved with a sidecar FILE.json holding its class names, which predict and "
-        "read then print.",
+        "read then print, and a confidence threshold chosen on the validation split. Batch "
+        "size and epochs are chosen from the folder's size unless given. A model no better "
+        "than chance on the validation split is not saved.",
         epilog="example:\n"
-        "  digits train --data my_symbols/ --epochs 10 --out symbols.h5\n"
+        "  digits train --data my_symbols/ --out symbols.h5\n"
         "  digits predict --model symbols.h5 my_symbol.png\n\n"
-        "Exit status: 0 trained and saved, 2 usage error or unusable folder.",
+        "Exit status: 0 trained and saved, 2 usage error or unusable folder, 3 trained but\n"
+        "not saved (no better than chance on validation; an existing FILE is left as it was).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--data", type=Path, required=True, metavar="DIR", help="the folder")
     train.add_argument(
-        "--epochs", type=positive_int_arg, default=10, metavar="N", help="default 10"
+        "--epochs",
+        type=positive_int_arg,
+        default=None,
+        metavar="N",
+        help="default: chosen from the folder's size (about 500 optimizer steps, 10-80 epochs)",
     )
     train.add_argument(
         "--out",
@@ -45,21 +52,35 @@ def add_train(commands) -> None:
         metavar="FILE",
         help="model file to write (.h5 or .keras; default symbols_model.h5)",
     )
-    train.add_argument("--batch-size", type=positive_int_arg, default=64, metavar="B")
+    train.add_argument(
+        "--batch-size",
+        type=positive_int_arg,
+        default=None,
+        metavar="B",
+        help="default: chosen from the folder's size (about a tenth of it, 8 to 64)",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(run=_run_train)
 
 
 def _run_train(args: argparse.Namespace) -> int:
     from digits.runtime.quiet import held_stderr
-    from digits.training.symbols import SymbolsError, train
+    from digits.training.symbols import NotLearnt, SymbolsError, train
 
     try:
         with held_stderr():
             import digits.training.train  # noqa: F401  (TensorFlow's start-up lines held back)
         result = train(
-            args.data, args.out, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed
+            args.data,
+            args.out,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            log=lambda line: print(line, flush=True),
         )
+    except NotLearnt as error:
+        print(f"digits: error: {error}", file=sys.stderr)
+        return 3
     except SymbolsError as error:
         print(f"digits: error: {error}", file=sys.stderr)
         return 2
@@ -68,7 +89,8 @@ def _run_train(args: argparse.Namespace) -> int:
     print(
         f"trained on {result.train_images} images ({result.validation_images} held out for "
         f"validation), {len(result.class_names)} classes: {' '.join(result.class_names)}\n"
-        f"validation accuracy {result.val_accuracy:.2%}; saved {result.model_path} and "
+        f"validation accuracy {result.val_accuracy:.2%} (chance {result.chance:.1%}); "
+        f"low-confidence threshold {result.low_confidence:.2f}; saved {result.model_path} and "
         f"{result.model_path.with_suffix('.json')}"
     )
     return 0

@@ -109,7 +109,7 @@ def _predict_one(predictor: Predictor, data: bytes) -> Prediction:
     except Exception as error:  # noqa: BLE001 - any failure is this image's error
         log.exception("unexpected failure on one image")
         message = f"The image could not be read ({type(error).__name__}: {error})."
-        return Prediction(None, 0.0, None, True, error=message)
+        return Prediction(None, 0.0, None, True, error=message, class_names=predictor.class_names)
 
 
 class _Runner:

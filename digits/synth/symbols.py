@@ -40,6 +40,9 @@ FONTS = (
     cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
 )
 
+#: Stroke widths (px on the 240 px canvas, upper bound excluded) of the default drawings.
+PEN = (3, 10)
+
 
 def _jitter(ink: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
     """Move the strokes by a smooth random displacement field (``amount`` px at most)."""
@@ -50,12 +53,18 @@ def _jitter(ink: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndar
     return cv2.remap(ink, xx + dx, yy + dy, cv2.INTER_LINEAR, borderValue=0)
 
 
-def draw(glyph: str, rng: np.random.Generator) -> np.ndarray:
-    """One handwritten-looking glyph: uint8 gray image, dark ink on light paper."""
+def draw(
+    glyph: str, rng: np.random.Generator, pen: tuple[int, int] = PEN, fonts: tuple = FONTS
+) -> np.ndarray:
+    """One handwritten-looking glyph: uint8 gray image, dark ink on light paper.
+
+    ``pen``: the range of stroke widths in px on the 240 px canvas (upper bound excluded);
+    ``fonts``: the fonts drawn from. Other values than the defaults make styles a set made
+    with the defaults never holds (e.g. a thick marker, ``pen=(16, 23)``)."""
     canvas = np.zeros((240, 240), np.uint8)
-    font = FONTS[int(rng.integers(len(FONTS)))]
+    font = fonts[int(rng.integers(len(fonts)))]
     scale = rng.uniform(3.0, 4.5)
-    thickness = int(rng.integers(3, 10))
+    thickness = int(rng.integers(*pen))
     (tw, th), _ = cv2.getTextSize(glyph, font, scale, thickness)
     origin = ((240 - tw) // 2, (240 + th) // 2)
     cv2.putText(canvas, glyph, origin, font, scale, 255, thickness, cv2.LINE_AA)

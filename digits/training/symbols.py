@@ -12,12 +12,15 @@ in alphanumeric order, and image files (png, jpg, jpeg, bmp, gif) are found in e
 subfolder and its subfolders. Every image goes through the same preprocessing as at
 prediction time (`digits.image.to_model_input`); unreadable images and images with
 no symbol in them are skipped and counted. A stratified part of each class (20% by
-default) is held out for validation; `digits.training.train.fit` trains with augmentation and
-keeps the best epoch on it. The model is saved atomically with its sidecar
-(``MODEL.json``, `digits.runtime.modelfile.write_info`) holding the class names, so that
-`digits.predict.Predictor`, ``digits predict`` and ``digits read`` print them.
+default) is held out for validation. Batch size and epochs are chosen from the folder's
+size unless given, and augmentation suits small sets (`digits.training.small_sets`). A
+model no better than chance on validation is refused (`NotLearnt`: nothing written);
+otherwise it is saved atomically with its sidecar (``MODEL.json``,
+`digits.runtime.modelfile.write_info`) holding the class names, so that
+`digits.predict.Predictor`, ``digits predict`` and ``digits read`` print them, and its own
+``low_confidence`` threshold chosen on the validation split.
 
-    python -m digits train --data DIR [--epochs N] [--out FILE]
+    python -m digits train --data DIR [--epochs N] [--batch-size B] [--out FILE]
 """
 
 from __future__ import annotations
@@ -28,9 +31,23 @@ from pathlib import Path
 
 import numpy as np
 
+from digits.training.small_sets import (
+    FLAG_RIGHT,
+    SIGNIFICANCE,
+    ChanceTest,
+    Plan,
+    augmented_dataset,
+    chance_test,
+    epoch_bar,
+    passes_per_round,
+    plan_for,
+    symbol_threshold,
+)
+
 __all__ = [
     "EXTENSIONS",
     "MIN_IMAGES",
+    "NotLearnt",
     "SymbolsError",
     "SymbolSet",
     "TrainedSymbols",
@@ -72,6 +89,9 @@ class TrainedSymbols:
     val_accuracy: float
     skipped: int
     seconds: float
+    plan: Plan | None = None
+    chance: float = 0.0
+    low_confidence: float = 0.5
 
 
 def _class_folders(data: Path) -> list[Path]:
@@ -160,54 +180,115 @@ def split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, n
     return np.sort(np.asarray(train)), np.sort(np.asarray(validation))
 
 
+class NotLearnt(SymbolsError):
+    """Training ran, but the model is no better than chance on validation: not saved."""
+
+
 def train(
     data: str | Path,
     out: str | Path,
-    epochs: int = 10,
-    batch_size: int = 64,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     validation: float = 0.2,
     seed: int = 0,
     progress: bool = True,
+    log=None,
 ) -> TrainedSymbols:
-    """Train the Deeper CNN on a class-per-subfolder folder and save it with its class names.
+    """Train the Deeper CNN on a class-per-subfolder folder and save it with its class names
+    and its confidence threshold, if its validation accuracy beats chance.
+
+    ``epochs`` and ``batch_size`` default to settings chosen from the folder's size
+    (`digits.training.small_sets.plan_for`); ``log`` (e.g. ``print``) is told what was chosen.
 
     Raises:
+        NotLearnt: the model is no better than chance on validation; nothing is written and
+            an existing ``out`` is left as it was.
         SymbolsError: the folder cannot be used (see `load_folder`), or bad settings.
     """
-    if epochs < 1:
-        raise SymbolsError(f"--epochs must be at least 1, not {epochs}")
+    for name, value in (("--epochs", epochs), ("--batch-size", batch_size)):
+        if value is not None and value < 1:
+            raise SymbolsError(f"{name} must be at least 1, not {value}")
     if not 0.0 < validation < 0.9:
         raise SymbolsError(f"the validation fraction must be between 0 and 0.9, not {validation}")
     out = Path(out)
     if out.suffix not in (".h5", ".keras"):
         raise SymbolsError(f"{out}: the model file must end in .h5 or .keras")
     symbols = load_folder(data, progress=progress)
-    from digits.training.cnns import build_deeper_cnn
-    from digits.training.train import fit
-
     train_index, val_index = split(symbols.labels, validation, seed)
-    model = build_deeper_cnn(num_classes=len(symbols.class_names))
-    result = fit(
-        model,
-        (symbols.images[train_index], symbols.labels[train_index]),
-        (symbols.images[val_index], symbols.labels[val_index]),
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    _save(model, out, symbols, result.val_accuracy)
+    plan = plan_for(len(train_index), epochs, batch_size)
+    if log is not None:
+        log(plan.describe(len(train_index)))
+    model, seconds = _fit(symbols, train_index, val_index, plan, seed, progress)
+    val_labels = symbols.labels[val_index]
+    probabilities = model.predict(symbols.images[val_index][..., None] / 255.0, verbose=0)
+    test = chance_test(probabilities.argmax(axis=1), val_labels)
+    if not test.passed:
+        raise NotLearnt(_refusal(test, out))
+    threshold = symbol_threshold(probabilities, val_labels)
+    _save(model, out, symbols, test, threshold, plan)
     return TrainedSymbols(
         model_path=out,
         class_names=symbols.class_names,
         train_images=len(train_index),
         validation_images=len(val_index),
-        val_accuracy=float(result.val_accuracy),
+        val_accuracy=test.accuracy,
         skipped=symbols.skipped,
-        seconds=float(result.seconds),
+        seconds=seconds,
+        plan=plan,
+        chance=test.chance,
+        low_confidence=threshold,
     )
 
 
-def _save(model, out: Path, symbols: SymbolSet, val_accuracy: float) -> None:
+def _fit(symbols: SymbolSet, train_index, val_index, plan: Plan, seed: int, progress: bool):
+    """Train with small-set augmentation; keep the last epoch's weights (the learning rate
+    decays to zero) with batch-norm statistics recomputed on the training images.
+
+    A small folder's epochs are run in rounds of several passes (`passes_per_round`), so
+    that Keras' fixed cost per epoch (validation, callbacks) does not dominate."""
+    from digits.training.cnns import build_deeper_cnn
+    from digits.training.train import fit, recompute_batch_norm
+
+    classes = len(symbols.class_names)
+    images, labels = symbols.images[train_index], symbols.labels[train_index]
+    passes = passes_per_round(plan)
+    dataset = augmented_dataset(images, labels, plan.batch_size, classes, seed).repeat(passes)
+    model = build_deeper_cnn(num_classes=classes)
+    result = fit(
+        model,
+        (np.concatenate([images] * passes), dataset),  # its length sets the lr schedule's steps
+        (symbols.images[val_index], symbols.labels[val_index]),
+        epochs=plan.epochs // passes,
+        batch_size=plan.batch_size,
+        keep="last",
+        seed=seed,
+        steps_per_execution=min(8, plan.steps // plan.epochs * passes),
+        verbose=0,
+        callbacks=[epoch_bar(plan.epochs // passes, progress)],
+    )
+    recompute_batch_norm(model, images)
+    return model, float(result.seconds)
+
+
+def _refusal(test: ChanceTest, out: Path) -> str:
+    kept = f"{out} was left as it was" if out.exists() else "nothing was written"
+    if test.chance**test.total >= SIGNIFICANCE:  # even all right would not tell
+        return (
+            f"not saved: the validation split ({test.total} images) is too small to show "
+            f"that the model beats chance ({test.chance:.1%}), even if all were right; "
+            f"{kept}. Add images: at least 20 per class helps."
+        )
+    return (
+        f"not saved: validation accuracy {test.accuracy:.1%} ({test.right} of {test.total}) "
+        f"is no better than chance ({test.chance:.1%}, always answering the commonest class; "
+        f"p = {test.p_value:.2g}), so the model has not learned the classes apart; {kept}. "
+        "Check that each subfolder holds one kind of symbol and that the classes differ, "
+        "and add images (at least 20 per class helps)."
+    )
+
+
+def _save(model, out: Path, symbols: SymbolSet, test: ChanceTest, threshold: float,
+          plan: Plan) -> None:  # fmt: skip
     """Save atomically, with a new sidecar holding the class names and what it learned from."""
     from digits.runtime.modelfile import save_keras_model, sidecar_path
 
@@ -217,11 +298,21 @@ def _save(model, out: Path, symbols: SymbolSet, val_accuracy: float) -> None:
         out,
         class_names=list(symbols.class_names),
         temperature=1.0,
+        low_confidence=threshold,
+        low_confidence_rule=f"highest threshold flagging at most {FLAG_RIGHT:.0%} of the "
+        "right validation answers (at least 0.5); the digit model's not-a-digit detector is "
+        "not used with this model",
         trained_on={
             "images": int(len(symbols.labels)),
             "per_class": {n: int(c) for n, c in zip(symbols.class_names, _counts(symbols))},
             "skipped": symbols.skipped,
-            "val_accuracy": round(float(val_accuracy), 4),
+            "val_accuracy": round(test.accuracy, 4),
+            "val_images": test.total,
+            "val_chance": round(test.chance, 4),
+            "val_p_value": float(f"{test.p_value:.3g}"),
+            "batch_size": plan.batch_size,
+            "epochs": plan.epochs,
+            "chosen": plan.chosen,
         },
     )
 
