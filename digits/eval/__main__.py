@@ -38,10 +38,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--limit", type=int, default=None, help="only the first N items of each kind"
     )
     parser.add_argument("--out-dir", type=Path, default=None, help="default: reports/")
+    owned = {}
     for name in SETS:
         if hasattr(module := _module(name), "add_arguments"):
+            before = set(parser._option_string_actions)
             module.add_arguments(parser)
+            owned[name] = set(parser._option_string_actions) - before
     args = parser.parse_args(argv)
+    args.owned = owned  # each set's own options, kept out of the other sets' commands
     args.sets = list(SETS) if args.sets == ["all"] else args.sets
     for name in args.sets:
         if name not in SETS:
@@ -75,6 +79,22 @@ def _first_of_each_kind(rows: list[dict], limit: int | None) -> list[dict]:
     return kept
 
 
+def _options_of(name: str, argv: list[str], owned: dict[str, set[str]]) -> list[str]:
+    """The options of ``argv`` (with their values) that set ``name`` uses: the shared ones
+    and its own, so that each report's command remakes just that report."""
+    others = set().union(*(options for other, options in owned.items() if other != name))
+    kept, keep = [], False
+    for token in argv:
+        if token.startswith("--"):
+            keep = token.split("=", 1)[0] not in others
+        elif token in (*SETS, "all"):
+            keep = False
+            continue
+        if keep:
+            kept.append(token)
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
@@ -88,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n## {name}\n")
         report = module.run(args, data, rows)
         print(module.table(report) + "\n")
-        options = [a for a in argv if a not in (*SETS, "all")]
-        save_report(report, module.NAME, [name, *options], args.out_dir)
+        save_report(report, module.NAME, [name, *_options_of(name, argv, args.owned)], args.out_dir)
     return 0
 
 
