@@ -149,6 +149,22 @@ def training_glyph(rng: np.random.Generator) -> np.ndarray:
     return ttf_glyph(text, str(_pick(rng, training_ttf())), rng)
 
 
+#: Families whose digits are plain digits (not symbols), for drawings of real digits.
+LATIN_HERSHEY_FONTS = tuple(f for f in HERSHEY_FONTS if f.startswith(("futur", "rowma", "times")))
+
+
+def font_digit(rng: np.random.Generator, digit: int) -> np.ndarray:
+    """A digit in one of the training fonts (Latin families only), white on black: the
+    drawings of real digits that keep a detector from learning "a font means no digit"."""
+    text, source = str(digit), rng.random()
+    if source < 0.35:
+        return cv_glyph(text, int(_pick(rng, CV_FONTS)), rng)
+    if source < 0.7:
+        return hershey_glyph(text, str(_pick(rng, LATIN_HERSHEY_FONTS)), rng)
+    latin = [f for f in training_ttf() if not f.startswith("STIXNonUni")]
+    return ttf_glyph(text, str(_pick(rng, latin)), rng)
+
+
 def script_glyph(rng: np.random.Generator) -> np.ndarray:
     """A letter in a held-out script family (hershey-fonts or OpenCV): no symbols."""
     text = str(_pick(rng, LETTERS))

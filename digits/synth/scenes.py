@@ -75,7 +75,7 @@ def _terrain(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
         [(0.1, 0.2, 0.5), (0.8, 0.75, 0.55), (0.2, 0.5, 0.2), (0.45, 0.35, 0.25), (0.95,) * 3],
         np.float32,
     )
-    stops = np.sort(rng.uniform(0, 1, 3))
+    stops = np.sort(rng.uniform(0.05, 0.9, 3))
     index = np.digitize(height, [stops[0], stops[1], stops[2], 0.92])
     shade = 0.7 + 0.3 * fractal(shape, rng, 0.6)
     return palette[index] * shade[:, :, None]
