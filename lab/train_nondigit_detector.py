@@ -5,8 +5,9 @@ hands them to the model, plus ``--rendered`` of them drawn as users hand picture
 (`digits.synth.outliers.as_user_picture`: on paper, photographed on a sheet, large
 white-on-black or dark-on-white drawings, MNIST-format files), the same renderings as the
 drawn negatives, so that the detector cannot learn the rendering instead of the shape; and
-``--font-digits`` digits drawn in the same training fonts as the negative letters, so that
-it cannot learn "a font's even strokes mean no digit" either.
+``--font-digits`` digits drawn in the same training fonts as the negative letters (and as many
+ones drawn as one straight stroke, as on a screen), so that it cannot learn
+"a font's or a brush's even strokes mean no digit" either.
 
 Negatives: ``--per-kind`` pictures of each training kind of `digits.synth.outliers`
 (`TRAIN_KINDS`: font letters and symbols, scribbles, shapes, textures, procedural images,
@@ -89,6 +90,19 @@ def _font_digit_chunk(task: tuple[int, int]) -> np.ndarray:
     return _inputs(pictures)
 
 
+def _stroke_one_chunk(task: tuple[int, int]) -> np.ndarray:
+    count, seed = task
+    rng = np.random.default_rng(seed)
+    drawings = [glyphs.mnist_style(glyphs.stroke_one(rng), rng) for _ in range(count)]
+    return _inputs([encode(*outliers.as_user_picture(d, rng)) for d in drawings])
+
+
+def stroke_ones(count: int, seed: int, workers: int = 2) -> np.ndarray:
+    """Model inputs of ones drawn as one straight stroke (as on a screen), as handed in."""
+    tasks = [(min(CHUNK, count - s), seed * 1000 + s // CHUNK) for s in range(0, count, CHUNK)]
+    return _parallel(_stroke_one_chunk, tasks, "stroke ones", workers)
+
+
 def font_digits(count: int, seed: int, workers: int = 2) -> np.ndarray:
     """Model inputs of digits drawn in the training fonts, as users hand pictures in."""
     tasks = [(min(CHUNK, count - s), seed * 1000 + s // CHUNK) for s in range(0, count, CHUNK)]
@@ -141,10 +155,16 @@ def training_data(args: argparse.Namespace) -> dict[str, np.ndarray]:
         f"font_digits_{args.font_digits}_{args.seed}",
         lambda: font_digits(args.font_digits, args.seed),
     )
+    ones = _cached(
+        cache,
+        f"stroke_ones_{args.font_digits}_{args.seed}",
+        lambda: stroke_ones(args.font_digits, args.seed),
+    )
     data = {
         "digits": np.concatenate(
             [
                 fonts,
+                ones,
                 seen[:55000],
                 _cached(cache, f"rendered_{tag}", lambda: rendered_digits(picked, args.seed)),
             ]

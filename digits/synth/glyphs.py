@@ -165,6 +165,22 @@ def font_digit(rng: np.random.Generator, digit: int) -> np.ndarray:
     return ttf_glyph(text, str(_pick(rng, latin)), rng)
 
 
+def stroke_one(rng: np.random.Generator) -> np.ndarray:
+    """A 1 as people draw it on a screen: one straight stroke within 25 degrees of
+    vertical, sometimes with a short flag at the top; white on black."""
+    canvas = np.zeros((_CANVAS, _CANVAS), np.uint8)
+    angle = np.deg2rad(np.clip(rng.normal(0.0, 10.0), -25, 25))
+    half = rng.uniform(35, 50)
+    dx, dy = half * np.sin(angle), half * np.cos(angle)
+    top, bottom = (int(56 + dx), int(56 - dy)), (int(56 - dx), int(56 + dy))
+    width = int(rng.integers(4, 16))
+    cv2.line(canvas, top, bottom, 255, width, cv2.LINE_AA)
+    if rng.random() < 0.3:
+        flag = (int(top[0] - rng.uniform(10, 22)), int(top[1] + rng.uniform(8, 20)))
+        cv2.line(canvas, top, flag, 255, width, cv2.LINE_AA)
+    return canvas
+
+
 def script_glyph(rng: np.random.Generator) -> np.ndarray:
     """A letter in a held-out script family (hershey-fonts or OpenCV): no symbols."""
     text = str(_pick(rng, LETTERS))
