@@ -179,7 +179,7 @@ def nondigits_headline(r: dict) -> list[str]:
     held, worst, digits = r["held_out_kinds"], r["held_out_worst"], r["digits"]
     return [
         f"On {len(held)} kinds of non-digits held out from the detector's training "
-        f"({', '.join(k.replace('_', ' ') for k in held)}), at most "
+        f"({', '.join(k.replace('s_o', 's and o').replace('_', ' ') for k in held)}), at most "
         f"**{worst['confident_digit']:.1%}** get a confident digit (AUROC >= "
         f"{worst['auroc_detector']:.3f} per kind), while {digits['mnist_test']['rejected']:.2%} "
         f"of MNIST test digits and {digits['photos']['rejected']:.2%} of the photo set are "
