@@ -30,9 +30,8 @@ run: setup  ## Execute the notebook top to bottom (full MNIST), then the robustn
 robustness: setup  ## Accuracy of the shipped model on the robustness set, pipeline vs the spec's snippet
 	$(BIN)/python -m digits.eval robustness
 
-evaluate: setup  ## Re-measure every benchmark set (reports/*.json): python -m digits.eval all
+evaluate: setup  ## Re-measure every benchmark (reports/*.json): python -m digits.eval all
 	$(BIN)/python -m digits.eval all --extra float16 dynamic
-	$(BIN)/python scripts/evaluate_nondigits.py
 
 sets: setup  ## Generate the benchmark sets into build/sets/ and check them against their manifests
 	$(BIN)/python -m digits.synth

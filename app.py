@@ -73,12 +73,7 @@ def show(result: Explanation, source: str) -> None:
         return
     answer, chart = st.columns([1, 2])
     with answer:
-        st.markdown(
-            f'<div class="digit-answer" data-source="{source}" style="font-size:6rem;'
-            f'font-weight:700;line-height:1">{prediction.digit}</div>',
-            unsafe_allow_html=True,
-        )
-        st.markdown(f"**{prediction.confidence:.1%}** confident")
+        big_answer(prediction, source)
         st.markdown("Top 3: " + ", ".join(f"**{d}** {p:.1%}" for d, p in prediction.top_k(3)))
         st.caption(f"Inference: {result.seconds * 1000:.1f} ms (read, preprocess, predict)")
     with chart:
@@ -95,6 +90,27 @@ def show(result: Explanation, source: str) -> None:
             caption="Pixels that drove the answer (red: hiding them lowers its probability)",
             width=196,
         )
+
+
+def big_answer(prediction, source: str) -> None:
+    """The answer in large type: the digit, or "not a digit" when the detector flags the
+    input (a photo of a cat is not shown as a large digit); the closest digit then only
+    in small type."""
+    style = "font-weight:700;line-height:1"
+    if prediction.not_a_digit:
+        st.markdown(
+            f'<div class="not-digit-answer" data-source="{source}" style="font-size:3rem;'
+            f'{style}">not a digit</div>',
+            unsafe_allow_html=True,
+        )
+        st.caption(f"Closest digit: {prediction.digit} ({prediction.confidence:.1%})")
+        return
+    st.markdown(
+        f'<div class="digit-answer" data-source="{source}" style="font-size:6rem;{style}">'
+        f"{prediction.digit}</div>",
+        unsafe_allow_html=True,
+    )
+    st.markdown(f"**{prediction.confidence:.1%}** confident")
 
 
 def drawing(name: str, width: int, height: int):

@@ -170,8 +170,8 @@ def _note(prediction: Prediction, threshold: float) -> Note:
     if prediction.not_a_digit:
         return Note(
             "not_a_digit",
-            f"This looks like a shape, letter or symbol rather than a digit (the closest digit "
-            f"is {prediction.digit}, at {prediction.confidence:.0%}).",
+            f"Not a digit: this looks like a letter, symbol, shape or photo rather than a "
+            f"digit (the closest digit is {prediction.digit}, at {prediction.confidence:.0%}).",
         )
     if prediction.several_digits:
         return Note(

@@ -44,7 +44,7 @@ from digits.runtime.modelfile import (
     read_info,
     travelling_fields,
 )
-from digits.runtime.ood import NondigitDetector
+from digits.runtime.ood import DETECTOR_PATH, NondigitDetector
 from digits.runtime.runners import Runner, load_model, open_runner
 
 __all__ = [
@@ -153,7 +153,7 @@ class Prediction:
             raise_errors=False)``), else None.
         preprocessed: what the model saw (`PreprocessResult`, ``.image`` is 28x28),
             or None when ``digit`` is None.
-        not_a_digit: the input looks like a shape, letter or symbol rather than a digit
+        not_a_digit: the input looks like a letter, symbol, shape or photo rather than a digit
             (`digits.runtime.ood`); such predictions are also flagged ``low_confidence``.
         several_digits: the image holds several digit-like marks; ``digit`` is the
             largest, most central one.
@@ -232,6 +232,7 @@ class Predictor:
             ``lab/calibrate.py``), else `LOW_CONFIDENCE`.
         batch_size: images per model call in `predict_many`.
         num_threads: CPU threads of a LiteRT model (None: the runtime's default).
+        detector: the non-digit detector file (`digits.runtime.ood`); default: the shipped one.
 
     Raises:
         ModelError: the file is missing, damaged, not a model, does not match its sidecar,
@@ -244,7 +245,9 @@ class Predictor:
         low_confidence: float | None = None,
         batch_size: int = 256,
         num_threads: int | None = None,
+        detector: str | Path | None = None,
     ):
+        self.detector_path = Path(detector) if detector is not None else DETECTOR_PATH
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         self.batch_size = _positive_int(batch_size, "batch_size")
         if not self.model_path.is_file():
@@ -316,7 +319,11 @@ class Predictor:
         # the not-a-digit detector knows digits only: a model of own symbols has its own
         # threshold (sidecar ``low_confidence``, chosen on its validation split) instead
         digit_model = self.class_names == DIGIT_CLASSES
-        flags = _nondigit_flags(images) if digit_model else np.zeros(len(images), dtype=bool)
+        flags = (
+            _nondigit_flags(images, self.detector_path)
+            if digit_model
+            else np.zeros(len(images), dtype=bool)
+        )
         answers = iter(zip(self.predict_inputs(images), flags))
         return [
             self._prediction(r, *next(answers)) if isinstance(r, PreprocessResult) else r
@@ -345,11 +352,11 @@ class Predictor:
         )
 
 
-def _nondigit_flags(images: np.ndarray) -> np.ndarray:
+def _nondigit_flags(images: np.ndarray, path: Path = DETECTOR_PATH) -> np.ndarray:
     """`digits.runtime.ood` flags; all False (with a warning) if the detector file cannot
     be read."""
     try:
-        return NondigitDetector.load().flags(images)
+        return NondigitDetector.load(path).flags(images)
     except (OSError, KeyError, ValueError) as error:
         warnings.warn(
             f"the non-digit detector could not be loaded ({error}): inputs are not checked",

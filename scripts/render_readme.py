@@ -197,22 +197,36 @@ def load_table(load: dict) -> list[str]:
 
 
 def nondigits_headline(r: dict) -> list[str]:
+    held, worst, digits = r["held_out_kinds"], r["held_out_worst"], r["digits"]
     return [
-        f"Of {r['sizes']['nondigits']} generated non-digits (shapes, letters, symbols), "
-        f"**{r['caught_nondigits']:.1%}** get no digit or are flagged `not_a_digit`, while "
-        f"{r['flagged_mnist_test']:.2%} of MNIST test digits and "
-        f"{r['flagged_robustness']:.2%} of the robustness set are wrongly flagged "
-        f"(`{r['command']}`)."
+        f"On {len(held)} kinds of non-digits held out from the detector's training "
+        f"({', '.join(k.replace('s_o', 's and o').replace('_', ' ') for k in held)}), at most "
+        f"**{worst['confident_digit']:.1%}** get a confident digit (AUROC >= "
+        f"{worst['auroc_detector']:.3f} per kind), while {digits['mnist_test']['rejected']:.2%} "
+        f"of MNIST test digits and {digits['photos']['rejected']:.2%} of the photo set are "
+        f"wrongly rejected (`{r['command']}`)."
     ]
 
 
 def nondigits_table(r: dict) -> list[str]:
     rows = [
-        f"{t['rule']} | {t['nondigits']:.1%} | {t['mnist_test']:.2%} | {t['robustness']:.2%}"
-        for t in r["table"]
+        f"{kind} | {group} | {x['n']} | {x['caught']:.1%} | {x['confident_digit']:.1%} | "
+        f"{x['auroc_detector']:.4f} | {x['auroc_softmax']:.4f}"
+        for group, kinds in (("no", r["training_kinds"]), ("**yes**", r["held_out_kinds"]))
+        for kind, x in kinds.items()
     ]
-    header = "rule | non-digits caught | MNIST test flagged | robustness flagged"
-    return [*table(header, rows), "", f"Made by `{r['command']}`."]
+    header = "kind | held out | n | caught | confident digit | AUROC detector | AUROC softmax"
+    digit_rows = [
+        f"{name} | {x['n']} | {x['rejected']:.2%} | {x['not_a_digit']:.2%} | {x['no_digit_found']}"
+        for name, x in r["digits"].items()
+    ]
+    return [
+        *table(header, rows),
+        "",
+        *table("digits | n | wrongly rejected | not a digit | no digit found", digit_rows),
+        "",
+        f"Made by `{r['command']}` (detector threshold {r['detector_threshold']:.4f}).",
+    ]
 
 
 def latency_tables(r: dict) -> list[str]:

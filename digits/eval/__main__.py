@@ -21,7 +21,7 @@ from digits.eval.report import save_report
 from digits.synth.sets import SetDriftError, ensure
 
 #: The sets, in the order ``all`` runs them.
-SETS = ("robustness", "photos", "mnist_format", "numbers", "symbols", "litert")
+SETS = ("robustness", "photos", "mnist_format", "nondigits", "numbers", "symbols", "litert")
 
 
 def _module(name: str):

@@ -108,6 +108,10 @@ def _mnist_style(drawn: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+#: The public name of `_mnist_style`, for the other generators.
+mnist_style = _mnist_style
+
+
 def item_image(item: str, rng: np.random.Generator) -> np.ndarray:
     """One MNIST-style 28x28 drawing of a shape name, a letter or a symbol."""
     width = int(rng.integers(7, 14))
