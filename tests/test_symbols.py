@@ -255,7 +255,9 @@ def test_digit_detector_is_not_applied_to_symbol_models(monkeypatch, small_model
     import digits.predict as predict
 
     data, _, out = small_model
-    monkeypatch.setattr(predict, "_nondigit_flags", lambda images: np.ones(len(images), bool))
+    monkeypatch.setattr(
+        predict, "_nondigit_flags", lambda images, path=None: np.ones(len(images), bool)
+    )
     paths = sorted((data / "plus").glob("*.png"))[:10]
     symbols = predict.Predictor(out).predict_many(paths)
     assert not any(p.not_a_digit for p in symbols)

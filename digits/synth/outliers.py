@@ -4,7 +4,7 @@ The non-digit detector (`digits.runtime.ood`) must learn "not a digit", not a sh
 and its evaluation must show that on kinds it never saw. So this module makes outliers
 of many kinds, every one generated here or from files that installed packages ship (no
 downloads), each as a picture the way users hand pictures in (`digits.synth.samples.render`,
-`digits.synth.samples.render_photo`, white-on-black drawings, MNIST-format 28x28 files):
+`digits.synth.photo.render_photo`, white-on-black drawings, MNIST-format 28x28 files):
 
 Training kinds (`TRAIN_KINDS`), used to train the detector:
 
@@ -49,7 +49,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits.synth import glyphs, samples, scenes
+from digits.synth import glyphs, photo, samples, scenes
 from digits.synth.glyphs import mnist_style
 from digits.synth.nondigits import SHAPES, item_image
 
@@ -83,9 +83,9 @@ def as_user_picture(drawing: np.ndarray, rng: np.random.Generator) -> tuple[np.n
         )
         return samples.render(drawing, rng, **options), ext, quality
     if way < 0.75:
-        kind = samples.PHOTO_KINDS[int(rng.integers(len(samples.PHOTO_KINDS)))]
-        options, quality = samples.photo_variant(kind, rng)
-        return samples.render_photo(drawing, rng, **options), ".jpg", quality
+        kind = photo.PHOTO_KINDS[int(rng.integers(len(photo.PHOTO_KINDS)))]
+        options, quality = photo.photo_variant(kind, rng)
+        return photo.render_photo(drawing, rng, **options), ".jpg", quality
     if way < 0.9:
         side = int(rng.integers(120, 320))
         big = cv2.resize(drawing, (side, side), interpolation=cv2.INTER_CUBIC)
@@ -152,10 +152,10 @@ def _procedural(rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
 
 
 def _photo_backgrounds(rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
-    kind = samples.PHOTO_KINDS[int(rng.integers(len(samples.PHOTO_KINDS)))]
-    options, quality = samples.photo_variant(kind, rng)
-    photo = scenes.blank_photo(rng, options)
-    return _crop(photo, rng, 0.15), ".jpg", quality
+    kind = photo.PHOTO_KINDS[int(rng.integers(len(photo.PHOTO_KINDS)))]
+    options, quality = photo.photo_variant(kind, rng)
+    shot = scenes.blank_photo(rng, options)
+    return _crop(shot, rng, 0.15), ".jpg", quality
 
 
 # ------------------------------------------------------------------------- held-out kinds

@@ -27,7 +27,7 @@ _INKS = {  # RGB in 0-1: dark ballpoint, blue ballpoint, red ballpoint, pencil
 }
 
 
-def _sheet(
+def paper_sheet(
     shape: tuple[int, int], rng: np.random.Generator, ruling: str, spacing: float
 ) -> np.ndarray:
     """A frontal RGB sheet of paper (float32 0-1): plain, ruled or squared."""
@@ -96,7 +96,7 @@ def _shadow(shape: tuple[int, int], rng: np.random.Generator, depth: float) -> n
     return 1.0 - depth * mask
 
 
-def _camera_effects(
+def camera_effects(
     photo: np.ndarray,
     rng: np.random.Generator,
     lighting: float,
@@ -173,7 +173,7 @@ def render_photo(
     if w > h:
         sw, sh = sh, sw
     spacing = length * (rng.uniform(0.55, 0.8) if ruling == "ruled" else rng.uniform(0.3, 0.45))
-    sheet = _sheet((sh, sw), rng, ruling, spacing)
+    sheet = paper_sheet((sh, sw), rng, ruling, spacing)
     alpha = samples.digit_alpha(digit, length, thickness, rng.uniform(-8, 8))
     ah, aw = alpha.shape
     # Where the digit goes: near the photo's centre, inside the visible part of the sheet.
@@ -182,8 +182,8 @@ def render_photo(
     x0, y0 = int(np.clip(cx - aw / 2, 0, sw - aw)), int(np.clip(cy - ah / 2, 0, sh - ah))
     _write_ink(sheet, alpha, (x0, y0), ink, rng)
     centre = np.array([x0 + aw / 2, y0 + ah / 2])
-    photo = _photograph(sheet, rng, size, centre, tilt, perspective)
-    return _camera_effects(photo, rng, lighting, shadow, motion_blur, focus_blur, noise)
+    photo = photograph(sheet, rng, size, centre, tilt, perspective)
+    return camera_effects(photo, rng, lighting, shadow, motion_blur, focus_blur, noise)
 
 
 def _write_ink(
@@ -197,7 +197,7 @@ def _write_ink(
     sheet[y0 : y0 + ah, x0 : x0 + aw] = patch * (1 - coverage) + np.clip(colour, 0, 1) * coverage
 
 
-def _photograph(
+def photograph(
     sheet: np.ndarray,
     rng: np.random.Generator,
     size: tuple[int, int],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from digits.synth import glyphs, samples
+from digits.synth import glyphs, photo
 
 __all__ = ["blank_photo", "fractal", "printed_line", "procedural", "texture"]
 
@@ -132,8 +132,8 @@ def procedural(rng: np.random.Generator) -> np.ndarray:
 
 
 def blank_photo(rng: np.random.Generator, options: dict) -> np.ndarray:
-    """A phone photo of a sheet as `digits.synth.samples.render_photo` takes it (``options`` from
-    `digits.synth.samples.photo_variant`), with nothing written on it."""
+    """A phone photo of a sheet as `digits.synth.photo.render_photo` takes it (``options`` from
+    `digits.synth.photo.photo_variant`), with nothing written on it."""
     w, h = options["size"]
     longest = max(w, h)
     sw = int(longest * options["sheet_fraction"] * rng.uniform(0.9, 1.0))
@@ -142,11 +142,11 @@ def blank_photo(rng: np.random.Generator, options: dict) -> np.ndarray:
         sw, sh = sh, sw
     ruling = options.get("ruling", "plain")
     spacing = options["digit_fraction"] * longest * rng.uniform(0.3, 0.8)
-    sheet = samples._sheet((sh, sw), rng, ruling, spacing)
+    sheet = photo.paper_sheet((sh, sw), rng, ruling, spacing)
     centre = np.array([sw / 2, sh / 2]) + rng.uniform(-0.2, 0.2, 2) * (sw, sh)
-    photo = samples._photograph(sheet, rng, (w, h), centre, options["tilt"], options["perspective"])
+    shot = photo.photograph(sheet, rng, (w, h), centre, options["tilt"], options["perspective"])
     effects = ("lighting", "shadow", "motion_blur", "focus_blur", "noise")
-    return samples._camera_effects(photo, rng, *(options.get(k, 0.0) for k in effects))
+    return photo.camera_effects(shot, rng, *(options.get(k, 0.0) for k in effects))
 
 
 def printed_line(rng: np.random.Generator, font_file: str) -> tuple[np.ndarray, str, int]:
