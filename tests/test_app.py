@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -180,7 +181,14 @@ def test_number_mode_reads_touching_digits(page):
     settle(page)
 
 
-def test_app_script_runs_and_offers_the_models():
+@pytest.fixture
+def main_module_kept(monkeypatch):
+    """AppTest runs app.py as ``__main__`` and leaves it there: a later test whose code
+    spawns processes (digits batch) would have each child run the app. Put it back."""
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+
+
+def test_app_script_runs_and_offers_the_models(main_module_kept):
     """Fast check without a browser (AppTest cannot draw on the canvas)."""
     from streamlit.testing.v1 import AppTest
 

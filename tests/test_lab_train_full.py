@@ -18,7 +18,11 @@ def _makefile_teachers() -> list[str]:
 
 def test_every_recipe_loads_and_the_soup_learns_from_the_makefiles_teachers():
     teachers = _makefile_teachers()
-    recipes = {path.stem: train_full.load_recipe(path) for path in RECIPES.glob("*.json")}
+    recipes = {
+        path.stem: train_full.load_recipe(path)
+        for path in RECIPES.glob("*.json")
+        if path.stem != "reader"  # the sequence reader's recipe: lab/reader.py reads it
+    }
     assert sorted(recipes) == sorted([*teachers, "soup"])
     for name in teachers:
         assert recipes[name].model_path == f"build/teachers/{name}.h5"
