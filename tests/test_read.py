@@ -118,11 +118,12 @@ def test_touching_pair_is_split(clear_digits, shipped):
     image = page([zero, six], [-6])
     count, _ = cv2.connectedComponents((image < 128).astype(np.uint8))
     assert count - 1 == 1, "the constructed pair should be one connected blob"
-    reading = read_number(image, shipped)
-    assert len(reading.digits) == 2
-    assert reading.digits[0].box[0] < reading.digits[1].box[0]
-    assert reading.text == "06"
-    assert reading.low_confidence  # digits cut apart: flagged for a second look
+    for method in ("sequence", "segment"):
+        reading = read_number(image, shipped, method=method)
+        assert len(reading.digits) == 2
+        assert reading.digits[0].box[0] < reading.digits[1].box[0]
+        assert reading.text == "06"
+    assert reading.low_confidence  # the segmenter alone cut digits apart: a second look
 
 
 def test_light_on_dark_and_transparent_canvas(clear_digits, shipped):
