@@ -34,6 +34,7 @@ from digits.paths import ROOT
 from digits.runtime.modelfile import atomic_write_bytes, atomic_write_json, write_info
 from digits.runtime.sequence import FRAME_WIDTH, INK_HEIGHT, LINE_HEIGHT, greedy_runs, softmax
 from digits.synth import lines
+from lab import recipe as recipe_file
 
 NUM_CLASSES = 11  # the CTC blank and ten digits
 
@@ -75,17 +76,7 @@ class Recipe:
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     """The recipe in the JSON file ``path``, with ``KEY=VALUE`` overrides applied."""
-    fields = json.loads(Path(path).read_text())
-    for item in overrides:
-        key, _, value = item.partition("=")
-        try:
-            fields[key] = json.loads(value)
-        except json.JSONDecodeError:
-            fields[key] = value
-    try:
-        return Recipe(**fields)
-    except TypeError as error:
-        raise SystemExit(f"{path}: {error}") from None
+    return recipe_file.load(path, Recipe, overrides)
 
 
 def build_model(width: int = 24):

@@ -28,6 +28,7 @@ from digits.predict import ModelError, load_model
 from digits.runtime.backend import keras
 from digits.training import cnns, data, metrics, train
 from lab import distill, soup
+from lab import recipe as recipe_file
 
 
 @dataclasses.dataclass
@@ -57,17 +58,7 @@ class Recipe:
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     """The recipe in the JSON file ``path``, with ``KEY=VALUE`` overrides applied."""
-    fields = json.loads(Path(path).read_text())
-    for item in overrides:
-        key, _, value = item.partition("=")
-        try:
-            fields[key] = json.loads(value)
-        except json.JSONDecodeError:
-            fields[key] = value
-    try:
-        recipe = Recipe(**fields)
-    except TypeError as error:
-        raise SystemExit(f"{path}: {error}") from None
+    recipe = recipe_file.load(path, Recipe, overrides)
     if recipe.soup and not recipe.init:
         raise SystemExit(f"{path}: soup needs init (only models fine-tuned from one start)")
     return recipe
