@@ -24,7 +24,6 @@ import csv
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from digits.predict import find_images
-from digits.runtime.modelfile import atomic_write_json
+from digits.runtime.modelfile import atomic_write_bytes, atomic_write_json
 
 __all__ = ["BatchError", "LIST_EXTENSIONS", "MANIFEST", "Plan", "Store", "gather", "manifest_paths"]
 
@@ -176,18 +175,9 @@ class Store:
 
     def write(self, index: int, table: pa.Table) -> Path:
         """Write chunk ``index``'s rows atomically (temporary file, fsync, rename)."""
-        target = self.part(index)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=self.out)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pq.write_table(table, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        buffer = pa.BufferOutputStream()
+        pq.write_table(table, buffer)
+        return atomic_write_bytes(self.part(index), buffer.getvalue().to_pybytes())
 
     def tables(self) -> Iterator[pa.Table]:
         for index in range(self.plan.chunks):
