@@ -429,3 +429,38 @@ def test_two_digits_answer_the_larger_and_say_several():
     x, y, w, h = result.bbox
     assert x + w < 300  # the 7 (more ink, larger), not the 1
     assert not to_model_input(255 - draw_seven()).several_digits
+
+
+def jpeg_bytes(image: np.ndarray, orientation: int | None = None) -> bytes:
+    pil = Image.fromarray(image)
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    pil.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("size, shrink", [((1024, 768), 2), ((1600, 1200), 4), ((1400, 1000), 1)])
+def test_large_jpeg_is_decoded_shrunk_in_full_size_coordinates(size, shrink):
+    from digits.image.decode import decode_shrunk
+
+    photo = paper_with_seven(size, centre=(size[0] // 2, size[1] // 3), scale=size[0] / 400)
+    decoded = decode_shrunk(jpeg_bytes(photo), 512)
+    assert decoded.shrink == shrink and decoded.size == size
+    assert decoded.whole()[0].shape[:2] == (size[1], size[0])
+    result, reference = to_model_input(jpeg_bytes(photo)), to_model_input(png_bytes(photo))
+    assert result.image_size == reference.image_size == size
+    assert np.abs(np.subtract(result.bbox, reference.bbox)).max() <= 2 * shrink
+    assert_same_digit(result, reference, 0.08)
+
+
+def test_shrunk_jpeg_keeps_its_exif_orientation():
+    from digits.image.decode import decode_shrunk
+
+    photo = paper_with_seven((1024, 768), scale=2.0)
+    upright = np.ascontiguousarray(np.rot90(photo, 1))  # what orientation 6 shows as `photo`
+    decoded = decode_shrunk(jpeg_bytes(upright, orientation=6), 512)
+    assert decoded.shrink == 2 and decoded.size == (1024, 768)
+    assert decoded.array.shape[:2] == (384, 512)
+    assert load_image(jpeg_bytes(upright, orientation=6)).shape[:2] == (768, 1024)

@@ -83,6 +83,7 @@ class BatchReader:
 
         schema(task)  # checks the task
         cv2.setNumThreads(1)  # one worker process per core: threads only add contention
+        _one_blas_thread()  # OpenBLAS's idle threads spin and take the other worker's core
         with held_stderr():
             self.predictor = Predictor(model, num_threads=1)
         self.task = task
@@ -135,6 +136,15 @@ class BatchReader:
         found = reading["digits"]
         lowest = min((d["confidence"] for d in found), default=None)
         return {"path": path, **reading, "confidence": lowest}
+
+
+def _one_blas_thread() -> None:
+    """Keep numpy's BLAS (the not-a-digit detector's matrix products) on one thread."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn's dependency; without it, BLAS keeps its threads
+        return
+    threadpool_limits(1)
 
 
 _READERS: dict[tuple[str, str], BatchReader] = {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -129,9 +130,9 @@ def _check_structure(data: bytes, fmt: str, name: str) -> None:
             )
 
 
-def _header(data: bytes, name: str) -> str:
+def _header(data: bytes, name: str) -> tuple[str, tuple[int, int]]:
     """Read the image header (not the pixels): check the dimensions and the structure,
-    return the format."""
+    return the format and the size (width, height) as stored."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -152,7 +153,7 @@ def _header(data: bytes, name: str) -> str:
         ) from None
     _check_size(width, height, name)
     _check_structure(data, fmt, name)
-    return fmt
+    return fmt, (width, height)
 
 
 class _DecodeTimeout(Exception):
@@ -176,11 +177,13 @@ class _TimedBytes(io.BytesIO):
 _READ_BLOCK = 1024  # decoder input block: the decode deadline is checked this often
 
 
-def _decode(data: bytes, name: str, colour: bool = True) -> tuple[np.ndarray, str]:
+def _decode(data: bytes, name: str, colour: bool = True, shrink: int = 1) -> tuple[np.ndarray, str]:
     """Decode encoded image bytes with Pillow, inside the limits -> (array, "rgb").
 
     The first frame is decoded; the EXIF orientation (JPEG, PNG eXIf, WebP, TIFF) is
-    applied, so the array is the image as a viewer shows it.
+    applied, so the array is the image as a viewer shows it. ``shrink`` (2, 4 or 8) asks
+    a JPEG's decoder for 1/shrink of each side (its DCT scaling: a fraction of the work
+    of a whole decode); other formats, and JPEGs it cannot scale, come whole.
     """
     _header(data, name)
     try:
@@ -188,6 +191,9 @@ def _decode(data: bytes, name: str, colour: bool = True) -> tuple[np.ndarray, st
             warnings.simplefilter("ignore")
             with Image.open(_TimedBytes(data, MAX_DECODE_SECONDS)) as img:
                 img.decodermaxblock = _READ_BLOCK
+                if shrink > 1 and img.format == "JPEG":
+                    w, h = img.size
+                    img.draft(None, (max(1, w // shrink), max(1, h // shrink)))
                 img.load()
                 try:
                     upright = ImageOps.exif_transpose(img)
@@ -208,6 +214,50 @@ def _decode(data: bytes, name: str, colour: bool = True) -> tuple[np.ndarray, st
             f"{name} could not be decoded: it is damaged or truncated "
             f"({type(error).__name__}: {_why(error)}). Save or download it again."
         ) from None
+
+
+@dataclass(frozen=True, eq=False)
+class Decoded:
+    """An image decoded for work at a reduced size: ``array`` (in ``order``) is the image
+    shrunk by the whole factor ``shrink`` (1: whole); ``size`` is the whole image's
+    (width, height) as a viewer shows it; `whole` decodes it at full size."""
+
+    array: np.ndarray
+    order: str
+    shrink: int
+    size: tuple[int, int]
+    source: bytes | None = None
+    name: str = ""
+
+    def whole(self) -> tuple[np.ndarray, str]:
+        """The image at full size (decoded again when it was shrunk)."""
+        if self.shrink == 1 or self.source is None:
+            return self.array, self.order
+        return _decode(self.source, self.name)
+
+
+def decode_shrunk(image: ImageInput, max_side: int) -> Decoded:
+    """Decode ``image`` for work at ``max_side`` pixels: a JPEG file or bytes larger than
+    that is decoded at 1/2, 1/4 or 1/8 of each side when that is the whole factor that
+    brings it to ``max_side`` (`_decode`'s ``shrink``); anything else is decoded whole.
+
+    Raises:
+        ImageError: as `load_image`.
+    """
+    source = _source_bytes(image)
+    if source is None or not source[0].startswith(b"\xff\xd8"):
+        array, order = _decode(*source) if source is not None else _to_array(image)
+        return Decoded(array, order, 1, (array.shape[1], array.shape[0]))
+    data, name = source
+    _, (width, height) = _header(data, name)
+    shrink = int(np.ceil(max(width, height) / max_side))
+    shrink = shrink if shrink in (2, 4, 8) else 1
+    array, order = _decode(data, name, shrink=shrink)
+    if shrink == 1 or max(array.shape[:2]) > -(-max(width, height) // shrink):
+        return Decoded(array, order, 1, (array.shape[1], array.shape[0]))  # decoded whole
+    if (array.shape[1] > array.shape[0]) != (width > height):
+        width, height = height, width  # turned upright by its EXIF orientation
+    return Decoded(array, order, shrink, (width, height), data, name)
 
 
 def _pil_to_array(img: Image.Image) -> np.ndarray:
@@ -269,10 +319,11 @@ def _array_input(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _to_array(image: ImageInput, colour: bool = True) -> tuple[np.ndarray, str]:
+def _source_bytes(image: ImageInput) -> tuple[bytes, str] | None:
+    """The encoded bytes of a path or bytes input and its name for messages (None for
+    arrays and PIL images), after the size checks."""
     if isinstance(image, (str, Path)):
-        path = Path(image)
-        return _decode(_read_bytes(path), str(path), colour)
+        return _read_bytes(Path(image)), str(image)
     if isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
         if not data:
@@ -281,7 +332,14 @@ def _to_array(image: ImageInput, colour: bool = True) -> tuple[np.ndarray, str]:
             raise ImageError(
                 f"The image data is over {MAX_FILE_BYTES // 2**20} MiB; send a smaller image."
             )
-        return _decode(data, "The image data", colour)
+        return data, "The image data"
+    return None
+
+
+def _to_array(image: ImageInput, colour: bool = True) -> tuple[np.ndarray, str]:
+    source = _source_bytes(image)
+    if source is not None:
+        return _decode(*source, colour)
     if isinstance(image, Image.Image):
         return _pil_input(image), "rgb"
     if isinstance(image, np.ndarray):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digits.image.decode import ImageInput, _to_array
+from digits.image.decode import ImageInput, _to_array, decode_shrunk
 from digits.image.find import (
     MIN_DIGIT_FRACTION,
     MIN_SEPARABILITY,
@@ -108,17 +108,18 @@ def to_model_input(image: ImageInput) -> PreprocessResult:
         ImageError: the input is missing, empty, not an image, damaged or too large.
         NoDigitFound: the image is blank or has no digit-like ink (see ``.reason``).
     """
-    array, order = _to_array(image, colour=True)
-    height, width = array.shape[:2]
+    decoded = decode_shrunk(image, WORK_SIDE)  # a large JPEG: decoded at 1/2, 1/4, 1/8
+    array, order = decoded.array, decoded.order
+    width, height = decoded.size
     factor = 1.0 / int(np.ceil(max(height, width) / WORK_SIDE))  # whole steps: fast, sharp
-    tones = _tones(array, order, factor)
+    tones = _tones(array, order, factor * decoded.shrink)
     sheet = _find_sheet(tones[0])
     inverted = True if sheet is not None else _polarity(tones[0])
     found = _analyse(_tone(tones, inverted), sheet, MIN_DIGIT_FRACTION)
     scale, origin = factor, (0, 0)
     x0, y0, x1, y1 = found.box
     if factor < 1.0 and max(x1 - x0, y1 - y0) < REFINE_BELOW:
-        refined = _refine(array, order, inverted, found.box, factor)
+        refined = _refine(*decoded.whole(), inverted, found.box, factor)
         if refined is not None:
             found = _Found(refined[0].crop, refined[0].box, found.several or refined[0].several)
             origin, scale = refined[1], refined[2]
