@@ -116,7 +116,7 @@ def _run(paths: list[str], engine: str, workers: int, chunk: int, tmp: Path) -> 
 def measure(paths: list[str], engine: str, workers: int, chunk: int, tmp: Path) -> dict:
     """A short run (two chunks per worker) and a whole one; their difference is the
     steady rate, free of start-up costs: (images - short images) / (seconds - short)."""
-    short = _run(paths[: 2 * workers * chunk], engine, workers, chunk, tmp)
+    short = _run(paths[: min(2 * workers * chunk, len(paths) // 4)], engine, workers, chunk, tmp)
     whole = _run(paths, engine, workers, chunk, tmp)
     rate = (whole["rows"] - short["rows"]) / max(1e-9, whole["seconds"] - short["seconds"])
     out = {
