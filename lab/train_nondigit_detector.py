@@ -1,4 +1,5 @@
-"""Train the non-digit detector `digits.runtime.ood` uses: digits/runtime/nondigit_detector.npz.
+"""Train the dense non-digit detector (`digits.runtime.ood.NondigitDetector`, an ``.npz``),
+and make the data `lab.train_oe_detector` trains the shipped detector on.
 
 Positives (digits): MNIST training images 0-54,999 as `digits.image.to_model_input`
 hands them to the model, plus ``--rendered`` of them drawn as users hand pictures in
@@ -19,7 +20,9 @@ Threshold: the ``--quantile`` of the score on MNIST training images 55,000-59,99
 trained on) as they are, and ``--rendered`` / 2 of them rendered.
 
     python -m lab.train_nondigit_detector [--per-kind 800] [--rendered 4000] [--font-digits 2000]
-        [--hidden 512,128] [--seed 12345] [--cache DIR] [--out digits/runtime/nondigit_detector.npz]
+        [--hidden 512,128] [--seed 12345] [--cache DIR] [--out build/nondigit_detector.npz]
+
+Try it with ``python -m digits.eval nondigits --detector build/nondigit_detector.npz``.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ import numpy as np
 from tqdm import tqdm
 
 from digits.image import ImageError, NoDigitFound, to_model_input
+from digits.paths import ROOT
 from digits.runtime.modelfile import atomic_write_bytes
-from digits.runtime.ood import DETECTOR_PATH, NondigitDetector
+from digits.runtime.ood import NondigitDetector
 from digits.synth import glyphs, outliers
 from digits.synth.samples import encode
 from digits.training.data import load_mnist
@@ -214,7 +218,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quantile", type=float, default=0.997)
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--cache", type=Path, default=None, help="folder to keep the data in")
-    parser.add_argument("--out", type=Path, default=DETECTOR_PATH)
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "nondigit_detector.npz")
     return parser.parse_args()
 
 

@@ -204,7 +204,8 @@ def nondigits_headline(r: dict) -> list[str]:
         f"**{worst['confident_digit']:.1%}** get a confident digit (AUROC >= "
         f"{worst['auroc_detector']:.3f} per kind), while {digits['mnist_test']['rejected']:.2%} "
         f"of MNIST test digits and {digits['photos']['rejected']:.2%} of the photo set are "
-        f"wrongly rejected (`{r['command']}`)."
+        f"rejected ({digits['photos']['right_answers_lost']:.2%} of the photos were read right "
+        f"and lost; `{r['command']}`)."
     ]
 
 
@@ -217,13 +218,17 @@ def nondigits_table(r: dict) -> list[str]:
     ]
     header = "kind | held out | n | caught | confident digit | AUROC detector | AUROC softmax"
     digit_rows = [
-        f"{name} | {x['n']} | {x['rejected']:.2%} | {x['not_a_digit']:.2%} | {x['no_digit_found']}"
+        f"{name} | {x['n']} | {x['rejected']:.2%} | {x['right_answers_lost']:.2%} | "
+        f"{x['not_a_digit']:.2%} | {x['no_digit_found']}"
         for name, x in r["digits"].items()
     ]
     return [
         *table(header, rows),
         "",
-        *table("digits | n | wrongly rejected | not a digit | no digit found", digit_rows),
+        *table(
+            "digits | n | wrongly rejected | right answers lost | not a digit | no digit found",
+            digit_rows,
+        ),
         "",
         f"Made by `{r['command']}` (detector threshold {r['detector_threshold']:.4f}).",
     ]

@@ -51,10 +51,18 @@ def _files(folder: Path) -> list[str]:
         return [str(folder / r["path"]) for r in csv.DictReader(handle)]
 
 
-def _run(predictor: Predictor, inputs: list, detector: NondigitDetector, desc: str = "") -> dict:
+def _labelled(folder: Path) -> list[tuple[str, int]]:
+    with open(folder / "labels.csv") as handle:
+        return [(str(folder / r["path"]), int(r["label"])) for r in csv.DictReader(handle)]
+
+
+def _run(
+    predictor: Predictor, inputs: list, detector: NondigitDetector, desc: str = "", labels=None
+) -> dict:
     """Per-input arrays: null?, not_a_digit?, low_confidence?, detector score (1 when
-    null), max softmax (0 when null)."""
-    null, flagged, low, score, softmax = [], [], [], [], []
+    null), max softmax (0 when null), and, given ``labels``, right (the digit answered,
+    flagged or not, is the label)?"""
+    null, flagged, low, score, softmax, answer = [], [], [], [], [], []
     for start in tqdm(range(0, len(inputs), CHUNK), desc=desc, disable=len(inputs) <= CHUNK):
         for p in predictor.predict_many(inputs[start : start + CHUNK], raise_errors=False):
             null.append(p.digit is None)
@@ -63,7 +71,10 @@ def _run(predictor: Predictor, inputs: list, detector: NondigitDetector, desc: s
             seen = p.preprocessed
             score.append(1.0 if seen is None else float(detector.scores(seen.image)[0]))
             softmax.append(p.confidence)
+            answer.append(-1 if p.digit is None else int(p.digit))
     arrays = dict(null=null, flagged=flagged, low=low, score=score, softmax=softmax)
+    if labels is not None:
+        arrays["right"] = np.array(answer) == np.asarray(labels)
     return {k: np.array(v) for k, v in arrays.items()}
 
 
@@ -91,10 +102,12 @@ def outlier_row(r: dict, digits: dict) -> dict:
 
 
 def digit_row(r: dict) -> dict:
-    """One set of real digits: wrongly rejected (null or flagged), flagged, no digit."""
+    """One set of real digits: wrongly rejected (null or flagged), right answers lost (null,
+    or flagged although the digit answered was right), flagged, no digit."""
     return {
         "n": int(len(r["null"])),
         "rejected": round(float(np.mean(r["null"] | r["flagged"])), 4),
+        "right_answers_lost": round(float(np.mean(r["null"] | (r["flagged"] & r["right"]))), 4),
         "not_a_digit": round(float(np.mean(r["flagged"])), 4),
         "no_digit_found": int(np.sum(r["null"])),
     }
@@ -108,17 +121,21 @@ def _png(digit: np.ndarray, side: int) -> bytes:
 def digit_sets(predictor: Predictor, detector: NondigitDetector) -> dict[str, dict]:
     """The real digits, run through the predictor: MNIST test (arrays, 28x28 PNG files,
     280x280 white-on-black drawings), the photo and robustness sets, digit_examples."""
-    _, (x_test, _) = load_mnist()
+    _, (x_test, y_test) = load_mnist()
     examples = sorted(str(p) for p in (ROOT / "digit_examples").glob("*.*"))
+    photos, robustness = _labelled(ensure("photos")), _labelled(ensure("robustness"))
     inputs = {
-        "mnist_test": list(x_test),
-        "photos": _files(ensure("photos")),
-        "robustness": _files(ensure("robustness")),
-        "mnist_png_28_white_on_black": [_png(d, 28) for d in x_test],
-        "drawings_280_white_on_black": [_png(d, 280) for d in x_test],
-        "digit_examples": examples,
+        "mnist_test": (list(x_test), y_test),
+        "photos": ([p for p, _ in photos], [y for _, y in photos]),
+        "robustness": ([p for p, _ in robustness], [y for _, y in robustness]),
+        "mnist_png_28_white_on_black": ([_png(d, 28) for d in x_test], y_test),
+        "drawings_280_white_on_black": ([_png(d, 280) for d in x_test], y_test),
+        "digit_examples": (examples, [int(Path(p).name[0]) for p in examples]),
     }
-    out = {name: _run(predictor, items, detector, name) for name, items in inputs.items()}
+    out = {
+        name: _run(predictor, items, detector, name, labels)
+        for name, (items, labels) in inputs.items()
+    }
     out["digit_examples"]["paths"] = examples
     return out
 

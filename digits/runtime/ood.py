@@ -1,16 +1,16 @@
-"""Is it a digit at all? A small detector of non-digits, run in numpy on the model's input.
+"""Is it a digit at all? A detector of non-digits that looks at the model's 28x28 input.
 
 The classifier's own confidence does not tell: it gives a confident digit for many
-letters, shapes and photos. So a separate, small dense network (its layers are in the file)
-looks at the same 28x28 input the model sees. It is trained by
-``lab/train_nondigit_detector.py`` on MNIST training digits (as the pipeline shows them,
-rendered like users' pictures, and drawn in fonts) against the broad outlier set of
-`digits.synth.outliers` (letters and symbols from many fonts, scribbles, shapes, textures,
-procedural images, photographed sheets without a digit). Its evaluation
-(``python -m digits.eval nondigits``) reports kinds held out from that training. It does not
-depend on the digit model or its runtime (Keras or LiteRT) or on its temperature. Its
-weights and threshold live in ``digits/runtime/nondigit_detector.npz``; the threshold is a
-high quantile of the score on MNIST training digits the detector did not train on.
+letters, shapes and photos. The shipped detector, ``digits/runtime/nondigit_detector.tflite``
+(`CnnDetector`), is a copy of the digit CNN fine-tuned by outlier exposure
+(``python -m lab.train_oe_detector``): it answers digits as before and is uncertain on the
+broad outlier set of `digits.synth.outliers` (letters and symbols from many fonts,
+scribbles, shapes, textures, procedural images, photographed sheets without a digit); its
+score is 1 - its largest softmax probability. It runs on LiteRT, apart from the digit
+model, whose answers and temperature it does not change. `NondigitDetector` runs the older
+kind, a small dense network in numpy (``.npz``, ``python -m lab.train_nondigit_detector``).
+Both thresholds are a high quantile of the score on MNIST training digits neither trained
+on; ``python -m digits.eval nondigits`` reports kinds held out from all of it.
 
     >>> from digits.runtime.ood import nondigit_scores, NondigitDetector
     >>> NondigitDetector.load().flags(images)    # images: (N, 28, 28) floats in [0, 1]
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DETECTOR_PATH", "NondigitDetector", "nondigit_scores"]
+__all__ = ["DETECTOR_PATH", "CnnDetector", "NondigitDetector", "nondigit_scores"]
 
-#: The detector's weights and threshold, shipped inside the package.
-DETECTOR_PATH = Path(__file__).resolve().parent / "nondigit_detector.npz"
+#: The shipped detector (its threshold is in its sidecar), inside the package.
+DETECTOR_PATH = Path(__file__).resolve().parent / "nondigit_detector.tflite"
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class NondigitDetector:
     threshold: float
 
     @classmethod
-    def load(cls, path: str | Path = DETECTOR_PATH) -> NondigitDetector:
+    def load(cls, path: str | Path = DETECTOR_PATH) -> NondigitDetector | CnnDetector:
+        """The detector in ``path``: a ``.tflite`` `CnnDetector` or an ``.npz`` dense one."""
         return _load(str(path))
 
     def scores(self, images: np.ndarray) -> np.ndarray:
@@ -57,8 +58,32 @@ class NondigitDetector:
         return self.scores(images) > self.threshold
 
 
+@dataclass(frozen=True)
+class CnnDetector:
+    """A digit CNN trained by outlier exposure, run by LiteRT (``runner``): its score is
+    1 - its largest softmax probability; ``score > threshold`` flags not a digit."""
+
+    runner: object
+    threshold: float
+
+    def scores(self, images: np.ndarray) -> np.ndarray:
+        """Non-digit scores in [0, 1] for images ``(N, 28, 28)`` or ``(N, 28, 28, 1)``."""
+        x = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
+        return 1.0 - self.runner.probabilities(x).max(axis=1)
+
+    def flags(self, images: np.ndarray) -> np.ndarray:
+        """True where the input is flagged as not a digit."""
+        return self.scores(images) > self.threshold
+
+
 @lru_cache(maxsize=4)
-def _load(path: str) -> NondigitDetector:
+def _load(path: str) -> NondigitDetector | CnnDetector:
+    if path.endswith(".tflite"):
+        from digits.runtime.modelfile import read_info
+        from digits.runtime.runners import open_runner
+
+        info = read_info(path)  # verifies the checksum
+        return CnnDetector(open_runner(path, 10, num_threads=1), float(info.extra["threshold"]))
     with np.load(path, allow_pickle=False) as data:
         count = sum(1 for key in data.files if key.startswith("w"))
         names = [f"{kind}{n}" for n in range(1, count + 1) for kind in "wb"]
