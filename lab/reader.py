@@ -58,6 +58,7 @@ class Recipe:
     val_lines: int = 600
     test_lines: int = 300
     minutes: float | None = None
+    init: str | None = None  # a Keras reader to start from (fine-tuning), else a new one
     keras_path: str = "build/reader/reader.keras"
     litert_path: str = "models/reader_float32.tflite"
     report: str = "lab/reports/reader.json"
@@ -322,6 +323,17 @@ def evaluate(path: str | Path, count: int, seed: int = 7) -> dict:
     return {"kinds": kinds, "latency_ms_6_digits_median": round(1000 * np.median(times[5:]), 3)}
 
 
+def _load(path: Path):
+    """A reader saved by an earlier run, to fine-tune."""
+    from digits.runtime.backend import keras
+
+    if not path.is_file():
+        raise SystemExit(
+            f"no reader to start from at {path}: train one first (lab/recipes/reader.json)"
+        )
+    return keras.models.load_model(path, compile=False)
+
+
 def _sets(overrides: list[str]) -> list[str]:
     return [f"--set {item}" for item in overrides]
 
@@ -340,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     (x_full, y_full), _ = load_mnist()
     train_split, (x_val, y_val) = split_validation(x_full, y_full)
     val_batches = validation_set(recipe, x_val, y_val)
-    model = build_model(recipe.width)
+    model = build_model(recipe.width) if recipe.init is None else _load(ROOT / recipe.init)
     started = time.perf_counter()
     result = train(recipe, model, train_split, val_batches)
     _, _, forward = make_steps(model, recipe.learning_rate)
