@@ -234,6 +234,22 @@ def nondigits_table(r: dict) -> list[str]:
     ]
 
 
+def mnist_format_table(r: dict) -> list[str]:
+    names = {"28_white_on_black": "28x28, white on black"}
+    names |= {"280_white_on_black": "280x280, white on black"}
+    names |= {"280_dark_on_white": "280x280, dark on white"}
+    rows = [
+        f"{names.get(k, k)} | {x['n']} | {x['accuracy']:.2%} | {x['not_a_digit']:.2%} | "
+        f"{x['zeros_wrong']}"
+        for k, x in r["results"].items()
+    ]
+    return [
+        *table("rendering | n | accuracy | not a digit | zeros wrong", rows),
+        "",
+        f"Made by `{r['command']}`.",
+    ]
+
+
 def latency_tables(r: dict) -> list[str]:
     one, photo, m = r["single_image"], r["photo_640x480_jpeg"], r["machine"]
     rows = [
@@ -349,6 +365,7 @@ TABLES = {
     "latency": ("docs/benchmarks.md", lambda: latency_tables(load("predict_latency.json"))),
     "nondigits_table": ("docs/reliability.md", lambda: nondigits_table(load("nondigits.json"))),
     "batch_scale": ("docs/scale.md", lambda: batch_scale_table(load("batch_scale.json"))),
+    "mnist_format": ("docs/robustness.md", lambda: mnist_format_table(load("mnist_format.json"))),
 }
 
 
