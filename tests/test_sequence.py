@@ -248,6 +248,9 @@ def test_committed_recipe_loads():
     assert recipe.litert_path == "models/reader_float32.tflite"
     with pytest.raises(SystemExit):
         reader.load_recipe(ROOT / "lab/recipes/reader.json", ["no_such_field=1"])
+    tuned = reader.load_recipe(ROOT / "lab/recipes/reader_overlap.json")  # what ships
+    assert tuned.init == recipe.keras_path and tuned.gap[0] < recipe.gap[0]
+    assert tuned.litert_path == recipe.litert_path and tuned.report.startswith("lab/reports/")
 
 
 def test_threshold_keeps_confident_mistakes_rare():
