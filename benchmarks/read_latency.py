@@ -1,11 +1,13 @@
 """How long `digits read` takes on a photo of a 6-digit number (800x200 JPEG), warm.
 
-The photo is made from six MNIST test digits (`scripts/make_number_set.py`, separated,
-photo style) and saved as a JPEG. The model is loaded once; then the file is read
+The photo is made from six MNIST test digits (`digits.synth.numbers`, separated, photo
+style) and saved as a JPEG. The models are loaded once; then the file is read
 ``--repeats`` times with `digits.read.read_number` (what ``python -m digits read`` runs for
-each file), after ``--warmup`` untimed reads. Also timed: the steps inside (reading and
-ink, segmentation, normalising the candidate pieces, the one batched model call), and
-the CPU time of the process per read (less sensitive to other jobs than wall time).
+each file: both readers, the sequence model and the segmenter), after ``--warmup`` untimed
+reads. Also timed: the segmenter's steps (reading and ink, segmentation, normalising the
+candidate pieces, the one batched model call; the sequence reader's share is the rest of
+the total), and the CPU time of the process per read (less sensitive to other jobs than
+wall time).
 
     python benchmarks/read_latency.py [--repeats 200] [--warmup 10]
 
