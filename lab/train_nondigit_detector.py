@@ -49,13 +49,25 @@ CHUNK = 250
 def _inputs(pictures: list[bytes]) -> np.ndarray:
     """The 28x28 model inputs of encoded pictures, flattened; those without a digit are
     dropped (the pipeline already answers "no digit found" for them)."""
-    out = []
-    for picture in pictures:
+    return inputs_kept(pictures)[0]
+
+
+def inputs_kept(pictures: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """`_inputs`, and the indices of the pictures it kept (so labels can follow them)."""
+    out, kept = [], []
+    for i, picture in enumerate(pictures):
         try:
             out.append(to_model_input(picture).image.reshape(784))
+            kept.append(i)
         except (NoDigitFound, ImageError):
             continue
-    return np.array(out, dtype=np.float32).reshape(-1, 784)
+    return np.array(out, dtype=np.float32).reshape(-1, 784), np.array(kept, dtype=int)
+
+
+def user_pictures(images: np.ndarray, seed: int) -> list[bytes]:
+    """MNIST digits drawn as users hand pictures in (`outliers.as_user_picture`)."""
+    rng = np.random.default_rng(seed)
+    return [encode(*outliers.as_user_picture(image, rng)) for image in images]
 
 
 def _negative_chunk(task: tuple[str, int, int]) -> np.ndarray:
@@ -64,9 +76,7 @@ def _negative_chunk(task: tuple[str, int, int]) -> np.ndarray:
 
 
 def _digit_chunk(task: tuple[np.ndarray, int]) -> np.ndarray:
-    images, seed = task
-    rng = np.random.default_rng(seed)
-    return _inputs([encode(*outliers.as_user_picture(image, rng)) for image in images])
+    return _inputs(user_pictures(*task))
 
 
 def _parallel(worker, tasks: list, desc: str, workers: int) -> np.ndarray:

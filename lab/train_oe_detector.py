@@ -35,11 +35,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from digits.image import ImageError, NoDigitFound, to_model_input
 from digits.runtime.modelfile import atomic_write_bytes, file_sha256, write_info
 from digits.runtime.ood import DETECTOR_PATH
 from digits.synth import outliers
-from digits.synth.samples import encode
 from digits.training.data import load_mnist
 from lab import train_nondigit_detector as made
 
@@ -95,18 +93,10 @@ def _labelled_rendered(
 
 
 def _rendered_chunk(task: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """As `made._digit_chunk`, with the (global) indices of the pictures kept."""
+    """`made._digit_chunk`, with the (global) indices of the pictures kept."""
     images, seed, start = task
-    rng = np.random.default_rng(seed)
-    pictures = [encode(*outliers.as_user_picture(image, rng)) for image in images]
-    x, kept = [], []
-    for i, picture in enumerate(pictures):
-        try:
-            x.append(to_model_input(picture).image.reshape(784))
-            kept.append(start + i)
-        except (NoDigitFound, ImageError):
-            continue
-    return np.array(x, np.float32).reshape(-1, 784), np.array(kept, dtype=int)
+    x, kept = made.inputs_kept(made.user_pictures(images, seed))
+    return x, start + kept
 
 
 def _labelled_by_shipped_model(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -235,9 +235,11 @@ def nondigits_table(r: dict) -> list[str]:
 
 
 def mnist_format_table(r: dict) -> list[str]:
-    names = {"28_white_on_black": "28x28, white on black"}
-    names |= {"280_white_on_black": "280x280, white on black"}
-    names |= {"280_dark_on_white": "280x280, dark on white"}
+    names = {
+        "28_white_on_black": "28x28, white on black",
+        "280_white_on_black": "280x280, white on black",
+        "280_dark_on_white": "280x280, dark on white",
+    }
     rows = [
         f"{names.get(k, k)} | {x['n']} | {x['accuracy']:.2%} | {x['not_a_digit']:.2%} | "
         f"{x['zeros_wrong']}"
