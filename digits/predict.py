@@ -44,7 +44,7 @@ from digits.runtime.modelfile import (
     read_info,
     travelling_fields,
 )
-from digits.runtime.ood import DETECTOR_PATH, NondigitDetector
+from digits.runtime.ood import DETECTOR_PATH, DIGIT, NOT_A_DIGIT, NondigitDetector
 from digits.runtime.runners import Runner, load_model, open_runner
 
 __all__ = [
@@ -318,28 +318,33 @@ class Predictor:
         images = np.stack([r.image for r in ready])
         # the not-a-digit detector knows digits only: a model of own symbols has its own
         # threshold (sidecar ``low_confidence``, chosen on its validation split) instead
+        probabilities = self.predict_inputs(images)
         digit_model = self.class_names == DIGIT_CLASSES
-        flags = (
-            _nondigit_flags(images, self.detector_path)
+        levels = (
+            _nondigit_levels(images, probabilities.argmax(axis=1), self.detector_path)
             if digit_model
-            else np.zeros(len(images), dtype=bool)
+            else np.zeros(len(images), dtype=np.int8)
         )
-        answers = iter(zip(self.predict_inputs(images), flags))
+        answers = iter(zip(probabilities, levels))
         return [
             self._prediction(r, *next(answers)) if isinstance(r, PreprocessResult) else r
             for r in results
         ]
 
     def _prediction(
-        self, preprocessed: PreprocessResult, probabilities: np.ndarray, not_a_digit: bool = False
+        self, preprocessed: PreprocessResult, probabilities: np.ndarray, level: int = DIGIT
     ) -> Prediction:
+        """The answer for one input; ``level``: the not-a-digit detector's (`DOUBT` and
+        `NOT_A_DIGIT` both flag it ``low_confidence``)."""
+        level = int(level)
+        not_a_digit = level == NOT_A_DIGIT
         index = int(np.argmax(probabilities))
         confidence = float(probabilities[index])
         return Prediction(
             digit=class_value(self.class_names, index),
             confidence=confidence,
             probabilities=tuple(float(p) for p in probabilities),
-            low_confidence=confidence < self.low_confidence or bool(not_a_digit),
+            low_confidence=bool(confidence < self.low_confidence or level != DIGIT),
             preprocessed=preprocessed,
             not_a_digit=bool(not_a_digit),
             several_digits=preprocessed.several_digits,
@@ -352,18 +357,20 @@ class Predictor:
         )
 
 
-def _nondigit_flags(images: np.ndarray, path: Path = DETECTOR_PATH) -> np.ndarray:
-    """`digits.runtime.ood` flags; all False (with a warning) if the detector file cannot
-    be read."""
+def _nondigit_levels(
+    images: np.ndarray, answers: np.ndarray, path: Path = DETECTOR_PATH
+) -> np.ndarray:
+    """`digits.runtime.ood` levels (digit, in doubt, not a digit) of the inputs the model
+    answered ``answers``; all digits (with a warning) if the detector cannot be read."""
     try:
-        return NondigitDetector.load(path).flags(images)
+        return NondigitDetector.load(path).levels(images, answers)
     except (OSError, KeyError, ValueError) as error:
         warnings.warn(
             f"the non-digit detector could not be loaded ({error}): inputs are not checked",
             RuntimeWarning,
             stacklevel=3,
         )
-        return np.zeros(len(images), dtype=bool)
+        return np.zeros(len(images), dtype=np.int8)
 
 
 def _positive_int(value, name: str) -> int:

@@ -17,11 +17,13 @@ Data, made by `lab.train_nondigit_detector` (the same functions, seeds and cache
   2 px at random each time they are seen. The held-out kinds (natural photos, faces and
   objects, script letters, printed text) are never used here, for training or threshold.
 
-Threshold: the ``--quantile`` of the score on MNIST training images 55,000-59,999 (not
-trained on), as the pipeline shows them and rendered.
+Thresholds: the ``--quantile`` of the score on MNIST training images 55,000-59,999 (not
+trained on), as the pipeline shows them and rendered, says "not a digit"; the
+``--doubt-quantile`` says "in doubt" (answered, flagged ``low_confidence``).
+``--thresholds-only`` chooses them again for the detector already in ``--out``.
 
     python -m lab.train_oe_detector [--rendered 12000] [--per-kind 2000] [--epochs 3]
-        [--weight 0.5] [--quantile 0.997]
+        [--weight 0.5] [--quantile 0.997] [--doubt-quantile 0.99] [--thresholds-only]
         [--cache DIR] [--out digits/runtime/nondigit_detector.tflite]
 """
 
@@ -48,10 +50,11 @@ def digits_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.nd
     """Digits to train on ``(x, labels)`` and held-out digits for the threshold."""
     (x_train, y_train), _ = load_mnist()
     picked = np.random.default_rng(args.seed).choice(55000, args.rendered, replace=False)
-    held = x_train[55000 : 55000 + args.rendered // 2]
-    cache, tag = args.cache, f"{args.rendered}_{args.seed}"
+    cache = args.cache
     seen = made._cached(cache, "mnist_seen", lambda: made.as_model_sees(x_train))
-    rendered, kept = _labelled_rendered(cache, tag, x_train[picked], args.seed)
+    rendered, kept = _labelled_rendered(
+        cache, f"{args.rendered}_{args.seed}", x_train[picked], args.seed
+    )
     ones = made._cached(
         cache, f"stroke_ones_{args.font_digits}_{args.seed}",
         lambda: made.stroke_ones(args.font_digits, args.seed),
@@ -63,13 +66,21 @@ def digits_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.nd
     font_x, font_y = _labelled_by_shipped_model(fonts)
     x = np.concatenate([seen[:55000], rendered, ones, font_x])
     y = np.concatenate([y_train[:55000], y_train[picked][kept], np.ones(len(ones), int), font_y])
-    held_digits = np.concatenate(
-        [
-            seen[55000:],
-            made._cached(cache, f"held_{tag}", lambda: made.rendered_digits(held, args.seed + 1)),
-        ]
+    return x, y, held_digits(args, seen)
+
+
+def held_digits(args: argparse.Namespace, seen: np.ndarray | None = None) -> np.ndarray:
+    """MNIST training images 55,000-59,999 (never trained on) as the pipeline shows them,
+    and ``--rendered`` / 2 of them drawn as users hand pictures in: the thresholds' digits."""
+    (x_train, _), _ = load_mnist()
+    if seen is None:
+        seen = made._cached(args.cache, "mnist_seen", lambda: made.as_model_sees(x_train))
+    held = x_train[55000 : 55000 + args.rendered // 2]
+    tag = f"{args.rendered}_{args.seed}"
+    drawn = made._cached(
+        args.cache, f"held_{tag}", lambda: made.rendered_digits(held, args.seed + 1)
     )
-    return x, y, held_digits
+    return np.concatenate([seen[55000:], drawn])
 
 
 def _labelled_rendered(
@@ -171,21 +182,42 @@ def scores(model, images: np.ndarray) -> np.ndarray:
     return 1.0 - probabilities.max(axis=1)
 
 
-def export(model, threshold: float, args: argparse.Namespace) -> None:
-    """Write the LiteRT file and its sidecar (threshold, how it was made)."""
+def export(model, thresholds: dict, args: argparse.Namespace) -> None:
+    """Write the LiteRT file and its sidecar (thresholds, how it was made)."""
     from digits.training.export import _convert
 
     atomic_write_bytes(args.out, _convert(model, "none", None))
     write_info(
         args.out,
         class_names=[str(d) for d in range(10)],
-        threshold=threshold,
+        **thresholds,
         score="1 - max softmax",
         base=str(Path(args.base).resolve().relative_to(ROOT)),
         base_sha256=file_sha256(args.base),
         command="python -m lab.train_oe_detector " + " ".join(sys.argv[1:]),
         format="litert",
     )
+
+
+def thresholds(held_scores: np.ndarray, args: argparse.Namespace) -> dict:
+    """Not a digit above the ``--quantile`` of the held-out digits' scores; in doubt above
+    the ``--doubt-quantile``."""
+    return {
+        "threshold": float(np.quantile(held_scores, args.quantile)),
+        "doubt": float(np.quantile(held_scores, args.doubt_quantile)),
+        "quantiles": [args.doubt_quantile, args.quantile],
+    }
+
+
+def rethreshold(args: argparse.Namespace) -> None:
+    """Choose the thresholds of the detector already in ``--out`` again (same network)."""
+    from digits.runtime.ood import NondigitDetector
+
+    detector = NondigitDetector.load(args.out)
+    chosen = thresholds(detector.scores(held_digits(args)), args)
+    command = "python -m lab.train_oe_detector " + " ".join(sys.argv[1:])
+    write_info(args.out, **chosen, thresholds_command=command)  # other fields are kept
+    print(f"thresholds {chosen}; wrote the sidecar of {args.out}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -195,6 +227,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weight", type=float, default=0.5, help="outlier loss weight")
     parser.add_argument("--learning-rate", type=float, default=3e-4)
     parser.add_argument("--quantile", type=float, default=0.997)
+    parser.add_argument("--doubt-quantile", type=float, default=0.99)
+    parser.add_argument(
+        "--thresholds-only", action="store_true", help="only choose the thresholds of --out again"
+    )
     parser.add_argument("--per-kind", type=int, default=2000, help="outliers per kind")
     parser.add_argument("--rendered", type=int, default=12000, help="rendered digits")
     parser.add_argument("--font-digits", type=int, default=2000, help="digits in fonts")
@@ -206,15 +242,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.thresholds_only:
+        return rethreshold(args)
     x, y, held = digits_data(args)
     negatives = outlier_data(args)
     print(f"{len(x)} digits, {len(negatives)} outliers to train on; {len(held)} held out")
     model = train(x, y, negatives, args)
-    held_scores = scores(model, held)
-    threshold = float(np.quantile(held_scores, args.quantile))
-    caught = float(np.mean(scores(model, negatives) > threshold))
-    export(model, threshold, args)
-    print(f"threshold {threshold:.5f} (the {args.quantile:.1%} quantile on held-out digits);")
+    chosen = thresholds(scores(model, held), args)
+    caught = float(np.mean(scores(model, negatives) > chosen["threshold"]))
+    export(model, chosen, args)
+    print(f"thresholds {chosen} (quantiles of the held-out digits' scores);")
     print(f"training outliers caught: {caught:.1%}; wrote {args.out}")
 
 

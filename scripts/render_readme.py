@@ -219,18 +219,23 @@ def nondigits_table(r: dict) -> list[str]:
     header = "kind | held out | n | caught | confident digit | AUROC detector | AUROC softmax"
     digit_rows = [
         f"{name} | {x['n']} | {x['rejected']:.2%} | {x['right_answers_lost']:.2%} | "
-        f"{x['not_a_digit']:.2%} | {x['no_digit_found']}"
+        f"{x['not_a_digit']:.2%} | {x['no_digit_found']} | {x['low_confidence']:.2%}"
         for name, x in r["digits"].items()
     ]
+    doubt = r.get("detector_doubt")
+    levels = f"threshold {r['detector_threshold']:.4f}" + (
+        f", doubt from {doubt:.4f}" if doubt is not None else ""
+    )
     return [
         *table(header, rows),
         "",
         *table(
-            "digits | n | wrongly rejected | right answers lost | not a digit | no digit found",
+            "digits | n | wrongly rejected | right answers lost | not a digit | no digit found | "
+            "answered, low confidence",
             digit_rows,
         ),
         "",
-        f"Made by `{r['command']}` (detector threshold {r['detector_threshold']:.4f}).",
+        f"Made by `{r['command']}` (detector {levels}).",
     ]
 
 

@@ -47,6 +47,51 @@ def test_a_dense_npz_detector_still_loads(tmp_path):
     assert detector.scores(rng.random((3, 28, 28))).shape == (3,)
 
 
+class _FixedRunner:
+    """Stands in for LiteRT: the same probabilities for every input."""
+
+    def __init__(self, rows: np.ndarray):
+        self.rows = np.asarray(rows, np.float32)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return self.rows[: len(x)]
+
+
+def test_levels_digit_doubt_and_not_a_digit():
+    from digits.runtime.ood import DIGIT, DOUBT, NOT_A_DIGIT, CnnDetector
+
+    sure, unsure, flat = np.eye(10)[3], np.full(10, 0.05), np.full(10, 0.1)
+    unsure[3] = 0.55  # score 0.45: between the doubt (0.3) and the threshold (0.85)
+    detector = CnnDetector(_FixedRunner([sure, unsure, flat]), threshold=0.85, doubt=0.3)
+    images = np.zeros((3, 28, 28), np.float32)
+    assert detector.levels(images).tolist() == [DIGIT, DOUBT, NOT_A_DIGIT]
+    assert detector.flags(images).tolist() == [False, False, True]
+    # the digit model read the sure one as 8: the two disagree, so it is in doubt
+    assert detector.levels(images, answers=[8, 3, 3]).tolist() == [DOUBT, DOUBT, NOT_A_DIGIT]
+    no_band = CnnDetector(detector.runner, threshold=0.85)  # an old sidecar without "doubt"
+    assert no_band.levels(images).tolist() == [DIGIT, DIGIT, NOT_A_DIGIT]
+
+
+def test_the_shipped_sidecar_has_a_doubt_band_below_the_threshold():
+    detector = NondigitDetector.load()
+    assert detector.doubt is not None and 0 < detector.doubt < detector.threshold
+
+
+def test_a_digit_in_doubt_is_answered_and_flagged_low_confidence(monkeypatch):
+    import digits.predict as predict
+
+    monkeypatch.setattr(
+        predict,
+        "_nondigit_levels",
+        lambda images, answers, path=None: np.ones(len(images), np.int8),
+    )
+    from digits.training.data import load_mnist
+
+    _, (x_test, y_test) = load_mnist()
+    answer = predict.Predictor().predict(x_test[0])
+    assert answer.digit == y_test[0] and answer.low_confidence and not answer.not_a_digit
+
+
 _AMPERSAND_MISSED = pytest.mark.xfail(
     strict=True,
     reason="issue 22: the outlier-exposure detector scores '&' 0.63-0.79, under its "

@@ -256,7 +256,9 @@ def test_digit_detector_is_not_applied_to_symbol_models(monkeypatch, small_model
 
     data, _, out = small_model
     monkeypatch.setattr(
-        predict, "_nondigit_flags", lambda images, path=None: np.ones(len(images), bool)
+        predict,
+        "_nondigit_levels",
+        lambda images, answers, path=None: np.full(len(images), 2, np.int8),
     )
     paths = sorted((data / "plus").glob("*.png"))[:10]
     symbols = predict.Predictor(out).predict_many(paths)

@@ -103,9 +103,11 @@ def outlier_row(r: dict, digits: dict) -> dict:
 
 def digit_row(r: dict) -> dict:
     """One set of real digits: wrongly rejected (null or flagged), right answers lost (null,
-    or flagged although the digit answered was right), flagged, no digit."""
+    or flagged although the digit answered was right), flagged, no digit, and answered but
+    flagged low-confidence (by the digit model or the detector's doubt)."""
     return {
         "n": int(len(r["null"])),
+        "low_confidence": round(float(np.mean(r["low"] & ~r["null"] & ~r["flagged"])), 4),
         "rejected": round(float(np.mean(r["null"] | r["flagged"])), 4),
         "right_answers_lost": round(float(np.mean(r["null"] | (r["flagged"] & r["right"]))), 4),
         "not_a_digit": round(float(np.mean(r["flagged"])), 4),
@@ -176,6 +178,7 @@ def report(sets: dict[str, dict], detector: NondigitDetector, args: argparse.Nam
         "model": shown_path(args.model or LITERT_PATH),
         "detector": shown_path(args.detector),
         "detector_threshold": round(detector.threshold, 6),
+        "detector_doubt": None if detector.doubt is None else round(detector.doubt, 6),
         "seed": args.seed,
         "per_kind": args.per_kind,
         "training_kinds": {
