@@ -195,11 +195,11 @@ def _decode(data: bytes, name: str, colour: bool = True, shrink: int = 1) -> tup
                     w, h = img.size
                     img.draft(None, (max(1, w // shrink), max(1, h // shrink)))
                 img.load()
-                try:
-                    upright = ImageOps.exif_transpose(img)
+                try:  # in place: no copy of an image that is already upright
+                    ImageOps.exif_transpose(img, in_place=True)
                 except Exception:  # noqa: BLE001 - a damaged EXIF block: keep it as stored
-                    upright = img
-                return _pil_to_array(upright), "rgb"
+                    pass
+                return _pil_to_array(img), "rgb"
     except _DecodeTimeout:
         raise ImageError(
             f"{name} took more than {MAX_DECODE_SECONDS:g} s to decode and was stopped. "
@@ -273,8 +273,13 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
         img, mode = img.convert("LA"), "LA"
     has_alpha = "A" in mode or "a" in mode or "transparency" in img.info
     if mode in ("L", "1") and not has_alpha:
-        return np.asarray(img.convert("L"))
-    return np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
+        return np.asarray(_as_mode(img, "L"))
+    return np.asarray(_as_mode(img, "RGBA" if has_alpha else "RGB"))
+
+
+def _as_mode(img: Image.Image, mode: str) -> Image.Image:
+    """``img`` in ``mode``, converted (a copy) only when it is in another."""
+    return img if img.mode == mode else img.convert(mode)
 
 
 def _pil_input(image: Image.Image) -> np.ndarray:

@@ -196,7 +196,8 @@ def _ink_levels(ink: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, 
         )
     detect = cv2.GaussianBlur(ink, (0, 0), 2 * sigma)
     peak = max(float(detect.max()), 1e-6)
-    u8 = np.clip(detect * (255.0 / peak), 0, 255).astype(np.uint8)
+    scaled = detect * (255.0 / peak)
+    u8 = np.clip(scaled, 0, 255, out=scaled).astype(np.uint8)
     threshold, separability = _otsu(u8)
     return blurred, u8, peak, threshold, separability
 
@@ -298,7 +299,8 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
     low = 0.5 * threshold * peak / 255.0
     core = raw[mask[y0:y1, x0:x1] > 0]
     high = float(np.percentile(core, 90)) if core.size else float(blurred.max())
-    crop = np.clip((raw - low) / max(high - low, 1e-3), 0.0, 1.0)
+    crop = (raw - low) / max(high - low, 1e-3)
+    np.clip(crop, 0.0, 1.0, out=crop)
     return _Found(crop, (x0, y0, x1, y1), several, raw)
 
 

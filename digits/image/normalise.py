@@ -81,8 +81,8 @@ def _normalise_digit(crop: np.ndarray) -> tuple[np.ndarray, float]:
         com_x = float((box.sum(axis=0) * np.arange(bw)).sum()) / total
     else:
         com_y, com_x = (bh - 1) / 2, (bw - 1) / 2
-    top = int(np.clip(round(_CENTRE - com_y), 0, _FIELD - bh))
-    left = int(np.clip(round(_CENTRE - com_x), 0, _FIELD - bw))
+    top = int(min(max(round(_CENTRE - com_y), 0), _FIELD - bh))
+    left = int(min(max(round(_CENTRE - com_x), 0), _FIELD - bw))
     field = np.zeros((_FIELD, _FIELD), dtype=np.float32)
     field[top : top + bh, left : left + bw] = box
     return field, ratio

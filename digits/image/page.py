@@ -110,7 +110,8 @@ def _flatten_background(ink: np.ndarray, size: float = 0.35, side: int = 64) -> 
     background = cv2.blur(background, (smooth, smooth))[k:-k, k:-k]
     if f < 1.0:
         background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(ink - background, 0.0, 1.0)
+    flat = ink - background
+    return np.clip(flat, 0.0, 1.0, out=flat)
 
 
 def _otsu(u8: np.ndarray) -> tuple[int, float]:
@@ -185,7 +186,8 @@ def _find_sheet(gray: np.ndarray) -> np.ndarray | None:
     h, w = gray.shape
     factor = min(1.0, _SHEET_SIDE / max(h, w))
     small = _resize(gray, factor)
-    u8 = np.clip(small * 255, 0, 255).astype(np.uint8)
+    scaled = small * 255
+    u8 = np.clip(scaled, 0, 255, out=scaled).astype(np.uint8)
     threshold, separability = _otsu(u8)
     if separability < 0.6:
         return None
