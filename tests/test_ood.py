@@ -94,11 +94,11 @@ def test_a_digit_in_doubt_is_answered_and_flagged_low_confidence(monkeypatch):
 
 _AMPERSAND_MISSED = pytest.mark.xfail(
     strict=True,
-    reason="issue 22: the outlier-exposure detector scores '&' 0.63-0.79, under its "
-    "threshold (the shipped digit model answers these '&' with low confidence)",
+    reason="issue 22: the outlier-exposure detector scores '&' under its threshold (the "
+    "shipped digit model answers these '&' with low confidence)",
 )
 _DOLLAR_MISSED = pytest.mark.xfail(
-    strict=True, reason="issue 22: '$' (an S, a 5-like stroke) is caught 1 time in 3"
+    strict=True, reason="issue 22: '$' (an S, a 5-like stroke) is not always caught"
 )
 
 
@@ -157,7 +157,7 @@ def _grid_crops(image: np.ndarray, side: int) -> list[np.ndarray]:
 
 
 _FLOWER_MISSED = pytest.mark.xfail(
-    strict=True, reason="issue 22: 2 of 10 crops of flower.jpg still get a confident 1"
+    strict=True, reason="issue 22: some crops of flower.jpg still get a confident 1"
 )
 
 

@@ -41,6 +41,13 @@ def test_held_out_font_families_are_not_training_families():
     assert not set(glyphs.CV_SCRIPT_FONTS) & set(glyphs.CV_FONTS)
     assert not set(glyphs.SERIF_TTF) & set(glyphs.training_ttf())
     assert glyphs.training_ttf()  # matplotlib's fonts were found
+    assert set(glyphs.HAND_FONTS) <= set(glyphs.HERSHEY_FONTS)  # hand letters: training fonts
+
+
+def test_adding_a_kind_keeps_the_earlier_kinds_pictures():
+    """Kinds are seeded by a fixed order, so the held-out pictures stay those reported."""
+    assert outliers._SEED_ORDER[:10] == (*outliers.TRAIN_KINDS[:6], *outliers.HELD_OUT_KINDS)
+    assert sorted(outliers._SEED_ORDER) == sorted(outliers.KINDS)
 
 
 def test_no_digit_like_character_is_drawn():

@@ -153,6 +153,44 @@ def training_glyph(rng: np.random.Generator) -> np.ndarray:
 LATIN_HERSHEY_FONTS = tuple(f for f in HERSHEY_FONTS if f.startswith(("futur", "rowma", "times")))
 
 
+#: The single-stroke Latin training families a hand is imitated from.
+HAND_FONTS = ("futural", "futuram", "rowmans")
+
+
+def hand_letter(rng: np.random.Generator) -> np.ndarray:
+    """A letter as a hand might write it: the single strokes of a Latin training family
+    (never a script one), bent by a smooth random displacement of the *strokes* (so the
+    pen keeps its width), slanted, squeezed and drawn with a round pen of random width."""
+    text = str(_pick(rng, LETTERS))
+    lines = np.array(list(_hershey(str(_pick(rng, HAND_FONTS))).lines_for_text(text)))
+    canvas = np.zeros((_CANVAS, _CANVAS), np.uint8)
+    if lines.size == 0:
+        return canvas
+    points = lines.reshape(-1, 2).astype(np.float32) * [1, -1]
+    points = (points - points.mean(0)) / max(float(np.ptp(points, axis=0).max()), 1e-6)
+    slant, squeeze = rng.uniform(-0.35, 0.35), rng.uniform(0.7, 1.2)
+    points = points @ np.array([[squeeze, 0.0], [-slant, 1.0]], np.float32)
+    points = points + _wobble(points, rng, rng.uniform(0.02, 0.07))
+    low, high = points.min(0), points.max(0)
+    xy = (points - (low + high) / 2) * (84 / max(float((high - low).max()), 1e-6)) + _CANVAS / 2
+    width = int(rng.integers(5, 13))
+    for a, b in xy.reshape(-1, 2, 2).round().astype(np.int32):
+        cv2.line(canvas, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 255, width, cv2.LINE_AA)
+    return canvas
+
+
+def _wobble(points: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """A smooth random displacement of ``points`` (a few low-frequency waves), in the
+    points' own units: the same place always moves the same way, so strokes stay joined."""
+    out = np.zeros_like(points)
+    for _ in range(3):
+        freq = rng.uniform(1.0, 4.0, size=2) * rng.choice([-1, 1], size=2)
+        phase = rng.uniform(0, 2 * np.pi, size=2)
+        wave = np.sin(points @ freq[:, None] * np.pi + phase)  # (N, 2)
+        out += wave * rng.normal(0.0, strength, size=2)
+    return out.astype(np.float32)
+
+
 def font_digit(rng: np.random.Generator, digit: int) -> np.ndarray:
     """A digit in one of the training fonts (Latin families only), white on black: the
     drawings of real digits that keep a detector from learning "a font means no digit"."""

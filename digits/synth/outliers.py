@@ -17,7 +17,10 @@ Training kinds (`TRAIN_KINDS`), used to train the detector:
 - ``procedural``: natural-looking procedural images (fractal "terrain", pebbles, stone
   cells, foliage, clouds) and crops of them;
 - ``photo_backgrounds``: the project's own photographed sheets and tables
-  (`digits.synth.samples` photo helpers) without any digit, whole or cropped.
+  (`digits.synth.samples` photo helpers) without any digit, whole or cropped;
+- ``hand_letters``: letters written by a stroke generator: the single strokes of the
+  Latin training families bent by a smooth random displacement, slanted, squeezed and
+  drawn with a round pen (`digits.synth.glyphs.hand_letter`).
 
 Held-out kinds (`HELD_OUT_KINDS`), never used in training or threshold choice:
 
@@ -62,9 +65,13 @@ TRAIN_KINDS = (
     "textures",
     "procedural",
     "photo_backgrounds",
+    "hand_letters",
 )
 HELD_OUT_KINDS = ("natural_photos", "faces_objects", "script_letters", "printed_text")
 KINDS = TRAIN_KINDS + HELD_OUT_KINDS
+#: The order that seeds each kind's pictures: kinds added later go last, so that the
+#: earlier kinds' pictures stay the same.
+_SEED_ORDER = (*TRAIN_KINDS[:6], *HELD_OUT_KINDS, *TRAIN_KINDS[6:])
 
 _RENDER_KINDS = [k for k in samples.KINDS if k != "offcentre"]
 
@@ -128,6 +135,10 @@ def _font_letters(rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
     canvas = glyphs.training_glyph(rng)
     canvas = glyphs.jitter(canvas, rng, strength=rng.uniform(0.0, 2.5))
     return as_user_picture(mnist_style(canvas, rng), rng)
+
+
+def _hand_letters(rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
+    return as_user_picture(mnist_style(glyphs.hand_letter(rng), rng), rng)
 
 
 def _scribbles(rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
@@ -223,6 +234,7 @@ _MAKERS: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, str, int]]]
     "textures": _textures,
     "procedural": _procedural,
     "photo_backgrounds": _photo_backgrounds,
+    "hand_letters": _hand_letters,
     "natural_photos": _natural_photos,
     "faces_objects": _faces_objects,
     "script_letters": _script_letters,
@@ -240,5 +252,5 @@ def picture(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
 def pictures(kind: str, count: int, seed: int) -> list[bytes]:
     """``count`` encoded pictures (PNG or JPEG bytes) of a kind; the same seed always
     gives the same bytes."""
-    rng = np.random.default_rng([seed, KINDS.index(kind)])
+    rng = np.random.default_rng([seed, _SEED_ORDER.index(kind)])
     return [samples.encode(*picture(kind, rng)) for _ in range(count)]
