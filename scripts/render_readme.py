@@ -115,17 +115,19 @@ def small_folder_sentence(f: dict) -> str:
 
 def numbers_table(n: dict) -> list[str]:
     rows = []
+    ceiling = n.get("isolated_digit_ceiling", {})
     for name in n["methods"]["sequence"]:
+        alone = f"{ceiling[name]:.2%}" if name in ceiling else "n/a"
         for method, sets in n["methods"].items():
             v = sets[name]
             rows.append(
                 f"{name} | {method} | {v['numbers']:,} | {v['whole_number_accuracy']:.2%} | "
-                f"{v['digit_accuracy']:.2%} | {v['confidently_wrong_rate']:.2%} | "
+                f"{alone} | {v['digit_accuracy']:.2%} | {v['confidently_wrong_rate']:.2%} | "
                 f"{v['low_confidence_rate']:.2%} | {v['median_read_ms']:.1f} ms"
             )
     header = (
-        "set | method | numbers | whole-number | per-digit | wrong, not flagged | "
-        "flagged low-confidence | median time"
+        "set | method | numbers | whole-number | digits read alone | per-digit | "
+        "wrong, not flagged | flagged low-confidence | median time"
     )
     return [*table(header, rows), "", f"Made by `{n['command']}`."]
 

@@ -169,6 +169,34 @@ def test_lines_get_wider_with_digits_and_gaps(mnist):
     assert wide.shape[1] > tight.shape[1] * 1.3
 
 
+def test_digits_placed_by_contact_meet_without_hiding_each_other(mnist):
+    """Contact placement: every neighbour's ink meets (or nearly meets) the line's ink;
+    pushed further left it overlaps; the line is never as narrow as one digit."""
+    (x_train, y_train), _ = mnist
+    still = dict(tilt=0.0, pen=0.0, blur=0.0, baseline=0.0, scale=(1, 1), shear=0.0)
+    chosen = np.array([1, 3, 5])  # three digits
+    meet = lines.LineSpec(contact=1.0, overlap=(0.0, 0.0), **still)
+    into = lines.LineSpec(contact=1.0, overlap=(0.3, 0.3), **still)
+    apart = lines.LineSpec(contact=0.0, **still)
+    rng = np.random.default_rng(0)
+    met = lines.compose([x_train[i] for i in chosen], rng, meet, gap=(0.6, 0.6))
+    pushed = lines.compose([x_train[i] for i in chosen], rng, into, gap=(0.6, 0.6))
+    spaced = lines.compose([x_train[i] for i in chosen], rng, apart, gap=(0.6, 0.6))
+    width = lambda a: np.ptp(np.flatnonzero(a.max(axis=0) > 0.3))  # noqa: E731
+    assert width(pushed) < width(met) < width(spaced)
+    ink = (met > 0.3).any(axis=0)
+    assert ink[np.flatnonzero(ink)[0] : np.flatnonzero(ink)[-1]].mean() > 0.95  # no blank column
+    assert width(pushed) > 28
+
+
+def test_detached_share_draws_lifted_4s_and_5s(mnist):
+    (x_train, y_train), _ = mnist
+    spec = lines.LineSpec(detached=1.0, lengths=(6, 6), photo=0.0)
+    rng = np.random.default_rng(1)
+    texts = [lines.make_line(x_train[:3000], y_train[:3000], rng, spec)[1] for _ in range(5)]
+    assert all(set(t) <= {"4", "5"} for t in texts)
+
+
 def test_eval_lines_kinds(mnist):
     _, (x_test, y_test) = mnist
     made = lines.eval_lines(x_test, y_test, "detached", 20, seed=2)
@@ -248,18 +276,22 @@ def test_committed_recipe_loads():
     assert recipe.litert_path == "models/reader_float32.tflite"
     with pytest.raises(SystemExit):
         reader.load_recipe(ROOT / "lab/recipes/reader.json", ["no_such_field=1"])
-    tuned = reader.load_recipe(ROOT / "lab/recipes/reader_overlap.json")  # what ships
+    tuned = reader.load_recipe(ROOT / "lab/recipes/reader_overlap.json")
     assert tuned.init == recipe.keras_path and tuned.gap[0] < recipe.gap[0]
-    assert tuned.litert_path == recipe.litert_path and tuned.report.startswith("lab/reports/")
+    shipped = reader.load_recipe(ROOT / "lab/recipes/reader_contact.json")  # what ships
+    assert shipped.init == tuned.keras_path and shipped.contact > 0 and shipped.detached > 0
+    assert shipped.litert_path == recipe.litert_path and shipped.report.startswith("lab/reports/")
 
 
 def test_threshold_keeps_confident_mistakes_rare():
     from lab.reader import choose_threshold
 
-    readings = [("12", "12", 0.99)] * 190 + [("12", "17", 0.95)] * 10
-    threshold = choose_threshold(readings, wrong_rate=0.005)
-    assert 0.95 < threshold <= 0.99
-    assert choose_threshold([("1", "1", 0.6)] * 10) == 0.5
+    easy = [("12", "12", 0.99)] * 200
+    hard = [("12", "12", 0.99)] * 190 + [("12", "17", 0.95)] * 10
+    threshold = choose_threshold({"easy": easy, "hard": hard}, wrong_rate=0.005)
+    assert 0.95 < threshold <= 0.99  # the hardest kind decides
+    assert choose_threshold({"easy": easy}) == 0.5
+    assert choose_threshold({"easy": [("1", "1", 0.6)] * 10}) == 0.5
 
 
 def test_line_ink_crops_the_marks_of_a_photo(mnist):

@@ -135,6 +135,34 @@ def _by_set(rows: list[dict]) -> dict:
     return report
 
 
+def isolated_ceiling(predictor, numbers: int = 20000, seed: int = 0) -> dict[str, float | int]:
+    """Each set's whole-number accuracy if every digit were read as the model reads it
+    alone, as MNIST's own 28x28 image: numbers drawn as `digits.synth.numbers.make_set`
+    draws them (2-8 distinct test digits; ``detached``: about half of them from its small
+    pool of 4s and 5s drawn in pieces). Reading whole lines beats it only by reading
+    digits right that the model misreads even alone. Also: that pool's size and how many
+    of it the model misreads alone."""
+    from digits.synth.numbers import SETS, detached_pool, with_detached
+    from digits.training.data import load_mnist
+
+    _, (x, y) = load_mnist()
+    right = predictor.predict_inputs(x[..., None].astype(np.float32) / 255).argmax(1) == y
+    pool = detached_pool(x, y)
+    out = {}
+    for index, name in enumerate(SETS):
+        rng = np.random.default_rng([seed, index])
+        hits = []
+        for _ in range(numbers):
+            chosen = rng.choice(len(x), size=int(rng.integers(2, 9)), replace=False)
+            if name == "detached":
+                chosen = with_detached(chosen, pool, rng)
+            hits.append(bool(right[chosen].all()))
+        out[name] = round(float(np.mean(hits)), 4)
+    out["detached_pool_digits"] = len(pool)
+    out["detached_pool_read_wrong_alone"] = int((~right[pool]).sum())
+    return out
+
+
 def run(args: argparse.Namespace, data: Path, rows: list[dict]) -> dict:
     """Read the set with both methods of `digits.read.read_number`; return the report and
     draw the figure of the default method."""
@@ -150,12 +178,14 @@ def run(args: argparse.Namespace, data: Path, rows: list[dict]) -> dict:
         "reader": shown_path(READER_PATH),
         "figure": shown_path(figure_path),
         "methods": {method: _by_set(read) for method, read in methods.items()},
+        "isolated_digit_ceiling": isolated_ceiling(predictor),
     }
 
 
 def table(report: dict) -> str:
+    ceiling = report.get("isolated_digit_ceiling", {})
     rows = [
-        {"set": name, "method": method, **s}
+        {"set": name, "method": method, "ceiling": ceiling.get(name), **s}
         for name in report["methods"]["sequence"]
         for method, sets in report["methods"].items()
         for s in [sets[name]]
@@ -166,6 +196,7 @@ def table(report: dict) -> str:
             ("method", lambda r: r["method"], False),
             ("numbers", lambda r: r["numbers"], True),
             ("whole-number", lambda r: percent(r["whole_number_accuracy"], 2), True),
+            ("digits alone", lambda r: percent(r["ceiling"], 2) if r["ceiling"] else "", True),
             ("per-digit", lambda r: percent(r["digit_accuracy"], 2), True),
             ("confidently wrong", lambda r: percent(r["confidently_wrong_rate"], 2), True),
             ("low-conf.", lambda r: percent(r["low_confidence_rate"], 2), True),

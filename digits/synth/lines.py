@@ -50,6 +50,8 @@ EVAL_KINDS = {
 }
 _SIDE = 48  # each digit is drawn in a square this big before its columns are cropped
 _ROWS = 72  # the composing canvas' height
+_INK = 0.3  # alpha above which a pixel counts as ink where digits meet
+_INK_HEIGHT = 20  # an MNIST digit's ink height in its 28 px field
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class LineSpec:
     pen: float = 0.3  # probability of a thicker or fainter pen
     photo: float = 0.0  # probability of the photo round trip
     blur: float = 0.3  # probability of a light blur and a lower ink level
+    contact: float = 0.0  # probability that a line's digits are placed by where ink meets
+    overlap: tuple[float, float] = (-0.05, 0.35)  # ... then moved this much further left
+    detached: float = 0.0  # probability that a digit is a 4 or 5 drawn in separate strokes
 
 
 def _digit(digit: np.ndarray, rng: np.random.Generator, spec: LineSpec) -> np.ndarray:
@@ -83,18 +88,27 @@ def _digit(digit: np.ndarray, rng: np.random.Generator, spec: LineSpec) -> np.nd
 def compose(
     digits: list[np.ndarray], rng: np.random.Generator, spec: LineSpec, gap: tuple[float, float]
 ) -> np.ndarray:
-    """Lay digits out left to right -> the line's ink alpha (float32, MNIST scale)."""
+    """Lay digits out left to right -> the line's ink alpha (float32, MNIST scale).
+
+    Each digit is placed ``gap`` times the neighbours' mean width after the previous one's
+    box, or, with probability ``spec.contact`` per line, slid left until its ink meets the
+    ink already there and then ``spec.overlap`` digit heights further (as people's
+    touching digits meet: a 1 can tuck under a 7's flag)."""
     pieces = [_digit(d, rng, spec) for d in digits]
     width = sum(p.shape[1] for p in pieces) + int(0.7 * _SIDE * len(pieces)) + 2 * _SIDE
     canvas = np.zeros((_ROWS, width), np.float32)
+    by_contact = rng.random() < spec.contact
     x, right, previous = _SIDE // 2, 0, 0
     for index, piece in enumerate(pieces):
         w = piece.shape[1]
-        if index:
-            x = max(0, round(right + rng.uniform(*gap) * (previous + w) / 2))
         y = int(round((_ROWS - _SIDE) / 2 + rng.uniform(-spec.baseline, spec.baseline) * 28))
+        if index and by_contact:
+            extra = rng.uniform(*spec.overlap) * _INK_HEIGHT
+            x = max(0, round(_contact_x(canvas, piece, y, right) - extra))
+        elif index:
+            x = max(0, round(right + rng.uniform(*gap) * (previous + w) / 2))
         region = canvas[y : y + _SIDE, x : x + w]
-        np.maximum(region, piece, out=region)
+        np.maximum(region, piece[:, : region.shape[1]], out=region)
         right, previous = max(right, x + w), w
     canvas = canvas[:, : right + _SIDE // 2]
     if spec.tilt:
@@ -102,6 +116,19 @@ def compose(
         matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-spec.tilt, spec.tilt), 1.0)
         canvas = cv2.warpAffine(canvas, matrix, (w, h), flags=cv2.INTER_LINEAR)
     return canvas
+
+
+def _contact_x(canvas: np.ndarray, piece: np.ndarray, y: int, right: int) -> int:
+    """The leftmost x at which ``piece`` placed at row ``y`` does not cross into the ink on
+    ``canvas`` row by row (within a row either way): where the two inks meet. ``right``
+    (the ink's right edge) when they share no row."""
+    ink = canvas[y : y + _SIDE, :right] > _INK
+    last = np.where(ink.any(axis=1), right - 1 - np.argmax(ink[:, ::-1], axis=1), -(10**6))
+    last = np.maximum.reduce([last, np.roll(last, 1), np.roll(last, -1)])
+    mine = piece > _INK
+    first = np.where(mine.any(axis=1), np.argmax(mine, axis=1), 10**6)
+    both = (last > -(10**6)) & (first < 10**6)
+    return int((last[both] - first[both]).max()) + 1 if both.any() else right
 
 
 def _pen(alpha: np.ndarray, rng: np.random.Generator, spec: LineSpec) -> np.ndarray:
@@ -155,12 +182,27 @@ def make_line(
     if chosen is None:
         count = int(rng.integers(spec.lengths[0], spec.lengths[1] + 1))
         chosen = rng.integers(0, len(images), size=count)
+        if spec.detached:
+            lifted = rng.random(count) < spec.detached
+            chosen[lifted] = rng.choice(_pool(images, labels), size=int(lifted.sum()))
     alpha = compose([images[i] for i in chosen], rng, spec, gap or spec.gap)
     alpha = _pen(alpha, rng, spec)
     if rng.random() < spec.photo:
         alpha = _photo_round_trip(alpha, rng)
     line = normalise_line(alpha).image
     return _finish(line, rng, spec), "".join(str(int(labels[i])) for i in chosen)
+
+
+_POOLS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _pool(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """`detached_pool` of these digits, worked out once per array."""
+    key = (id(images), len(images))
+    if key not in _POOLS:
+        _POOLS.clear()
+        _POOLS[key] = detached_pool(images, labels)
+    return _POOLS[key]
 
 
 def pad_batch(lines: list[np.ndarray], texts: list[str]) -> tuple[np.ndarray, ...]:

@@ -136,7 +136,7 @@ def make_set(
             length = int(rng.integers(2, 9))
             chosen = rng.choice(len(images), size=length, replace=False)
             if name == "detached":
-                chosen = _with_detached(chosen, pool, rng)
+                chosen = with_detached(chosen, pool, rng)
             alpha = compose([images[i] for i in chosen], rng, spacing=name)
             style = STYLES[number % 2]
             image = render(alpha, rng, style)
@@ -149,7 +149,7 @@ def make_set(
     return rows
 
 
-def _with_detached(chosen: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def with_detached(chosen: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``chosen`` with about half of its digits replaced by 4s and 5s drawn in pieces."""
     swap = rng.random(len(chosen)) < 0.5
     swap[rng.integers(len(chosen))] = True  # at least one
