@@ -35,6 +35,7 @@ from digits.image import (
     PreprocessResult,
     to_model_input,
 )
+from digits.image.pipeline import second_looks
 from digits.paths import LITERT_FILENAME, LITERT_PATH, MODEL_FILENAME, MODEL_PATH
 from digits.runtime.modelfile import (
     DIGIT_CLASSES,
@@ -44,7 +45,7 @@ from digits.runtime.modelfile import (
     read_info,
     travelling_fields,
 )
-from digits.runtime.ood import DETECTOR_PATH, DIGIT, NOT_A_DIGIT, NondigitDetector
+from digits.runtime.ood import DETECTOR_PATH, DIGIT, DOUBT, NOT_A_DIGIT, NondigitDetector
 from digits.runtime.runners import Runner, load_model, open_runner
 
 __all__ = [
@@ -298,38 +299,61 @@ class Predictor:
                 ``digit=None`` and ``error`` set instead of raising `ImageError`; so does
                 any other failure on one input, so every input gets an answer.
         """
-        results: list[Prediction | PreprocessResult] = []
-        for image in images:
-            try:
-                results.append(to_model_input(image))
-            except NoDigitFound as missing:
-                results.append(_failed(None, self.class_names, reason=missing.reason))
-            except ImageError as error:
-                if raise_errors:
-                    raise
-                results.append(_failed(str(error), self.class_names))
-            except Exception as error:  # noqa: BLE001 - one input must not sink the batch
-                if raise_errors:
-                    raise ImageError(_unexpected(error)) from error
-                results.append(_failed(_unexpected(error), self.class_names))
-        ready = [r for r in results if isinstance(r, PreprocessResult)]
+        images = list(images)
+        results = [self._preprocess(image, raise_errors) for image in images]
+        ready = [i for i, r in enumerate(results) if isinstance(r, PreprocessResult)]
         if not ready:
-            return list(results)  # type: ignore[arg-type]
-        images = np.stack([r.image for r in ready])
-        # the not-a-digit detector knows digits only: a model of own symbols has its own
-        # threshold (sidecar ``low_confidence``, chosen on its validation split) instead
-        probabilities = self.predict_inputs(images)
-        digit_model = self.class_names == DIGIT_CLASSES
-        levels = (
-            _nondigit_levels(images, probabilities.argmax(axis=1), self.detector_path)
-            if digit_model
-            else np.zeros(len(images), dtype=np.int8)
-        )
-        answers = iter(zip(probabilities, levels))
-        return [
-            self._prediction(r, *next(answers)) if isinstance(r, PreprocessResult) else r
-            for r in results
-        ]
+            return results  # type: ignore[return-value]
+        inputs = np.stack([results[i].image for i in ready])
+        probabilities = self.predict_inputs(inputs)
+        levels = self._levels(inputs, probabilities)
+        for i, answer, level in zip(ready, probabilities, levels):
+            results[i] = self._prediction(results[i], answer, level)
+            if level == NOT_A_DIGIT:
+                results[i] = self._second_look(images[i], results[i])
+        return results  # type: ignore[return-value]
+
+    def _preprocess(self, image: ImageInput, raise_errors: bool) -> PreprocessResult | Prediction:
+        """`to_model_input`, or the answer for an image that has no digit or cannot be read."""
+        try:
+            return to_model_input(image)
+        except NoDigitFound as missing:
+            return _failed(None, self.class_names, reason=missing.reason)
+        except ImageError as error:
+            if raise_errors:
+                raise
+            return _failed(str(error), self.class_names)
+        except Exception as error:  # noqa: BLE001 - one input must not sink the batch
+            if raise_errors:
+                raise ImageError(_unexpected(error)) from error
+            return _failed(_unexpected(error), self.class_names)
+
+    def _levels(self, inputs: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        """The not-a-digit detector's levels. It knows digits only: a model of own symbols
+        has its own threshold instead (sidecar ``low_confidence``, from its validation)."""
+        if self.class_names != DIGIT_CLASSES:
+            return np.zeros(len(inputs), dtype=np.int8)
+        return _nondigit_levels(inputs, probabilities.argmax(axis=1), self.detector_path)
+
+    def _second_look(self, image: ImageInput, first: Prediction) -> Prediction:
+        """``first`` did not look like a digit: read the image the other ways of
+        `digits.image.pipeline.second_looks` (a shadow's edge or a sheet's corner may have
+        been taken for the ink). A look that the detector finds plainly a digit (not even
+        in doubt) is answered, flagged ``low_confidence`` (found on a second look only);
+        else ``first`` stands."""
+        try:
+            looks = second_looks(image)
+        except Exception:  # noqa: BLE001 - the first reading stands
+            return first
+        if not looks:
+            return first
+        inputs = np.stack([look.image for look in looks])
+        probabilities = self.predict_inputs(inputs)
+        levels = self._levels(inputs, probabilities)
+        best = int(np.argmin(levels))
+        if levels[best] != DIGIT:
+            return first
+        return self._prediction(looks[best], probabilities[best], DOUBT)
 
     def _prediction(
         self, preprocessed: PreprocessResult, probabilities: np.ndarray, level: int = DIGIT

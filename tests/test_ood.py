@@ -202,3 +202,34 @@ def test_mnist_format_files_and_our_examples_are_not_flagged(shipped_predictor, 
     assert len(examples) == 20
     answers = shipped_predictor.predict_many(examples)
     assert [str(e.name) for e, p in zip(examples, answers) if p.not_a_digit] == []
+
+
+@pytest.mark.parametrize("seed, kind", [(53, "angled"), (108, "shadow")])
+def test_a_second_look_finds_the_digit_beside_a_shadow_or_a_corner(seed, kind, mnist):
+    """Phone photos whose first reading is a sheet's corner or a shadow's edge (flagged
+    not a digit): the second look reads the digit, flagged low-confidence."""
+    from digits.image import to_model_input
+    from digits.predict import Predictor
+    from digits.synth import photo
+
+    _, (x_test, y_test) = mnist
+    rng = np.random.default_rng(seed)
+    options, quality = photo.photo_variant(kind, rng)
+    data = samples.encode(photo.render_photo(x_test[seed], rng, **options), ".jpg", quality)
+    assert NondigitDetector.load().flags(to_model_input(data).image)[0]  # the first look
+    answer = Predictor().predict(data)
+    assert answer.digit == y_test[seed] and answer.low_confidence and not answer.not_a_digit
+
+
+def test_a_second_look_that_finds_no_digit_keeps_the_first_answer(monkeypatch):
+    import digits.predict as predict
+
+    always = lambda images, answers, path=None: np.full(len(images), 2, np.int8)  # noqa: E731
+    monkeypatch.setattr(predict, "_nondigit_levels", always)
+    looked = []
+    monkeypatch.setattr(predict, "second_looks", lambda image: looked.append(image) or [])
+    from digits.training.data import load_mnist
+
+    _, (x_test, _) = load_mnist()
+    answer = predict.Predictor().predict(x_test[0])
+    assert answer.not_a_digit and answer.low_confidence and len(looked) == 1

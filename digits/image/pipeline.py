@@ -18,6 +18,9 @@ at the centre. Real photos and drawings are not like that, so `to_model_input` d
    20 px keeping the aspect ratio (anti-aliased), place in 28x28 by centre of mass;
 8. scale to [0, 1].
 
+`second_looks` reads an image the other ways step 5 and the sheet can go, for when the
+first reading does not look like a digit (`digits.predict` asks for it).
+
 Blank images or images without digit-like ink raise `NoDigitFound` (with a `reason`);
 unreadable, empty, non-image or oversized inputs raise `ImageError`.
 
@@ -35,22 +38,35 @@ import numpy as np
 
 from digits.image.decode import ImageInput, _to_array, decode_shrunk
 from digits.image.find import (
+    FINE_BACKGROUND,
     MIN_DIGIT_FRACTION,
     MIN_SEPARABILITY,
     REFINE_BELOW,
     NoDigitFound,
     _analyse,
+    _find_digit,
     _Found,
     _ink_levels,
     _refine,
 )
 from digits.image.normalise import _FIELD, _normalise_digit
-from digits.image.page import _find_sheet, _ink, _odd, _polarity, _to_gray, _tone, _tones
+from digits.image.page import (
+    _find_sheet,
+    _flatten_sheet,
+    _ink,
+    _odd,
+    _polarity,
+    _remove_lines,
+    _to_gray,
+    _tone,
+    _tones,
+)
 
 __all__ = [
     "WORK_SIDE",
     "PreprocessResult",
     "to_model_input",
+    "second_looks",
     "InkImage",
     "ink_image",
     "InkMask",
@@ -108,39 +124,87 @@ def to_model_input(image: ImageInput) -> PreprocessResult:
         ImageError: the input is missing, empty, not an image, damaged or too large.
         NoDigitFound: the image is blank or has no digit-like ink (see ``.reason``).
     """
-    decoded = decode_shrunk(image, WORK_SIDE)  # a large JPEG: decoded at 1/2, 1/4, 1/8
-    array, order = decoded.array, decoded.order
-    width, height = decoded.size
-    factor = 1.0 / int(np.ceil(max(height, width) / WORK_SIDE))  # whole steps: fast, sharp
-    tones = _tones(array, order, factor * decoded.shrink)
-    sheet = _find_sheet(tones[0])
-    inverted = True if sheet is not None else _polarity(tones[0])
-    found = _analyse(_tone(tones, inverted), sheet, MIN_DIGIT_FRACTION)
-    scale, origin = factor, (0, 0)
-    x0, y0, x1, y1 = found.box
-    if factor < 1.0 and max(x1 - x0, y1 - y0) < REFINE_BELOW:
-        refined = _refine(*decoded.whole(), inverted, found.box, factor)
-        if refined is not None:
-            found = _Found(refined[0].crop, refined[0].box, found.several or refined[0].several)
-            origin, scale = refined[1], refined[2]
-    field, ratio = _normalise_digit(found.crop)
-    x0, y0, x1, y1 = found.box
-    left = min(width - 1, origin[0] + int(np.floor(x0 / scale)))
-    top = min(height - 1, origin[1] + int(np.floor(y0 / scale)))
-    bbox = (
-        left,
-        top,
-        max(1, min(int(np.ceil((x1 - x0) / scale)), width - left)),
-        max(1, min(int(np.ceil((y1 - y0) / scale)), height - top)),
-    )
-    return PreprocessResult(
-        image=field,
-        bbox=bbox,
-        inverted=inverted,
-        image_size=(width, height),
-        stroke_width=round(ratio, 4),
-        several_digits=found.several,
-    )
+    seen = _Seen.of(image)
+    return seen.result(_analyse(seen.tone, seen.sheet, MIN_DIGIT_FRACTION))
+
+
+def second_looks(image: ImageInput) -> list[PreprocessResult]:
+    """Other readings of an image whose first reading (`to_model_input`) did not look like
+    a digit: the light flattened with the small square only (it follows a shadow's edge,
+    which the large one can take for ink), and, when a sheet of paper was found, the
+    image read as if there were none (a sheet's corner can pass for ink). Readings that
+    find nothing are left out; the caller decides which, if any, to believe.
+
+    Raises:
+        ImageError: as `to_model_input`.
+    """
+    seen, looks = _Seen.of(image), []
+    fine = _flatten_sheet(seen.tone, seen.sheet, FINE_BACKGROUND, 128)
+    attempts = [lambda: _find_digit(_remove_lines(fine), MIN_DIGIT_FRACTION)]
+    if seen.sheet is not None:
+        plain = _tone(seen.tones, _polarity(seen.tones[0]))
+        attempts.append(lambda: _analyse(plain, None, MIN_DIGIT_FRACTION))
+    for attempt in attempts:
+        try:
+            looks.append(seen.result(attempt()))
+        except NoDigitFound:
+            continue
+    return looks
+
+
+@dataclass(frozen=True, eq=False)
+class _Seen:
+    """An image decoded and toned for `to_model_input` (steps 1-4), ready for a reading."""
+
+    decoded: object
+    factor: float
+    tones: tuple[np.ndarray, np.ndarray, np.ndarray]
+    sheet: np.ndarray | None
+    inverted: bool
+
+    @classmethod
+    def of(cls, image: ImageInput) -> _Seen:
+        decoded = decode_shrunk(image, WORK_SIDE)  # a large JPEG: decoded at 1/2, 1/4, 1/8
+        width, height = decoded.size
+        factor = 1.0 / int(np.ceil(max(height, width) / WORK_SIDE))  # whole steps: fast
+        tones = _tones(decoded.array, decoded.order, factor * decoded.shrink)
+        sheet = _find_sheet(tones[0])
+        inverted = True if sheet is not None else _polarity(tones[0])
+        return cls(decoded, factor, tones, sheet, inverted)
+
+    @property
+    def tone(self) -> np.ndarray:
+        return _tone(self.tones, self.inverted)
+
+    def result(self, found: _Found) -> PreprocessResult:
+        """Steps 6-8 for the digit ``found``: refined at full size when it is small,
+        normalised, with its box in the original image."""
+        width, height = self.decoded.size
+        scale, origin = self.factor, (0, 0)
+        x0, y0, x1, y1 = found.box
+        if self.factor < 1.0 and max(x1 - x0, y1 - y0) < REFINE_BELOW:
+            refined = _refine(*self.decoded.whole(), self.inverted, found.box, self.factor)
+            if refined is not None:
+                found = _Found(refined[0].crop, refined[0].box, found.several or refined[0].several)
+                origin, scale = refined[1], refined[2]
+        field, ratio = _normalise_digit(found.crop)
+        x0, y0, x1, y1 = found.box
+        left = min(width - 1, origin[0] + int(np.floor(x0 / scale)))
+        top = min(height - 1, origin[1] + int(np.floor(y0 / scale)))
+        bbox = (
+            left,
+            top,
+            max(1, min(int(np.ceil((x1 - x0) / scale)), width - left)),
+            max(1, min(int(np.ceil((y1 - y0) / scale)), height - top)),
+        )
+        return PreprocessResult(
+            image=field,
+            bbox=bbox,
+            inverted=self.inverted,
+            image_size=(width, height),
+            stroke_width=round(ratio, 4),
+            several_digits=found.several,
+        )
 
 
 @dataclass(frozen=True, eq=False)
