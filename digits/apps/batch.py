@@ -146,7 +146,8 @@ def run(
 ) -> dict:
     """Read ``inputs`` into ``out`` (see the module docstring); returns `Store.summary`
     plus ``parts``. ``progress``: None shows a bar on a terminal only. ``timings``, when
-    given, receives ``seconds`` (and the Ray engine's ``ray_start_s``).
+    given, receives ``seconds``, ``arrivals`` (when each chunk was written, and its rows)
+    and the Ray engine's ``ray_start_s``.
 
     Raises:
         BatchError: unusable model, inputs or output folder.
@@ -170,7 +171,8 @@ def run(
         chunks = ray_chunks(plan, pending, task, model_path, workers, address, timings)
     else:
         chunks = local_chunks(plan, pending, task, model_path, workers or os.cpu_count() or 1)
-    _drain(chunks, plan, store, task, pending, progress)
+    arrivals = timings.setdefault("arrivals", [])  # (seconds, rows) as each chunk lands
+    _drain(chunks, plan, store, task, pending, progress, arrivals, started)
     timings["seconds"] = time.perf_counter() - started
     summary = store.summary()
     if summary["rows"] != len(items):
@@ -178,8 +180,11 @@ def run(
     return {**summary, "parts": plan.chunks}
 
 
-def _drain(chunks: Chunks, plan: Plan, store: Store, task: str, pending, progress) -> None:
-    """Write each chunk's rows as its part, after checking they are its inputs."""
+def _drain(
+    chunks: Chunks, plan: Plan, store: Store, task: str, pending, progress, arrivals, started
+) -> None:
+    """Write each chunk's rows as its part, after checking they are its inputs; note in
+    ``arrivals`` when each was written (seconds after ``started``) and its rows."""
     from tqdm import tqdm
 
     from digits.apps.batch_work import rows_table, storable
@@ -195,6 +200,7 @@ def _drain(chunks: Chunks, plan: Plan, store: Store, task: str, pending, progres
             if [row["path"] for row in rows] != expected:
                 raise RuntimeError(f"chunk {index} came back with other rows than its inputs")
             store.write(index, rows_table(rows, task))
+            arrivals.append((round(time.perf_counter() - started, 4), len(rows)))
             bar.update(len(rows))
 
 
