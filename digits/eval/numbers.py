@@ -142,7 +142,7 @@ def isolated_ceiling(predictor, numbers: int = 20000, seed: int = 0) -> dict[str
     pool of 4s and 5s drawn in pieces). Reading whole lines beats it only by reading
     digits right that the model misreads even alone. Also: that pool's size and how many
     of it the model misreads alone."""
-    from digits.synth.numbers import SETS, detached_pool, with_detached
+    from digits.synth.numbers import SETS, detached_pool, draw_digits
     from digits.training.data import load_mnist
 
     _, (x, y) = load_mnist()
@@ -151,12 +151,7 @@ def isolated_ceiling(predictor, numbers: int = 20000, seed: int = 0) -> dict[str
     out = {}
     for index, name in enumerate(SETS):
         rng = np.random.default_rng([seed, index])
-        hits = []
-        for _ in range(numbers):
-            chosen = rng.choice(len(x), size=int(rng.integers(2, 9)), replace=False)
-            if name == "detached":
-                chosen = with_detached(chosen, pool, rng)
-            hits.append(bool(right[chosen].all()))
+        hits = [right[draw_digits(rng, len(x), name, pool)].all() for _ in range(numbers)]
         out[name] = round(float(np.mean(hits)), 4)
     out["detached_pool_digits"] = len(pool)
     out["detached_pool_read_wrong_alone"] = int((~right[pool]).sum())

@@ -133,10 +133,7 @@ def make_set(
     for set_index, name in enumerate(SETS):
         rng = np.random.default_rng([seed, set_index])
         for number in range(count):
-            length = int(rng.integers(2, 9))
-            chosen = rng.choice(len(images), size=length, replace=False)
-            if name == "detached":
-                chosen = with_detached(chosen, pool, rng)
+            chosen = draw_digits(rng, len(images), name, pool)
             alpha = compose([images[i] for i in chosen], rng, spacing=name)
             style = STYLES[number % 2]
             image = render(alpha, rng, style)
@@ -149,7 +146,14 @@ def make_set(
     return rows
 
 
-def with_detached(chosen: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def draw_digits(rng: np.random.Generator, count: int, name: str, pool: np.ndarray) -> np.ndarray:
+    """The indexes of one number's digits: 2-8 distinct ones of ``count``; for the
+    ``detached`` set, about half of them replaced from ``pool`` (`_with_detached`)."""
+    chosen = rng.choice(count, size=int(rng.integers(2, 9)), replace=False)
+    return _with_detached(chosen, pool, rng) if name == "detached" else chosen
+
+
+def _with_detached(chosen: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``chosen`` with about half of its digits replaced by 4s and 5s drawn in pieces."""
     swap = rng.random(len(chosen)) < 0.5
     swap[rng.integers(len(chosen))] = True  # at least one
