@@ -15,8 +15,11 @@ marks and lines (`digits.image.marks`). Then each line is read by one of two met
   convolutional CTC model (`digits.runtime.sequence`, LiteRT, decoded in numpy), which was
   trained on strings of MNIST training digits that touch, overlap or stand apart, so it
   needs no cutting. The segmenter below reads the line too: where both agree, the digits
-  and boxes are the segmenter's; where they differ, the sequence's (boxes from its CTC
-  alignment). ``low_confidence`` comes from the probability of the whole string.
+  and boxes are the segmenter's. Where they differ and the marks stand apart, the marks
+  are grouped by the digits the sequence read and each group is read by both models
+  (`_regrouped`); where digits touch, the text the sequence finds likelier wins (boxes
+  from its CTC alignment). ``low_confidence`` comes from the probability of the whole
+  string and from the two readers' agreement.
 - ``segment`` (for models of your own symbols, and ``--method segment``): every mark is
   classified by the single-digit model; marks wider than a digit get candidate cuts where
   the ink narrows, and the cutting whose pieces the model is surest of wins (summed log
@@ -55,6 +58,9 @@ SURE_WIDTH = 1.4
 #: Gaps between digits wider than this (times the digits' height) are narrowed to it before
 #: the sequence reader reads the line.
 MAX_GAP = 0.4
+#: A mark belongs to the digit the sequence reader read over it when this share of its
+#: width lies in that digit's columns.
+OWN_SHARE = 0.7
 
 
 @dataclass(frozen=True)
@@ -200,23 +206,62 @@ def _read_line(found, labels, marks: list[Mark], height: float, predictor, reade
     segmented = _segmented(found, labels, marks, height, predictor, ink)
     if reader is None:
         return segmented
-    sequenced, frames = _sequenced(found, labels, marks, reader, ink)
+    sequenced, seen, spans = _sequenced(found, labels, marks, reader, ink)
     if sequenced.text == segmented.text:  # two readers agree: the segmenter's digits
         low = sequenced.low_confidence and segmented.low_confidence
         return replace(segmented, low_confidence=low, method="sequence")
-    return _settled(sequenced, segmented, frames, reader.threshold)
+    groups = _grouped(marks, spans)
+    if groups is None:  # a mark lies across digits: they touch, so the sequence decides
+        return _settled(sequenced, segmented, seen, reader.threshold)
+    if not all(groups):  # the sequence read a digit where no mark of its own is
+        return replace(segmented, low_confidence=True, method="sequence")
+    return _regrouped(found, labels, groups, predictor, ink, sequenced)
 
 
-def _settled(sequenced, segmented, frames, threshold: float) -> NumberReading:
+def _grouped(marks: list[Mark], spans: list[Mark]) -> list[list[Mark]] | None:
+    """The line's marks grouped by the digit of the sequence reading whose columns hold
+    `OWN_SHARE` of their width (a group is empty where the sequence read a digit beside
+    the marks), or None when a mark lies across digits."""
+    shared = np.array([[max(0, min(m.x1, s.x1) - max(m.x0, s.x0)) for s in spans] for m in marks])
+    if not spans or (shared.max(axis=1) < OWN_SHARE * np.array([m.width for m in marks])).any():
+        return None
+    groups: list[list[Mark]] = [[] for _ in spans]
+    for mark, shares in zip(marks, shared):
+        groups[int(np.argmax(shares))].append(mark)
+    for group, span, shares in zip(groups, spans, shared.T):
+        if not group and shares.max() > (1 - OWN_SHARE) * span.width:
+            return None  # a narrow digit inside a wide one's mark: they touch
+    return groups
+
+
+def _regrouped(found, labels, groups: list[list[Mark]], predictor, ink, sequenced):
+    """The marks as the sequence grouped them (one group per digit), each group read by
+    both models (the product of the digit model's and the sequence's probabilities);
+    low-confidence where that is unsure or differs from the sequence's reading, or where
+    the sequence was unsure of its reading."""
+    pieces = []
+    for group in groups:
+        piece = replace(group[0], labels=list(group[0].labels))
+        for mark in group[1:]:
+            piece.merge(mark)
+        pieces.append(piece)
+    inputs = np.stack([normalised(found, labels, piece) for piece in pieces])
+    both = predictor.predict_inputs(inputs) * [d.probabilities for d in sequenced.digits]
+    both /= both.sum(axis=1, keepdims=True)
+    reading = _reading(list(zip(pieces, both, inputs)), predictor, ink, cut=False)
+    low = reading.low_confidence or sequenced.low_confidence or reading.text != sequenced.text
+    return replace(reading, low_confidence=low, method="sequence")
+
+
+def _settled(sequenced, segmented, seen, threshold: float) -> NumberReading:
     """Two readers disagree: the text the sequence model finds likelier (the probability of
-    the whole string, all alignments summed) wins. The answer is low-confidence when that
-    probability is low, when the winner was unsure, or when the other reader was sure."""
-    from digits.runtime.sequence import ctc_probability
-
-    if frames is None or not segmented.text.isdigit():
+    the whole string, all alignments summed, averaged over the widths it read the line at)
+    wins. The answer is low-confidence when that probability is low, when the winner was
+    unsure, or when the other reader was sure."""
+    if seen is None or not segmented.text.isdigit():
         return sequenced
-    p_segmented = ctc_probability(frames, [int(c) + 1 for c in segmented.text])
-    p_sequenced = ctc_probability(frames, [int(c) + 1 for c in sequenced.text])
+    p_segmented = seen.probability(segmented.text)
+    p_sequenced = seen.probability(sequenced.text)
     won, lost = (segmented, sequenced) if p_segmented > p_sequenced else (sequenced, segmented)
     low = max(p_segmented, p_sequenced) < threshold or won.low_confidence
     return replace(won, low_confidence=low or not lost.low_confidence, method="sequence")
@@ -260,7 +305,8 @@ def _segmented(found, labels, marks: list[Mark], height: float, predictor, ink):
 
 def _sequenced(found: InkMask, labels, marks: list[Mark], reader, ink):
     """The line's ink, cropped to its marks and its wide gaps narrowed, read whole by the
-    sequence reader -> ``(NumberReading, frame probabilities)``."""
+    sequence reader -> ``(NumberReading, the reader's SequenceReading, each digit's
+    columns as a Mark in the ink image)``."""
     x0, y0 = min(m.x0 for m in marks), min(m.y0 for m in marks)
     x1, y1 = max(m.x1 for m in marks), max(m.y1 for m in marks)
     kept = np.isin(labels[y0:y1, x0:x1], [k for m in marks for k in m.labels])
@@ -269,19 +315,20 @@ def _sequenced(found: InkMask, labels, marks: list[Mark], reader, ink):
     reading = reader.read(crop[:, columns])
     if not reading.text:
         empty = NumberReading("", (), True, reason="no number found: no digit read in the ink")
-        return empty, reading.frames
+        return empty, reading, []
+    spans = [_unnarrowed(d.box, columns, x0, y0) for d in reading.digits]
     digits = tuple(
         DigitReading(
             digit=d.digit,
             confidence=d.confidence,
-            box=_original_box(_unnarrowed(d.box, columns, x0, y0), ink.scale, ink.image_size),
+            box=_original_box(span, ink.scale, ink.image_size),
             low_confidence=d.confidence < reader.threshold,
             probabilities=d.probabilities,
         )
-        for d in reading.digits
+        for d, span in zip(reading.digits, spans)
     )
     read = NumberReading(reading.text, digits, reading.low_confidence, method="sequence")
-    return read, reading.frames
+    return read, reading, spans
 
 
 def _narrow_gaps(kept: np.ndarray, height: float) -> np.ndarray:

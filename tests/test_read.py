@@ -18,6 +18,7 @@ import pytest
 
 from digits import read
 from digits.apps import cli
+from digits.image.marks import Mark, lines
 from digits.predict import Predictor, default_model_path
 from digits.read import NumberReading, read_number
 from digits.synth import samples
@@ -110,6 +111,45 @@ def test_broken_strokes_of_one_digit_are_merged(clear_digits, shipped):
     reading = read_number(image, shipped)
     assert len(reading.digits) == 3
     assert reading.text[0] == "3" and reading.text[2] == "7"
+
+
+def _mark(x0: int, x1: int, y0: int = 0, y1: int = 50) -> Mark:
+    return Mark(x0, y0, x1, y1, [x0])
+
+
+def test_marks_are_grouped_by_the_digits_the_sequence_read():
+    spans = [_mark(0, 40), _mark(50, 90)]
+    marks = [_mark(0, 38), _mark(55, 70), _mark(72, 88)]  # a 5 and its lifted bar
+    assert read._grouped(marks, spans) == [[marks[0]], marks[1:]]
+    assert read._grouped([_mark(0, 90)], spans) is None  # one mark across two digits
+    # a narrow digit inside a wide one's mark: they touch, whatever the shares say
+    assert read._grouped([_mark(0, 60)], [_mark(0, 10), _mark(12, 60)]) is None
+    # a digit read where there is no mark: its group is empty
+    assert read._grouped([_mark(0, 40)], [_mark(0, 40), _mark(100, 120)]) == [[_mark(0, 40)], []]
+    assert read._grouped([_mark(0, 40)], []) is None
+
+
+def test_a_mark_reaching_into_two_bands_joins_them():
+    """A 4's lifted stem sits above a 5's bar, lower than both digits' tops: one line."""
+    four, bar, body = _mark(33, 86, 37, 103), _mark(151, 180, 42, 50), _mark(124, 150, 50, 84)
+    assert lines([four, bar, body], 34.0) == [[four, body, bar]]
+
+
+def test_lifted_strokes_are_not_extra_digits(mnist, shipped):
+    """MNIST test 4s and 5s drawn in separate strokes, between clear digits: each is one."""
+    from digits.synth.numbers import detached_pool
+
+    _, (x_test, y_test) = mnist
+    pool = detached_pool(x_test, y_test)
+    sure = shipped.predict_inputs(x_test[pool][..., None] / 255.0).max(axis=1) >= 0.99
+    right = 0
+    for index in pool[sure][:6]:
+        image = page([ink_of(x_test[3], 80), ink_of(x_test[index], 80)], [35])
+        text = str(int(y_test[3])) + str(int(y_test[index]))
+        reading = read_number(image, shipped)
+        assert len(reading.digits) == 2, (index, reading.text)
+        right += reading.text == text
+    assert right >= 5
 
 
 def test_touching_pair_is_split(clear_digits, shipped):

@@ -19,12 +19,15 @@ from digits.runtime.sequence import (
     FRAME_WIDTH,
     INK_HEIGHT,
     LINE_HEIGHT,
+    STRETCHES,
+    SURE,
     SequenceReader,
     ctc_probability,
     decode,
     greedy_runs,
     normalise_line,
     softmax,
+    stretched,
 )
 from digits.synth import lines
 
@@ -47,6 +50,50 @@ def _line(width: int = 100, blobs=((10, 30), (60, 80))) -> np.ndarray:
 
 
 # --- decoding ----------------------------------------------------------------------------
+
+
+def test_stretched_lines_keep_whole_frames():
+    image = np.random.default_rng(0).random((LINE_HEIGHT, 120), np.float32)
+    assert stretched(image, 1.0) is image
+    for stretch in STRETCHES:
+        out = stretched(image, stretch)
+        assert out.shape[0] == LINE_HEIGHT and out.shape[1] % FRAME_WIDTH == 0
+        assert abs(out.shape[1] - 120 * stretch) <= FRAME_WIDTH / 2
+
+
+class _ScriptedReader(SequenceReader):
+    """A reader whose logits are scripted per input width (no model file)."""
+
+    def __init__(self, script, threshold: float = 0.9):
+        self.script, self.threshold, self.widths = script, threshold, []
+
+    def logits(self, image):
+        self.widths.append(image.shape[1])
+        return self.script(image.shape[1] // FRAME_WIDTH)
+
+
+def test_a_sure_line_is_read_once():
+    reader = _ScriptedReader(lambda steps: _logits([0, 3, 0, 8], steps=steps))
+    reading = reader.read(_line())
+    assert reading.text == "27" and reading.confidence >= SURE
+    assert len(reader.widths) == 1 and len(reading.views) == 1
+
+
+def test_an_unsure_line_is_read_at_every_width_and_the_likeliest_text_wins():
+    def script(steps):
+        logits = _logits([0, 3, 0, 8], steps=steps)
+        if steps == own:  # at its own width: "2" then a close call between 7 and 1
+            logits[3, 2] = 8.2
+        return logits
+
+    own = normalise_line(_line()).image.shape[1] // FRAME_WIDTH
+    reader = _ScriptedReader(script)
+    reading = reader.read(_line())
+    assert len(reader.widths) == len(STRETCHES) == len(reading.views)
+    assert reading.text == "27"  # every other width reads 27 surely
+    assert reading.confidence == pytest.approx(reading.probability("27"))
+    assert reading.probability("21") < reading.probability("27")
+    assert [d.box[0] for d in reading.digits] == sorted(d.box[0] for d in reading.digits)
 
 
 def test_greedy_merges_repeats_and_drops_blanks():

@@ -247,16 +247,15 @@ def lines(marks: list[Mark], height: float) -> list[list[Mark]]:
     """The marks grouped into lines of text, top to bottom, each left to right.
 
     A mark joins a line when it shares any rows of pixels with the band the line's marks
-    span (a digit written higher than its neighbours stays in their number); only a clear
-    gap starts a new line. A row of small marks only (a stray stroke above a digit) joins
-    the nearest line instead of making one of its own."""
+    span (a digit written higher than its neighbours stays in their number), and a mark
+    that reaches into two lines' bands makes them one; only a clear gap starts a new line.
+    A row of small marks only (a stray stroke above a digit) joins the nearest line instead
+    of making one of its own."""
     rows: list[list[Mark]] = []
     for mark in sorted(marks, key=lambda m: (m.y0 + m.y1) / 2):
-        row = next((r for r in rows if _shared(r, mark) > 0), None)
-        if row is None:
-            rows.append([mark])
-        else:
-            row.append(mark)
+        shared = [r for r in rows if _shared(r, mark) > 0]  # a mark across two bands joins them
+        rows = [r for r in rows if not any(r is s for s in shared)]
+        rows.append([m for r in shared for m in r] + [mark])
     tall = [r for r in rows if max(m.height for m in r) >= PIECE_HEIGHT * height] or rows
     for row in rows:
         if not any(row is r for r in tall):

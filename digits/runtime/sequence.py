@@ -19,7 +19,12 @@ blank, class ``d + 1`` the digit ``d``. Decoding runs here, in numpy:
   the forward algorithm over all alignments), so a line is only sure when no other reading
   is likely;
 - each digit's box spans the columns between the midpoints to its neighbours' frames,
-  tightened to the ink there.
+  tightened to the ink there;
+- a line read with a confidence under `SURE` is read again at other widths (`STRETCHES`:
+  squeezed and stretched copies of the same line). Every text read at some width is scored
+  by its CTC probability averaged over all the widths, and the likeliest wins
+  (`SequenceReading.probability`): digits that touch part differently at different
+  widths, and a wrong cut rarely wins at all of them.
 
 No TensorFlow import (a test checks it): only numpy, OpenCV and the LiteRT runtime.
 """
@@ -47,11 +52,14 @@ __all__ = [
     "SequenceDigit",
     "SequenceReader",
     "SequenceReading",
+    "STRETCHES",
+    "SURE",
     "ctc_probability",
     "decode",
     "greedy_runs",
     "normalise_line",
     "softmax",
+    "stretched",
 ]
 
 #: Height of the model's input line, and of the ink inside it (the rest is margin).
@@ -69,6 +77,10 @@ READER_PATH = MODELS_DIR / "reader_float32.tflite"
 DEFAULT_THRESHOLD = 0.9
 #: Ink above this level counts when cropping a line and tightening boxes.
 INK_LEVEL = 0.1
+#: The widths (times the line's own) at which an unsure line is read, nearest to its own
+#: first; a line read at its own width at least `SURE` of itself is not read again.
+STRETCHES = (1.0, 0.85, 1.2, 0.7, 1.45)
+SURE = 0.9
 
 
 @dataclass(frozen=True)
@@ -175,7 +187,8 @@ def ctc_probability(probs: np.ndarray, labels: list[int]) -> float:
 
 @dataclass(frozen=True)
 class SequenceDigit:
-    """One digit of a line: the digit, its probability, all ten, and its box (x, y, w, h)."""
+    """One digit of a line: the digit, its probability, all ten, its box (x, y, w, h), and
+    its first and last frame (at the width it was read)."""
 
     digit: int
     confidence: float
@@ -192,17 +205,32 @@ class SequenceReading:
     digits: tuple[SequenceDigit, ...]
     confidence: float
     low_confidence: bool
-    #: Per-frame probabilities ``(T, 11)``, to score other texts with `ctc_probability`.
+    #: Per-frame probabilities ``(T, 11)`` of the width the digits come from.
     frames: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: The per-frame probabilities of every width the line was read at.
+    views: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
+
+    def probability(self, text: str) -> float:
+        """The CTC probability of ``text`` (digits), averaged over the widths read."""
+        views = self.views or ((self.frames,) if self.frames is not None else ())
+        labels = [int(c) + 1 for c in text]
+        return float(np.mean([ctc_probability(v, labels) for v in views])) if views else 0.0
 
 
 def decode(logits: np.ndarray, line: NormalisedLine, threshold: float = DEFAULT_THRESHOLD):
     """Logits ``(T, 11)`` of a `NormalisedLine` -> `SequenceReading` (greedy CTC)."""
     probs = softmax(logits)
+    digits = _digits(probs, line)
+    text = "".join(str(d.digit) for d in digits)
+    confidence = ctc_probability(probs, [d.digit + 1 for d in digits])
+    low = not digits or confidence < threshold
+    return SequenceReading(text, digits, confidence, low, probs, (probs,))
+
+
+def _digits(probs: np.ndarray, line: NormalisedLine, stretch: float = 1.0):
+    """The greedy digits of frame probabilities read at ``stretch`` times the line's width."""
     runs = greedy_runs(probs)
-    labels = [c for c, _, _ in runs]
-    confidence = ctc_probability(probs, labels)
-    edges = _edges(runs, len(probs))
+    edges = [edge / stretch for edge in _edges(runs, len(probs))]
     digits = []
     for index, (c, first, last) in enumerate(runs):
         peak = first + int(np.argmax(probs[first : last + 1, c]))
@@ -211,9 +239,19 @@ def decode(logits: np.ndarray, line: NormalisedLine, threshold: float = DEFAULT_
         digits.append(
             SequenceDigit(c - 1, float(probs[peak, c]), tuple(ten.tolist()), box, (first, last))
         )
-    text = "".join(str(d.digit) for d in digits)
-    low = not digits or confidence < threshold
-    return SequenceReading(text, tuple(digits), confidence, low, probs)
+    return tuple(digits)
+
+
+def _text(probs: np.ndarray) -> str:
+    return "".join(str(c - 1) for c, _, _ in greedy_runs(probs))
+
+
+def stretched(image: np.ndarray, stretch: float) -> np.ndarray:
+    """A normalised line squeezed or stretched to ``stretch`` times its width (whole frames)."""
+    if stretch == 1.0:
+        return image
+    width = max(FRAME_WIDTH, round(image.shape[1] * stretch / FRAME_WIDTH) * FRAME_WIDTH)
+    return cv2.resize(image, (width, LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)
 
 
 def _edges(runs: list[tuple[int, int, int]], steps: int) -> list[float]:
@@ -284,10 +322,30 @@ class SequenceReader:
             return self.model.get_tensor(self._output["index"])[0].copy()
 
     def read(self, line: np.ndarray) -> SequenceReading:
-        """Read one line image (the ink crop of one line, bright on black, any size).
+        """Read one line image (the ink crop of one line, bright on black, any size): at its
+        own width, and when that reading is unsure at every width of `STRETCHES`.
 
         Raises:
             ValueError: not a 2-D image, no ink, or far too long for one number.
         """
         normalised = normalise_line(line)
-        return decode(self.logits(normalised.image), normalised, self.threshold)
+        first = decode(self.logits(normalised.image), normalised, self.threshold)
+        if first.confidence >= SURE:
+            return first
+        views = [first.frames] + [
+            softmax(self.logits(stretched(normalised.image, s))) for s in STRETCHES[1:]
+        ]
+        return self._likeliest(views, normalised)
+
+    def _likeliest(self, views: list[np.ndarray], line: NormalisedLine) -> SequenceReading:
+        """The text read at some width that is likeliest over all widths; its digits and
+        boxes from the width nearest the line's own that reads it."""
+        scores = {text: 0.0 for text in map(_text, views)}
+        for text in scores:
+            labels = [int(c) + 1 for c in text]
+            scores[text] = float(np.mean([ctc_probability(v, labels) for v in views]))
+        best = max(scores, key=scores.__getitem__)
+        index = next(i for i, v in enumerate(views) if _text(v) == best)
+        digits = _digits(views[index], line, STRETCHES[index])
+        low = not digits or scores[best] < self.threshold
+        return SequenceReading(best, digits, scores[best], low, views[index], tuple(views))
