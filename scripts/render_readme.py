@@ -116,12 +116,15 @@ def small_folder_sentence(f: dict) -> str:
 def numbers_table(n: dict) -> list[str]:
     rows = []
     ceiling = n.get("isolated_digit_ceiling", {})
-    for name in n["methods"]["sequence"]:
-        alone = f"{ceiling[name]:.2%}" if name in ceiling else "n/a"
-        for method, sets in n["methods"].items():
+    held = n.get("held_out_script", {}).get("methods", {})
+    kinds = [(name, name, n["methods"]) for name in n["methods"]["sequence"]]
+    kinds += [(f"script fonts, {name} (held out)", name, held) for name in held.get("sequence", {})]
+    for shown, name, methods in kinds:
+        alone = f"{ceiling[name]:.2%}" if name in ceiling and methods is n["methods"] else "n/a"
+        for method, sets in methods.items():
             v = sets[name]
             rows.append(
-                f"{name} | {method} | {v['numbers']:,} | {v['whole_number_accuracy']:.2%} | "
+                f"{shown} | {method} | {v['numbers']:,} | {v['whole_number_accuracy']:.2%} | "
                 f"{alone} | {v['digit_accuracy']:.2%} | {v['confidently_wrong_rate']:.2%} | "
                 f"{v['low_confidence_rate']:.2%} | {v['median_read_ms']:.1f} ms"
             )

@@ -84,6 +84,24 @@ def test_scores():
     assert score["confident_whole_number_accuracy"] == pytest.approx(0.5)
 
 
+def test_held_out_script_numbers_are_drawn_by_the_benchmark_code():
+    from digits.synth import glyphs
+
+    made = list(evaluate_numbers.held_out_images(3, seed=5))
+    assert [m[0] for m in made] == ["separated"] * 3 + ["touching"] * 3
+    again = list(evaluate_numbers.held_out_images(3, seed=5))
+    assert [m[2] for m in again] == [m[2] for m in made]  # the same seed, the same numbers
+    assert all(np.array_equal(np.asarray(a[3]), np.asarray(b[3])) for a, b in zip(made, again))
+    for kind, style, text, image in made:
+        assert 2 <= len(text) <= 8 and text.isdigit()
+        picture = load_image(image) if style == "photo" else image
+        assert picture.ndim in (2, 3) and picture.dtype == np.uint8 and picture.size > 1000
+    digit = evaluate_numbers.script_digit(np.random.default_rng(0), 7)
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8 and digit.max() > 200
+    # the script families are the held-out ones: no outlier or training kind draws them
+    assert not set(glyphs.HERSHEY_SCRIPT_FONTS) & set(glyphs.HERSHEY_FONTS)
+
+
 def test_symbol_set_is_reproducible(tmp_path):
     assert make(tmp_path / "a", per_class=2, test_per_class=1, seed=7) == 45
     make(tmp_path / "b", per_class=2, test_per_class=1, seed=7)

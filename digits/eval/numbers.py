@@ -158,6 +158,67 @@ def isolated_ceiling(predictor, numbers: int = 20000, seed: int = 0) -> dict[str
     return out
 
 
+#: Held out from training and tuning: numbers written in the script families of the
+#: ``hershey-fonts`` package (`glyphs.HERSHEY_SCRIPT_FONTS`: no model or rule of the project
+#: saw them), laid out and rendered by the benchmark's own code.
+HELD_OUT_KINDS = ("separated", "touching")
+
+
+def script_digit(rng: np.random.Generator, digit: int) -> np.ndarray:
+    """One digit in a held-out script family, bent as a hand would, as a 28x28 MNIST-style
+    image (uint8, white on black)."""
+    from digits.synth import glyphs
+
+    family = str(rng.choice(glyphs.HERSHEY_SCRIPT_FONTS))
+    canvas = glyphs.hershey_glyph(str(digit), family, rng)
+    return glyphs.mnist_style(glyphs.jitter(canvas, rng, rng.uniform(0.5, 3.0)), rng)
+
+
+def held_out_images(count: int, seed: int):
+    """``(kind, style, text, image)`` of ``count`` numbers per `HELD_OUT_KINDS` kind: 2-8
+    script digits each, as the benchmark composes and renders them (photos JPEG-encoded)."""
+    import cv2
+
+    from digits.synth.numbers import STYLES, compose, render
+
+    for index, kind in enumerate(HELD_OUT_KINDS):
+        rng = np.random.default_rng([seed, 77, index])
+        for number in range(count):
+            text = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(2, 9))))
+            alpha = compose([script_digit(rng, int(d)) for d in text], rng, spacing=kind)
+            style = STYLES[number % 2]
+            image = render(alpha, rng, style)
+            if style == "photo":
+                quality = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 93))]
+                image = cv2.imencode(".jpg", image, quality)[1].tobytes()
+            yield kind, style, text, image
+
+
+def held_out(predictor, count: int = 250, seed: int = 2026) -> dict:
+    """Both methods' scores on `held_out_images`, per kind (read from memory)."""
+    from digits.read import read_number
+
+    rows: dict[str, list[dict]] = {method: [] for method in METHODS}
+    for kind, style, text, image in held_out_images(count, seed):
+        for method in METHODS:
+            start = time.perf_counter()
+            reading = read_number(image, predictor, method=method)
+            rows[method].append(
+                {
+                    "set": kind,
+                    "style": style,
+                    "text": text,
+                    "read": reading.text,
+                    "low_confidence": reading.low_confidence,
+                    "ms": 1000 * (time.perf_counter() - start),
+                }
+            )
+    return {
+        "writing": "hershey-fonts script families (cursive, scriptc, scripts), never trained on",
+        "methods": {method: _by_set(read) for method, read in rows.items()},
+    }
+
+
 def run(args: argparse.Namespace, data: Path, rows: list[dict]) -> dict:
     """Read the set with both methods of `digits.read.read_number`; return the report and
     draw the figure of the default method."""
@@ -174,6 +235,7 @@ def run(args: argparse.Namespace, data: Path, rows: list[dict]) -> dict:
         "figure": shown_path(figure_path),
         "methods": {method: _by_set(read) for method, read in methods.items()},
         "isolated_digit_ceiling": isolated_ceiling(predictor),
+        "held_out_script": held_out(predictor),
     }
 
 
