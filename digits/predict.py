@@ -306,7 +306,7 @@ class Predictor:
             return results  # type: ignore[return-value]
         inputs = np.stack([results[i].image for i in ready])
         probabilities = self.predict_inputs(inputs)
-        levels = self._levels(inputs, probabilities)
+        levels = self.levels(inputs, probabilities)
         for i, answer, level in zip(ready, probabilities, levels):
             results[i] = self._prediction(results[i], answer, level)
             if level == NOT_A_DIGIT:
@@ -328,9 +328,11 @@ class Predictor:
                 raise ImageError(_unexpected(error)) from error
             return _failed(_unexpected(error), self.class_names)
 
-    def _levels(self, inputs: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-        """The not-a-digit detector's levels. It knows digits only: a model of own symbols
-        has its own threshold instead (sidecar ``low_confidence``, from its validation)."""
+    def levels(self, inputs: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        """The not-a-digit detector's levels (`DIGIT`, `DOUBT`, `NOT_A_DIGIT`) of model
+        inputs ``(N, 28, 28[, 1])`` the model answered with ``probabilities``. It knows
+        digits only: a model of own symbols has its own threshold instead (sidecar
+        ``low_confidence``, from its validation), and every input is `DIGIT` here."""
         if self.class_names != DIGIT_CLASSES:
             return np.zeros(len(inputs), dtype=np.int8)
         return _nondigit_levels(inputs, probabilities.argmax(axis=1), self.detector_path)
@@ -349,7 +351,7 @@ class Predictor:
             return first
         inputs = np.stack([look.image for look in looks])
         probabilities = self.predict_inputs(inputs)
-        levels = self._levels(inputs, probabilities)
+        levels = self.levels(inputs, probabilities)
         best = int(np.argmin(levels))
         if levels[best] != DIGIT:
             return first

@@ -40,6 +40,7 @@ import numpy as np
 
 from digits.image import ImageInput, InkMask, NoDigitFound, crop_ink, ink_image, ink_mask
 from digits.image.marks import MAX_DIGITS, Mark, cut_options, lines, normalised, segment
+from digits.runtime.ood import DIGIT, NOT_A_DIGIT
 
 __all__ = ["METHODS", "DigitReading", "NumberReading", "choose_reader", "read_number", "READ_SIDE"]
 
@@ -202,6 +203,29 @@ def _default_reader(required: bool):
 
 
 def _read_line(found, labels, marks: list[Mark], height: float, predictor, reader, ink):
+    """One line, by the segmenter and (when given) the sequence reader, then checked by the
+    not-a-digit detector."""
+    return _checked(_line_reading(found, labels, marks, height, predictor, reader, ink), predictor)
+
+
+def _checked(reading: NumberReading, predictor) -> NumberReading:
+    """The not-a-digit detector's look at the digits read from whole marks (those with an
+    image; `Predictor.levels`): one that is not plainly a digit flags the number, and a
+    line none of whose digits looks like one is no number (a letter, a face, a texture)."""
+    judged = [d for d in reading.digits if d.image is not None]
+    if not judged or not hasattr(predictor, "levels"):
+        return reading
+    images = np.stack([d.image for d in judged])
+    levels = predictor.levels(images, np.array([d.probabilities for d in judged]))
+    if len(judged) == len(reading.digits) and (levels == NOT_A_DIGIT).all():
+        reason = "no number found: the marks do not look like digits"
+        return NumberReading("", (), True, reason=reason, image_size=reading.image_size)
+    if (levels != DIGIT).any():
+        return replace(reading, low_confidence=True)
+    return reading
+
+
+def _line_reading(found, labels, marks: list[Mark], height: float, predictor, reader, ink):
     """One line, by the segmenter and (when given) the sequence reader."""
     segmented = _segmented(found, labels, marks, height, predictor, ink)
     if reader is None:

@@ -152,6 +152,49 @@ def test_lifted_strokes_are_not_extra_digits(mnist, shipped):
     assert right >= 5
 
 
+class _Judge:
+    """A predictor stand-in whose not-a-digit detector gives fixed levels."""
+
+    def __init__(self, levels):
+        self.given = np.array(levels)
+
+    def levels(self, images, probabilities):
+        assert len(images) == len(probabilities) == len(self.given)
+        return self.given
+
+
+def _digits_read(count: int, with_images: bool = True) -> NumberReading:
+    image = np.zeros((28, 28), np.float32) if with_images else None
+    digits = tuple(
+        read.DigitReading(7, 0.99, (10 * i, 0, 8, 20), False, (0.1,) * 10, image)
+        for i in range(count)
+    )
+    return NumberReading("7" * count, digits, False, image_size=(100, 40))
+
+
+def test_the_detector_judges_the_digits_read_from_marks():
+    from digits.runtime.ood import DIGIT, DOUBT, NOT_A_DIGIT
+
+    reading = _digits_read(2)
+    assert read._checked(reading, _Judge([DIGIT, DIGIT])) == reading
+    assert read._checked(reading, _Judge([DIGIT, DOUBT])).low_confidence
+    assert read._checked(reading, _Judge([NOT_A_DIGIT, DIGIT])).text == "77"
+    none = read._checked(reading, _Judge([NOT_A_DIGIT, NOT_A_DIGIT]))
+    assert none.text == "" and "do not look like digits" in none.reason
+    assert read._checked(_digits_read(2, with_images=False), _Judge([])) == _digits_read(2, False)
+    assert read._checked(reading, _SymbolModel()) == reading  # own symbols: no detector
+
+
+def test_letters_and_photos_are_rarely_confident_numbers(shipped):
+    """Kinds no part of the project trains or tunes on (held-out outlier kinds)."""
+    from digits.synth import outliers
+
+    for kind, most in (("script_letters", 5), ("natural_photos", 1)):
+        readings = [read_number(p, shipped) for p in outliers.pictures(kind, 40, seed=3)]
+        confident = [r.text for r in readings if r.text and not r.low_confidence]
+        assert len(confident) <= most, (kind, confident)
+
+
 def test_touching_pair_is_split(clear_digits, shipped):
     """Two digits whose strokes touch (one connected blob) are read as two digits."""
     zero, six = ink_of(clear_digits[0], 90), ink_of(clear_digits[6], 90)
