@@ -203,11 +203,14 @@ def load_table(load: dict) -> list[str]:
 
 def nondigits_headline(r: dict) -> list[str]:
     held, worst, digits = r["held_out_kinds"], r["held_out_worst"], r["digits"]
+    numbers = max(k.get("confident_number", -1.0) for k in held.values())
+    read = f" and `digits read` is sure of a number in at most **{numbers:.1%}**"
     return [
         f"On {len(held)} kinds of non-digits held out from the detector's training "
         f"({', '.join(k.replace('s_o', 's and o').replace('_', ' ') for k in held)}), at most "
         f"**{worst['confident_digit']:.1%}** get a confident digit (AUROC >= "
-        f"{worst['auroc_detector']:.3f} per kind), while {digits['mnist_test']['rejected']:.2%} "
+        f"{worst['auroc_detector']:.3f} per kind){read if numbers >= 0 else ''}, while "
+        f"{digits['mnist_test']['rejected']:.2%} "
         f"of MNIST test digits and {digits['photos']['rejected']:.2%} of the photo set are "
         f"rejected ({digits['photos']['right_answers_lost']:.2%} of the photos were read right "
         f"and lost; `{r['command']}`)."
@@ -217,11 +220,15 @@ def nondigits_headline(r: dict) -> list[str]:
 def nondigits_table(r: dict) -> list[str]:
     rows = [
         f"{kind} | {group} | {x['n']} | {x['caught']:.1%} | {x['confident_digit']:.1%} | "
-        f"{x['auroc_detector']:.4f} | {x['auroc_softmax']:.4f}"
+        f"{x['auroc_detector']:.4f} | {x['auroc_softmax']:.4f} | "
+        + (f"{x['confident_number']:.1%}" if "confident_number" in x else "")
         for group, kinds in (("no", r["training_kinds"]), ("**yes**", r["held_out_kinds"]))
         for kind, x in kinds.items()
     ]
-    header = "kind | held out | n | caught | confident digit | AUROC detector | AUROC softmax"
+    header = (
+        "kind | held out | n | caught | confident digit | AUROC detector | AUROC softmax | "
+        "confident number (`digits read`)"
+    )
     digit_rows = [
         f"{name} | {x['n']} | {x['rejected']:.2%} | {x['right_answers_lost']:.2%} | "
         f"{x['not_a_digit']:.2%} | {x['no_digit_found']} | {x['low_confidence']:.2%}"

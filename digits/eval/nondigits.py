@@ -91,13 +91,19 @@ def auroc(negative: np.ndarray, positive: np.ndarray) -> float:
 
 
 def outlier_row(r: dict, digits: dict) -> dict:
-    """One kind of non-digit: caught, confident digits, AUROC of detector and softmax."""
+    """One kind of non-digit: caught, confident digits, AUROC of detector and softmax, and
+    (held-out kinds) how often `digits read` is sure of a number in it."""
     return {
         "n": int(len(r["null"])),
         "caught": round(float(np.mean(r["null"] | r["flagged"])), 4),
         "confident_digit": round(float(np.mean(~r["null"] & ~r["flagged"] & ~r["low"])), 4),
         "auroc_detector": round(auroc(r["score"], digits["score"]), 4),
         "auroc_softmax": round(auroc(1 - r["softmax"], 1 - digits["softmax"]), 4),
+        **(
+            {"confident_number": round(float(np.mean(r["read_confident"])), 4)}
+            if "read_confident" in r
+            else {}
+        ),
     }
 
 
@@ -148,8 +154,19 @@ def outlier_sets(
     """Each outlier kind (training and held out), drawn fresh, run through the predictor."""
     out = {"nondigits": _run(predictor, _files(ensure("nondigits")), detector)}
     for kind in tqdm(outliers.KINDS, desc="outlier kinds"):
-        out[kind] = _run(predictor, outliers.pictures(kind, per_kind, seed), detector)
+        pictures = outliers.pictures(kind, per_kind, seed)
+        out[kind] = _run(predictor, pictures, detector)
+        if kind in outliers.HELD_OUT_KINDS:
+            out[kind]["read_confident"] = _confident_numbers(predictor, pictures)
     return out
+
+
+def _confident_numbers(predictor: Predictor, pictures: list) -> np.ndarray:
+    """Per picture: does `digits read` (`read_number`) find a number it is sure of?"""
+    from digits.read import read_number
+
+    readings = [read_number(picture, predictor) for picture in pictures]
+    return np.array([bool(r.text) and not r.low_confidence for r in readings])
 
 
 def threshold_table(sets: dict[str, dict], kinds: list[str], digit_names: list[str]) -> list:
@@ -223,6 +240,11 @@ def table(r: dict) -> str:
             ("confident digit", lambda k: percent(k["confident_digit"]), True),
             ("AUROC detector", lambda k: f"{k['auroc_detector']:.4f}", True),
             ("AUROC softmax", lambda k: f"{k['auroc_softmax']:.4f}", True),
+            (
+                "confident number (`digits read`)",
+                lambda k: percent(k["confident_number"]) if "confident_number" in k else "",
+                True,
+            ),
         ],
         kinds,
     )
