@@ -84,8 +84,16 @@ class Recipe:
 
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
-    """The recipe in the JSON file ``path``, with ``KEY=VALUE`` overrides applied."""
-    return recipe_file.load(path, Recipe, overrides)
+    """The recipe in the JSON file ``path``, with ``KEY=VALUE`` overrides applied; exits
+    when the Keras and LiteRT files would share a sidecar (the same name but the suffix),
+    which would leave the LiteRT file unverifiable after a whole training run."""
+    recipe = recipe_file.load(path, Recipe, overrides)
+    if Path(recipe.keras_path).with_suffix("") == Path(recipe.litert_path).with_suffix(""):
+        raise SystemExit(
+            f"{path}: keras_path and litert_path differ only in their suffix, so their "
+            "sidecars (.json) would be one file; give them different names"
+        )
+    return recipe
 
 
 def build_model(width: int = 24):

@@ -325,9 +325,18 @@ def test_committed_recipe_loads():
         reader.load_recipe(ROOT / "lab/recipes/reader.json", ["no_such_field=1"])
     tuned = reader.load_recipe(ROOT / "lab/recipes/reader_overlap.json")
     assert tuned.init == recipe.keras_path and tuned.gap[0] < recipe.gap[0]
-    shipped = reader.load_recipe(ROOT / "lab/recipes/reader_contact.json")  # what ships
-    assert shipped.init == tuned.keras_path and shipped.contact > 0 and shipped.detached > 0
+    contact = reader.load_recipe(ROOT / "lab/recipes/reader_contact.json")
+    assert contact.init == tuned.keras_path and contact.contact > 0 and contact.detached > 0
+    shipped = reader.load_recipe(ROOT / "lab/recipes/reader_contact2.json")  # what ships
+    assert shipped.init == contact.keras_path and shipped.contact > contact.contact
     assert shipped.litert_path == recipe.litert_path and shipped.report.startswith("lab/reports/")
+    info = json.loads((ROOT / "models/reader_float32.json").read_text())
+    assert info["source"] == shipped.keras_path
+    with pytest.raises(SystemExit, match="sidecars"):  # one .json for two files: refused
+        reader.load_recipe(
+            ROOT / "lab/recipes/reader.json",
+            ["keras_path=build/r.keras", "litert_path=build/r.tflite"],
+        )
 
 
 def test_threshold_keeps_confident_mistakes_rare():

@@ -92,7 +92,7 @@ def test_held_out_script_numbers_are_drawn_by_the_benchmark_code():
     again = list(evaluate_numbers.held_out_images(3, seed=5))
     assert [m[2] for m in again] == [m[2] for m in made]  # the same seed, the same numbers
     assert all(np.array_equal(np.asarray(a[3]), np.asarray(b[3])) for a, b in zip(made, again))
-    for kind, style, text, image in made:
+    for _kind, style, text, image in made:
         assert 2 <= len(text) <= 8 and text.isdigit()
         picture = load_image(image) if style == "photo" else image
         assert picture.ndim in (2, 3) and picture.dtype == np.uint8 and picture.size > 1000
