@@ -86,10 +86,14 @@ def numbers_headline(n: dict, s: dict) -> list[str]:
         f"{name} **{seq[name][whole]:.1%}** (segmenter {seg[name][whole]:.1%})" for name in seq
     )
     wrong = max(v["confidently_wrong_rate"] for v in seq.values())
+    held = n.get("held_out_script", {}).get("methods", {}).get("sequence", {})
+    script = ", ".join(f"{name} {v[whole]:.1%}" for name, v in held.items())
     return [
         f"On {seq['separated']['numbers']:,} generated numbers of 2-8 MNIST test digits per "
         f"kind, `digits read` reads whole numbers right: {kinds}; at most {wrong:.1%} of "
-        f"readings in any kind are wrong without `low_confidence` (`{n['command']}`). Trained "
+        f"readings in any kind are wrong without `low_confidence`"
+        + (f"; in script fonts it never trained on: {script}" if script else "")
+        + f" (`{n['command']}`). Trained "
         f"on {len(s['class_names'])} generated symbols, the Deeper CNN scores "
         f"**{s['test_accuracy']:.2%}** on {s['test_images']:,} held-out images; "
         + small_folder_sentence(s["small_folder"])
