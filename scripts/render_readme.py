@@ -121,10 +121,14 @@ def numbers_table(n: dict) -> list[str]:
     rows = []
     ceiling = n.get("isolated_digit_ceiling", {})
     held = n.get("held_out_script", {}).get("methods", {})
-    kinds = [(name, name, n["methods"]) for name in n["methods"]["sequence"]]
-    kinds += [(f"script fonts, {name} (held out)", name, held) for name in held.get("sequence", {})]
-    for shown, name, methods in kinds:
-        alone = f"{ceiling[name]:.2%}" if name in ceiling and methods is n["methods"] else "n/a"
+    kinds = [
+        (name, name, n["methods"], f"{ceiling[name]:.2%}" if name in ceiling else "n/a")
+        for name in n["methods"]["sequence"]
+    ]
+    kinds += [
+        (f"script fonts, {name} (held out)", name, held, "n/a") for name in held.get("sequence", {})
+    ]
+    for shown, name, methods, alone in kinds:
         for method, sets in methods.items():
             v = sets[name]
             rows.append(

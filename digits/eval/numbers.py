@@ -109,16 +109,17 @@ def figure(data: Path, rows: list[dict], predictor, out: Path) -> None:
 def evaluate(data: Path, rows: list[dict], predictor, method: str) -> list[dict]:
     """Read every image of the set with ``method``; its rows with ``read``,
     ``low_confidence`` and ``ms`` added."""
+    return [{**row, **timed_read(data / row["file"], predictor, method)} for row in rows]
+
+
+def timed_read(image, predictor, method: str) -> dict:
+    """`read_number` of one image: ``read`` (the text), ``low_confidence`` and ``ms``."""
     from digits.read import read_number
 
-    read = []
-    for row in rows:
-        start = time.perf_counter()
-        reading = read_number(data / row["file"], predictor, method=method)
-        ms = 1000 * (time.perf_counter() - start)
-        read.append({**row, "read": reading.text, "low_confidence": reading.low_confidence})
-        read[-1]["ms"] = ms
-    return read
+    start = time.perf_counter()
+    reading = read_number(image, predictor, method=method)
+    ms = 1000 * (time.perf_counter() - start)
+    return {"read": reading.text, "low_confidence": reading.low_confidence, "ms": ms}
 
 
 def _by_set(rows: list[dict]) -> dict:
@@ -196,23 +197,11 @@ def held_out_images(count: int, seed: int):
 
 def held_out(predictor, count: int = 250, seed: int = 2026) -> dict:
     """Both methods' scores on `held_out_images`, per kind (read from memory)."""
-    from digits.read import read_number
-
     rows: dict[str, list[dict]] = {method: [] for method in METHODS}
     for kind, style, text, image in held_out_images(count, seed):
         for method in METHODS:
-            start = time.perf_counter()
-            reading = read_number(image, predictor, method=method)
-            rows[method].append(
-                {
-                    "set": kind,
-                    "style": style,
-                    "text": text,
-                    "read": reading.text,
-                    "low_confidence": reading.low_confidence,
-                    "ms": 1000 * (time.perf_counter() - start),
-                }
-            )
+            row = {"set": kind, "style": style, "text": text}
+            rows[method].append({**row, **timed_read(image, predictor, method)})
     return {
         "writing": "hershey-fonts script families (cursive, scriptc, scripts), never trained on",
         "methods": {method: _by_set(read) for method, read in rows.items()},

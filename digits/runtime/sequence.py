@@ -57,6 +57,7 @@ __all__ = [
     "ctc_probability",
     "decode",
     "greedy_runs",
+    "mean_probability",
     "normalise_line",
     "softmax",
     "stretched",
@@ -212,9 +213,13 @@ class SequenceReading:
 
     def probability(self, text: str) -> float:
         """The CTC probability of ``text`` (digits), averaged over the widths read."""
-        views = self.views or ((self.frames,) if self.frames is not None else ())
-        labels = [int(c) + 1 for c in text]
-        return float(np.mean([ctc_probability(v, labels) for v in views])) if views else 0.0
+        return mean_probability(self.views, text)
+
+
+def mean_probability(views, text: str) -> float:
+    """The CTC probability of ``text`` (digits) averaged over frame probabilities ``views``."""
+    labels = [int(c) + 1 for c in text]
+    return float(np.mean([ctc_probability(v, labels) for v in views])) if len(views) else 0.0
 
 
 def decode(logits: np.ndarray, line: NormalisedLine, threshold: float = DEFAULT_THRESHOLD):
@@ -340,12 +345,10 @@ class SequenceReader:
     def _likeliest(self, views: list[np.ndarray], line: NormalisedLine) -> SequenceReading:
         """The text read at some width that is likeliest over all widths; its digits and
         boxes from the width nearest the line's own that reads it."""
-        scores = {text: 0.0 for text in map(_text, views)}
-        for text in scores:
-            labels = [int(c) + 1 for c in text]
-            scores[text] = float(np.mean([ctc_probability(v, labels) for v in views]))
+        texts = [_text(v) for v in views]
+        scores = {text: mean_probability(views, text) for text in texts}
         best = max(scores, key=scores.__getitem__)
-        index = next(i for i, v in enumerate(views) if _text(v) == best)
+        index = texts.index(best)
         digits = _digits(views[index], line, STRETCHES[index])
         low = not digits or scores[best] < self.threshold
         return SequenceReading(best, digits, scores[best], low, views[index], tuple(views))
