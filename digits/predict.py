@@ -301,6 +301,9 @@ class Predictor:
         """
         images = list(images)
         results = [self._preprocess(image, raise_errors) for image in images]
+        for i, result in enumerate(results):
+            if isinstance(result, Prediction) and result.reason is not None and self._judged:
+                results[i] = self._second_look(images[i], result)
         ready = [i for i, r in enumerate(results) if isinstance(r, PreprocessResult)]
         if not ready:
             return results  # type: ignore[return-value]
@@ -328,23 +331,30 @@ class Predictor:
                 raise ImageError(_unexpected(error)) from error
             return _failed(_unexpected(error), self.class_names)
 
+    @property
+    def _judged(self) -> bool:
+        """Does the not-a-digit detector judge this model's answers (digits, not own
+        symbols)? Only then can a second look be believed."""
+        return self.class_names == DIGIT_CLASSES
+
     def levels(self, inputs: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         """The not-a-digit detector's levels (`DIGIT`, `DOUBT`, `NOT_A_DIGIT`) of model
         inputs ``(N, 28, 28[, 1])`` the model answered with ``probabilities``. It knows
         digits only: a model of own symbols has its own threshold instead (sidecar
         ``low_confidence``, from its validation), and every input is `DIGIT` here."""
-        if self.class_names != DIGIT_CLASSES:
+        if not self._judged:
             return np.zeros(len(inputs), dtype=np.int8)
         return _nondigit_levels(inputs, probabilities.argmax(axis=1), self.detector_path)
 
     def _second_look(self, image: ImageInput, first: Prediction) -> Prediction:
-        """``first`` did not look like a digit: read the image the other ways of
-        `digits.image.pipeline.second_looks` (a shadow's edge or a sheet's corner may have
-        been taken for the ink). A look that the detector finds plainly a digit (not even
-        in doubt) is answered, flagged ``low_confidence`` (found on a second look only);
-        else ``first`` stands."""
+        """``first`` found no digit or did not look like one: read the image the other
+        ways of `digits.image.pipeline.second_looks` (a shadow's edge or a sheet's corner
+        may have been taken for the ink, or a shadow over most of the paper for the
+        background). A look that the detector finds plainly a digit (not even in doubt)
+        is answered, flagged ``low_confidence`` (found on a second look only); else
+        ``first`` stands."""
         try:
-            looks = second_looks(image)
+            looks = second_looks(image, found=first.digit is not None)
         except Exception:  # noqa: BLE001 - the first reading stands
             return first
         if not looks:

@@ -227,7 +227,8 @@ def test_a_second_look_that_finds_no_digit_keeps_the_first_answer(monkeypatch):
     always = lambda images, answers, path=None: np.full(len(images), 2, np.int8)  # noqa: E731
     monkeypatch.setattr(predict, "_nondigit_levels", always)
     looked = []
-    monkeypatch.setattr(predict, "second_looks", lambda image: looked.append(image) or [])
+    look = lambda image, found=True: looked.append(image) or []  # noqa: E731
+    monkeypatch.setattr(predict, "second_looks", look)
     from digits.training.data import load_mnist
 
     _, (x_test, _) = load_mnist()

@@ -464,3 +464,33 @@ def test_shrunk_jpeg_keeps_its_exif_orientation():
     assert decoded.shrink == 2 and decoded.size == (1024, 768)
     assert decoded.array.shape[:2] == (384, 512)
     assert load_image(jpeg_bytes(upright, orientation=6)).shape[:2] == (768, 1024)
+
+
+def test_grown_ink_keeps_a_faint_loop_joined_to_a_blot():
+    """Hysteresis (`grow` < 1) keeps faint strokes that touch the strongest ink: a thin
+    pen loop hanging from a blot, which the threshold alone cuts off."""
+    from digits.image.find import _find_digit
+
+    ink = np.zeros((200, 200), np.float32)
+    cv2.circle(ink, (100, 60), 14, 1.0, -1)
+    cv2.ellipse(ink, (100, 110), (30, 45), 0, 0, 360, 0.3, 3)
+    x0, y0, x1, y1 = _find_digit(ink, 0.04).box
+    assert y1 - y0 < 40
+    x0, y0, x1, y1 = _find_digit(ink, 0.04, grow=0.6).box
+    assert y1 - y0 > 100 and x1 - x0 > 55
+
+
+def test_ink_divided_by_the_paper_keeps_its_contrast_in_a_shadow():
+    """Light multiplies ink and paper alike: the same pen stroke in a shadow (half the
+    light) loses half its contrast when the background is subtracted, none when it is
+    also divided by the paper's brightness."""
+    from digits.image.page import _flatten_background
+
+    page = np.full((100, 200), 0.9, np.float32)
+    page[:, :100] *= 0.5
+    page[45:55, 20:80] *= 0.3
+    page[45:55, 120:180] *= 0.3
+    shaded, lit = _flatten_background(1 - page, 0.35, 64)[50, [50, 150]]
+    assert shaded < 0.6 * lit
+    shaded, lit = _flatten_background(1 - page, 0.35, 64, ratio=True)[50, [50, 150]]
+    assert shaded == pytest.approx(lit, abs=0.05)

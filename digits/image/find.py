@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digits.image.page import _flatten_sheet, _odd, _otsu, _remove_lines, _tone, _tones
+from digits.image.page import (
+    _flatten_sheet,
+    _odd,
+    _otsu,
+    _remove_lines,
+    _tone,
+    _tones,
+)
 
 __all__ = [
     "MIN_CONTRAST",
@@ -245,8 +252,24 @@ def _check_holes(selected: np.ndarray, ink_area: int) -> None:
         )
 
 
-def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
+def _hysteresis(u8: np.ndarray, threshold: float, grow: float) -> np.ndarray:
+    """uint8 0/1: ink above ``threshold``, and (``grow`` < 1) ink above ``grow`` times it
+    that touches ink above it."""
+    mask = (u8 > threshold).astype(np.uint8)
+    if grow >= 1.0:
+        return mask
+    count, labels = cv2.connectedComponents((u8 > grow * threshold).astype(np.uint8), None, 8)
+    strong = np.zeros(count, dtype=bool)
+    strong[labels[mask > 0]] = True
+    strong[0] = False
+    return strong[labels].astype(np.uint8)
+
+
+def _find_digit(ink: np.ndarray, min_fraction: float = 0.0, grow: float = 1.0) -> _Found:
     """Locate the digit in the ink image -> `_Found` (crop, box, several digits?).
+
+    ``grow`` below 1 also keeps ink down to ``grow`` times the threshold where it joins
+    ink above it (hysteresis): thin strokes fainter than a blot on the same digit.
 
     Raises:
         NoDigitFound: blank, noise-like, tiny, solid or hole-riddled ink.
@@ -255,7 +278,7 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
     sigma = max(0.5, max(h, w) / 300)
     blurred, u8, peak, threshold, separability = _ink_levels(ink, sigma)
     threshold = _ink_threshold(u8, threshold, separability)
-    mask = (u8 > threshold).astype(np.uint8)
+    mask = _hysteresis(u8, threshold, grow)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         raise NoDigitFound("no digit found: no ink left after thresholding")
@@ -296,15 +319,18 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0) -> _Found:
     rim = _odd(2 * sigma + 1)
     selected = cv2.dilate(selected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (rim, rim)))
     raw = blurred[y0:y1, x0:x1] * selected
-    low = 0.5 * threshold * peak / 255.0
+    low = 0.5 * grow * threshold * peak / 255.0
     core = raw[mask[y0:y1, x0:x1] > 0]
-    high = float(np.percentile(core, 90)) if core.size else float(blurred.max())
+    top = 90 if grow >= 1.0 else 40  # grown ink is fainter: stretch more of it to 1
+    high = float(np.percentile(core, top)) if core.size else float(blurred.max())
     crop = (raw - low) / max(high - low, 1e-3)
     np.clip(crop, 0.0, 1.0, out=crop)
     return _Found(crop, (x0, y0, x1, y1), several, raw)
 
 
-def _analyse(tone: np.ndarray, sheet: np.ndarray | None, min_fraction: float) -> _Found:
+def _analyse(
+    tone: np.ndarray, sheet: np.ndarray | None, min_fraction: float, grow: float = 1.0
+) -> _Found:
     """Tone image (bright ink) -> the digit: flatten the light, drop lines, find it.
 
     The light is flattened with a large square (safe for big, thick digits). When that
@@ -315,14 +341,16 @@ def _analyse(tone: np.ndarray, sheet: np.ndarray | None, min_fraction: float) ->
     """
     coarse: _Found | None = None
     try:
-        coarse = _find_digit(_remove_lines(_flatten_sheet(tone, sheet, 0.35, 64)), min_fraction)
+        coarse = _find_digit(
+            _remove_lines(_flatten_sheet(tone, sheet, 0.35, 64)), min_fraction, grow
+        )
         if _extent(coarse.box, tone.shape) < FINE_MAX_DIGIT:
             return coarse
     except NoDigitFound as error:
         failure = error
     try:
         ink = _flatten_sheet(tone, sheet, FINE_BACKGROUND, 128)
-        fine = _find_digit(_remove_lines(ink), min_fraction)
+        fine = _find_digit(_remove_lines(ink), min_fraction, grow)
     except NoDigitFound:
         if coarse is None:
             raise failure from None
@@ -355,7 +383,12 @@ def _faint_around(found: _Found, box: tuple[int, int, int, int]) -> bool:
 
 
 def _refine(
-    array: np.ndarray, order: str, inverted: bool, box: tuple[int, int, int, int], factor: float
+    array: np.ndarray,
+    order: str,
+    inverted: bool,
+    box: tuple[int, int, int, int],
+    factor: float,
+    grow: float = 1.0,
 ) -> tuple[_Found, tuple[int, int], float] | None:
     """Analyse again, at a higher resolution, a crop of the full-resolution image around
     a digit found small at the working resolution. Returns the digit found in the crop,
@@ -369,7 +402,7 @@ def _refine(
     scale = min(1.0, REFINE_SIDE / side)
     crop = _tone(_tones(array[cy0:cy1, cx0:cx1], order, scale), inverted)
     try:
-        found = _analyse(crop, None, 0.0)
+        found = _analyse(crop, None, 0.0, grow)
     except NoDigitFound:
         return None
     return found, (cx0, cy0), scale

@@ -21,6 +21,8 @@ __all__ = [
     "LINE_LEVEL",
     "LINE_SPAN",
     "LINE_THINNESS",
+    "MIN_PAPER",
+    "POLARITY_DOUBT",
 ]
 
 #: A sheet of paper on a table must be this much brighter than the table (0-1 scale);
@@ -48,6 +50,16 @@ LINE_SPAN = 0.85
 
 
 LINE_THINNESS = 0.035
+
+
+#: A polarity margin (`_polarity_margin`) below this, either way, is in doubt
+#: (`_polarity_doubt`).
+POLARITY_DOUBT = 0.5
+
+
+#: `_flatten_background` with ``ratio`` divides by the paper's brightness, but by no less
+#: than this (a deep shadow's contrast is raised at most four times).
+MIN_PAPER = 0.25
 
 
 _LINE_SQUEEZE = 4  # lines are looked for on a copy squeezed this many times along them
@@ -89,11 +101,15 @@ def _odd(n: float) -> int:
     return n if n % 2 else n + 1
 
 
-def _flatten_background(ink: np.ndarray, size: float = 0.35, side: int = 64) -> np.ndarray:
+def _flatten_background(
+    ink: np.ndarray, size: float = 0.35, side: int = 64, ratio: bool = False
+) -> np.ndarray:
     """Subtract a smooth background estimate (a morphological opening computed at low
     resolution, ``side`` pixels, with a square ``size`` times the longer side), which
     removes uneven lighting and shadows. Marks narrower than the square are ink; a
-    smaller square follows the edges of shadows more closely."""
+    smaller square follows the edges of shadows more closely. ``ratio`` (dark ink on
+    light paper): divide by the paper's brightness too, as light multiplies both ink and
+    paper, so that a pen stroke in a shadow keeps the contrast it has in the light."""
     h, w = ink.shape
     f = side / max(h, w)
     small = ink
@@ -111,6 +127,8 @@ def _flatten_background(ink: np.ndarray, size: float = 0.35, side: int = 64) -> 
     if f < 1.0:
         background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
     flat = ink - background
+    if ratio:
+        flat /= np.maximum(1.0 - background, MIN_PAPER)
     return np.clip(flat, 0.0, 1.0, out=flat)
 
 
@@ -153,19 +171,47 @@ def _resize(image: np.ndarray, factor: float) -> np.ndarray:
 
 
 def _polarity(gray: np.ndarray) -> bool:
-    """True when the ink is darker than the background (the image must be inverted).
+    """True when the ink is darker than the background (the image must be inverted)."""
+    return _polarity_margin(gray) > 0
+
+
+def _polarity_margin(gray: np.ndarray) -> float:
+    """How sure the polarity is: log(darker / lighter), positive for dark ink.
 
     The background is the median tone; the ink is whatever departs from it the most,
     darker or lighter. Sums, not percentiles, so that a few thin strokes in a large
     image still count.
     """
+    sample = _polarity_sample(gray)
+    return _darker_than_lighter(sample - np.float32(np.median(sample)))
+
+
+def _polarity_doubt(gray: np.ndarray) -> bool:
+    """Is the polarity in doubt? When the margin is under `POLARITY_DOUBT`, or when the
+    ink's departures from the *local* median (a fifth of the image wide, which a shadow's
+    edge does not move) say the other polarity: a shadow over half the paper shifts the
+    global median, not the local one. (The local one alone fails on a digit that fills
+    the frame, as MNIST's do.)"""
+    margin = _polarity_margin(gray)
+    if abs(margin) < POLARITY_DOUBT:
+        return True
+    sample = _polarity_sample(gray)
+    u8 = (np.clip(sample, 0.0, 1.0) * 255).astype(np.uint8)
+    local = cv2.medianBlur(u8, min(255, max(3, int(0.2 * max(u8.shape)) | 1)))
+    return (_darker_than_lighter(sample - local * np.float32(1 / 255)) > 0) != (margin > 0)
+
+
+def _polarity_sample(gray: np.ndarray) -> np.ndarray:
     step = max(1, max(gray.shape) // 160)
-    sample = gray[::step, ::step]
-    deviation = sample - np.float32(np.median(sample))
+    return gray[::step, ::step]
+
+
+def _darker_than_lighter(deviation: np.ndarray) -> float:
+    """log(sum of departures darker / lighter than 0.05), positive for dark ink."""
     margin = np.float32(0.05)
     darker = float(np.maximum(-deviation - margin, 0).sum())
     lighter = float(np.maximum(deviation - margin, 0).sum())
-    return darker > lighter
+    return float(np.log((darker + 1e-6) / (lighter + 1e-6)))
 
 
 def _ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -286,14 +332,15 @@ def _horizontal_lines(mask: np.ndarray) -> np.ndarray:
 
 
 def _flatten_sheet(
-    tone: np.ndarray, sheet: np.ndarray | None, size: float, side: int
+    tone: np.ndarray, sheet: np.ndarray | None, size: float, side: int, ratio: bool = False
 ) -> np.ndarray:
-    """Ink image (bright ink) with the background removed; outside the sheet (when one
-    was found) is first painted with the paper's tone, then set to no ink."""
+    """Ink image (bright ink) with the background removed (see `_flatten_background`);
+    outside the sheet (when one was found) is first painted with the paper's tone, then
+    set to no ink."""
     if sheet is None:
-        return _flatten_background(tone, size, side)
+        return _flatten_background(tone, size, side, ratio)
     paper = np.float32(np.median(tone[sheet > 0][::7]))
-    ink = _flatten_background(np.where(sheet > 0, tone, paper), size, side)
+    ink = _flatten_background(np.where(sheet > 0, tone, paper), size, side, ratio)
     return ink * sheet
 
 

@@ -31,7 +31,7 @@ Numpy arrays are taken as grayscale ``(H, W)``/``(H, W, 1)``, **RGB** ``(H, W, 3
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -56,6 +56,7 @@ from digits.image.page import (
     _ink,
     _odd,
     _polarity,
+    _polarity_doubt,
     _remove_lines,
     _to_gray,
     _tone,
@@ -77,6 +78,10 @@ __all__ = [
 #: Larger images are downscaled (area interpolation, by a whole factor) to at most this
 #: longer side before analysis.
 WORK_SIDE = 512
+
+#: `second_looks` also keeps faint ink joined to the digit's strongest ink, down to this
+#: fraction of the threshold (thin strokes beside a blot, a pale pen).
+GROW_LOOK = 0.6
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,28 +133,63 @@ def to_model_input(image: ImageInput) -> PreprocessResult:
     return seen.result(_analyse(seen.tone, seen.sheet, MIN_DIGIT_FRACTION))
 
 
-def second_looks(image: ImageInput) -> list[PreprocessResult]:
+def second_looks(image: ImageInput, found: bool = True) -> list[PreprocessResult]:
     """Other readings of an image whose first reading (`to_model_input`) did not look like
-    a digit: the light flattened with the small square only (it follows a shadow's edge,
-    which the large one can take for ink), and, when a sheet of paper was found, the
-    image read as if there were none (a sheet's corner can pass for ink). Readings that
+    a digit (``found``) or found none, in this order:
+
+    - the light flattened with the small square only (it follows a shadow's edge, which
+      the large one can take for ink);
+    - when a sheet of paper was found, the image read as if there were none (a sheet's
+      corner can pass for ink);
+    - when the polarity is in doubt (`digits.image.page._polarity_doubt`), the other one:
+      a shadow over half the paper can pass for the background, and the lit paper for ink;
+    - dark ink divided by the paper's brightness (a pen stroke in a shadow);
+    - faint ink grown from the strongest (`GROW_LOOK`: thin strokes beside a blot).
+
+    When the first reading found nothing, only the other polarity is tried. Readings that
     find nothing are left out; the caller decides which, if any, to believe.
 
     Raises:
         ImageError: as `to_model_input`.
     """
-    seen, looks = _Seen.of(image), []
-    fine = _flatten_sheet(seen.tone, seen.sheet, FINE_BACKGROUND, 128)
-    attempts = [lambda: _find_digit(_remove_lines(fine), MIN_DIGIT_FRACTION)]
-    if seen.sheet is not None:
-        plain = _tone(seen.tones, _polarity(seen.tones[0]))
-        attempts.append(lambda: _analyse(plain, None, MIN_DIGIT_FRACTION))
-    for attempt in attempts:
+    seen = _Seen.of(image)
+    attempts = _look_attempts(seen) if found else _other_polarity(seen)
+    looks = []
+    for reader, attempt, grow in attempts:
         try:
-            looks.append(seen.result(attempt()))
+            looks.append(reader.result(attempt(), grow))
         except NoDigitFound:
             continue
     return looks
+
+
+def _look_attempts(seen: _Seen) -> list:
+    """`second_looks` of a reading that did not look like a digit: ``(reader, attempt,
+    grow)`` triples, tried in order."""
+    fine = _remove_lines(_flatten_sheet(seen.tone, seen.sheet, FINE_BACKGROUND, 128))
+    attempts = [(seen, lambda: _find_digit(fine, MIN_DIGIT_FRACTION), 1.0)]
+    if seen.sheet is not None:
+        plain = _tone(seen.tones, _polarity(seen.tones[0]))
+        attempts.append((seen, lambda: _analyse(plain, None, MIN_DIGIT_FRACTION), 1.0))
+    attempts += _other_polarity(seen)
+    if seen.inverted:
+        for size, side in ((0.35, 64), (FINE_BACKGROUND, 128)):
+            ink = _remove_lines(_flatten_sheet(seen.tone, seen.sheet, size, side, ratio=True))
+            attempts.append((seen, lambda ink=ink: _find_digit(ink, MIN_DIGIT_FRACTION), 1.0))
+    coarse = _remove_lines(_flatten_sheet(seen.tone, seen.sheet, 0.35, 64))
+    for ink in (coarse, fine):
+        grown = lambda ink=ink: _find_digit(ink, MIN_DIGIT_FRACTION, GROW_LOOK)  # noqa: E731
+        attempts.append((seen, grown, GROW_LOOK))
+    return attempts
+
+
+def _other_polarity(seen: _Seen) -> list:
+    """The image read with the other polarity, when its polarity is in doubt and no sheet
+    settled it (a ``(reader, attempt, grow)`` triple, or none)."""
+    if seen.sheet is not None or not _polarity_doubt(seen.tones[0]):
+        return []
+    other = replace(seen, inverted=not seen.inverted)
+    return [(other, lambda: _analyse(other.tone, None, MIN_DIGIT_FRACTION), 1.0)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,14 +216,16 @@ class _Seen:
     def tone(self) -> np.ndarray:
         return _tone(self.tones, self.inverted)
 
-    def result(self, found: _Found) -> PreprocessResult:
-        """Steps 6-8 for the digit ``found``: refined at full size when it is small,
-        normalised, with its box in the original image."""
+    def result(self, found: _Found, grow: float = 1.0) -> PreprocessResult:
+        """Steps 6-8 for the digit ``found``: refined at full size when it is small (ink
+        grown by ``grow``, see `_find_digit`), normalised, with its box in the original
+        image."""
         width, height = self.decoded.size
         scale, origin = self.factor, (0, 0)
         x0, y0, x1, y1 = found.box
         if self.factor < 1.0 and max(x1 - x0, y1 - y0) < REFINE_BELOW:
-            refined = _refine(*self.decoded.whole(), self.inverted, found.box, self.factor)
+            whole = self.decoded.whole()
+            refined = _refine(*whole, self.inverted, found.box, self.factor, grow)
             if refined is not None:
                 found = _Found(refined[0].crop, refined[0].box, found.several or refined[0].several)
                 origin, scale = refined[1], refined[2]
