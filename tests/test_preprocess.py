@@ -494,3 +494,17 @@ def test_ink_divided_by_the_paper_keeps_its_contrast_in_a_shadow():
     assert shaded < 0.6 * lit
     shaded, lit = _flatten_background(1 - page, 0.35, 64, ratio=True)[50, [50, 150]]
     assert shaded == pytest.approx(lit, abs=0.05)
+
+
+def test_fast_percentile_and_labels_match_numpy():
+    """The crop's helpers give numpy's exact answers (the reports stay reproducible)."""
+    from digits.image.page import _in_labels, _percentile
+
+    rng = np.random.default_rng(3)
+    for size in [1, 2, 3, 10, 257]:
+        values = (rng.random(size) ** 2).astype(np.float32)
+        for q in (40, 90, 95, 75):
+            assert _percentile(values, q) == float(np.percentile(values, q))
+    labels = rng.integers(0, 6, (30, 20))
+    for wanted in ([3], [1, 4], [0, 2, 5], []):
+        assert (_in_labels(labels, wanted) == np.isin(labels, wanted)).all()

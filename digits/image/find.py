@@ -18,6 +18,7 @@ from digits.image.page import (
     _flatten_sheet,
     _odd,
     _otsu,
+    _percentile,
     _remove_lines,
     _tone,
     _tones,
@@ -322,7 +323,7 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0, grow: float = 1.0) -
     low = 0.5 * grow * threshold * peak / 255.0
     core = raw[mask[y0:y1, x0:x1] > 0]
     top = 90 if grow >= 1.0 else 40  # grown ink is fainter: stretch more of it to 1
-    high = float(np.percentile(core, top)) if core.size else float(blurred.max())
+    high = _percentile(core, top) if core.size else float(blurred.max())
     crop = (raw - low) / max(high - low, 1e-3)
     np.clip(crop, 0.0, 1.0, out=crop)
     return _Found(crop, (x0, y0, x1, y1), several, raw)

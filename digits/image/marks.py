@@ -16,6 +16,7 @@ import numpy as np
 
 from digits.image.find import NoDigitFound
 from digits.image.normalise import normalise_digit
+from digits.image.page import _in_labels
 from digits.image.pipeline import InkMask, crop_ink
 
 __all__ = ["MAX_DIGITS", "Mark", "cut_options", "lines", "normalised", "segment", "selected"]
@@ -87,7 +88,7 @@ class Mark:
 
 def selected(labels: np.ndarray, mark: Mark) -> np.ndarray:
     inside = labels[mark.y0 : mark.y1, mark.x0 : mark.x1]
-    return np.isin(inside, mark.labels).astype(np.uint8)
+    return _in_labels(inside, mark.labels).astype(np.uint8)
 
 
 def normalised(found: InkMask, labels: np.ndarray, mark: Mark) -> np.ndarray:
@@ -237,7 +238,7 @@ def cut_options(labels: np.ndarray, mark: Mark, height: float) -> list[tuple[int
 def _piece(labels: np.ndarray, mark: Mark, x0: int, x1: int) -> Mark | None:
     """The part of a mark between columns x0 and x1, its rows trimmed to its ink."""
     inside = labels[mark.y0 : mark.y1, x0:x1]
-    rows = np.flatnonzero(np.isin(inside, mark.labels).any(axis=1))
+    rows = np.flatnonzero(_in_labels(inside, mark.labels).any(axis=1))
     if rows.size == 0 or x1 - x0 < 2:
         return None
     return Mark(x0, mark.y0 + int(rows[0]), x1, mark.y0 + int(rows[-1]) + 1, list(mark.labels))

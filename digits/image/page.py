@@ -101,6 +101,25 @@ def _odd(n: float) -> int:
     return n if n % 2 else n + 1
 
 
+def _percentile(values: np.ndarray, q: float) -> float:
+    """``np.percentile(values, q)`` (linear, the same bits) of a non-empty 1-D array, by a
+    partial sort: ten times faster on the small arrays of one digit's ink."""
+    virtual = (values.size - 1) * (q / 100)
+    lo = int(np.floor(virtual))
+    hi = min(lo + 1, values.size - 1)
+    part = np.partition(values, (lo, hi) if hi != lo else lo)
+    a, b, t = part[lo], part[hi], virtual - lo
+    return float(b - (b - a) * (1 - t)) if t >= 0.5 else float(a + (b - a) * t)
+
+
+def _in_labels(labels: np.ndarray, wanted: list[int]) -> np.ndarray:
+    """``np.isin(labels, wanted)`` for a few labels, without its sorting overhead."""
+    hit = np.zeros(labels.shape, dtype=bool)
+    for label in wanted:
+        hit |= labels == label
+    return hit
+
+
 def _flatten_background(
     ink: np.ndarray, size: float = 0.35, side: int = 64, ratio: bool = False
 ) -> np.ndarray:

@@ -55,6 +55,7 @@ from digits.image.page import (
     _flatten_sheet,
     _ink,
     _odd,
+    _percentile,
     _polarity,
     _polarity_doubt,
     _remove_lines,
@@ -333,5 +334,5 @@ def crop_ink(ink: InkMask, selected: np.ndarray, box: tuple[int, int, int, int])
     grown = cv2.dilate(selected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (rim, rim)))
     crop = ink.blurred[y0:y1, x0:x1] * grown
     core = crop[selected > 0]
-    high = float(np.percentile(core, 90)) if core.size else float(crop.max(initial=0.0))
+    high = _percentile(core, 90) if core.size else float(crop.max(initial=0.0))
     return np.clip((crop - ink.low) / max(high - ink.low, 1e-3), 0.0, 1.0).astype(np.float32)
