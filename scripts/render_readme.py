@@ -143,6 +143,27 @@ def numbers_table(n: dict) -> list[str]:
     return [*table(header, rows), "", f"Made by `{n['command']}`."]
 
 
+def numbers_hidden_table(n: dict) -> list[str]:
+    """Per kind, the sequence method on numbers whose digits can all be seen and on those
+    with a digit at least half hidden under its neighbours' ink."""
+    rows = []
+    for name, v in n["methods"]["sequence"].items():
+        parts = v.get("by_hidden", {})
+        cells = [
+            f"{parts[p]['numbers']:,} | {parts[p]['whole_number_accuracy']:.2%} | "
+            f"{parts[p]['confidently_wrong_rate']:.2%}"
+            if p in parts
+            else "0 | | "
+            for p in ("visible", "half_hidden")
+        ]
+        rows.append(f"{name} | " + " | ".join(cells))
+    header = (
+        "set | all digits visible | whole-number | wrong, not flagged | "
+        "a digit half hidden | whole-number | wrong, not flagged"
+    )
+    return [*table(header, rows), "", f"Made by `{n['command']}` (sequence method)."]
+
+
 def read_latency_table(r: dict) -> list[str]:
     rows = [
         f"{name} | {v['median_ms']:.2f} | {v['p90_ms']:.2f}"
@@ -402,6 +423,7 @@ TABLES = {
         lambda: photos_table(load("photos.json"), load("photos_baseline.json")),
     ),
     "numbers_table": ("docs/numbers.md", lambda: numbers_table(load("numbers.json"))),
+    "numbers_hidden": ("docs/numbers.md", lambda: numbers_hidden_table(load("numbers.json"))),
     "read_latency": ("docs/numbers.md", lambda: read_latency_table(load("read_latency.json"))),
     "litert": (
         "README.md",

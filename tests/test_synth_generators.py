@@ -110,3 +110,21 @@ def test_symbol_set_is_reproducible(tmp_path):
     first = (tmp_path / "a" / "test" / "x" / "0000.png").read_bytes()
     assert first == (tmp_path / "b" / "test" / "x" / "0000.png").read_bytes()
     assert first != (tmp_path / "a" / "train" / "x" / "0000.png").read_bytes()
+
+
+def test_hidden_shares_say_how_much_of_a_digit_lies_under_others():
+    from digits.synth.numbers import hidden_shares
+
+    bar = np.ones((10, 4), np.float32)
+    wide = np.ones((10, 12), np.float32)
+    inside = hidden_shares((20, 40), [(0, 0, wide), (4, 0, bar), (30, 5, bar)])
+    assert inside[1] == 1.0 and inside[2] == 0.0 and 0 < inside[0] < 0.5
+    apart = hidden_shares((20, 40), [(0, 0, bar), (10, 0, bar)])
+    assert apart == [0.0, 0.0]
+
+
+def test_number_set_records_the_most_hidden_digit(number_set):
+    _, rows = number_set
+    kinds = ("separated", "overlapping")
+    hidden = {s: [float(r["hidden"]) for r in rows if r["set"] == s] for s in kinds}
+    assert max(hidden["separated"]) == 0.0 and min(hidden["overlapping"]) > 0.0

@@ -8,7 +8,10 @@ For each set (separated digits, touching digits) and style (photo JPEG, canvas P
   over the whole set (a missed, extra or wrong digit each costs one);
 - count accuracy: the number of digits found is right;
 - how often the reading is flagged low-confidence, and the whole-number accuracy of the
-  readings that are not.
+  readings that are not;
+- the same apart for the numbers where one digit has at least half its ink under its
+  neighbours' (`HALF_HIDDEN`; the set's ``hidden`` column), which nobody can read for
+  sure, and for the others.
 
 Each image is read from its file with `digits.read.read_number`, the code behind
 ``python -m digits read``. Writes ``reports/numbers.json`` and draws examples with their
@@ -32,6 +35,9 @@ NAME = "numbers"
 SET = "numbers"
 #: Both ways `digits.read.read_number` can read a line, side by side.
 METHODS = ("sequence", "segment")
+#: A digit with at least this share of its ink under its neighbours' is half hidden: the
+#: scores of the numbers with one (and of the others) are reported apart too.
+HALF_HIDDEN = 0.5
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -132,8 +138,22 @@ def _by_set(rows: list[dict]) -> dict:
             for style in ("photo", "canvas")
         }
         entry["median_read_ms"] = round(float(np.median([r["ms"] for r in of_set])), 2)
+        entry.update(_by_hidden(of_set))
         report[name] = entry
     return report
+
+
+def _by_hidden(rows: list[dict]) -> dict:
+    """Scores of the numbers whose digits can all be seen and of those where one digit has
+    at least `HALF_HIDDEN` of its ink under its neighbours' (the set's ``hidden`` column)."""
+    if "hidden" not in rows[0]:
+        return {}
+    hidden = [float(r["hidden"]) >= HALF_HIDDEN for r in rows]
+    parts = {
+        "visible": [r for r, h in zip(rows, hidden) if not h],
+        "half_hidden": [r for r, h in zip(rows, hidden) if h],
+    }
+    return {"by_hidden": {name: score(part) for name, part in parts.items() if part}}
 
 
 def isolated_ceiling(predictor, numbers: int = 20000, seed: int = 0) -> dict[str, float | int]:

@@ -14,7 +14,8 @@ jitter, a slight tilt of the whole line, and is rendered either as a dark-on-lig
 
     python -m digits.synth numbers      # build/sets/numbers, checked against its manifest
 
-writes ``OUT/SET/NNNN.{jpg,png}`` and ``OUT/labels.csv`` (set, file, text, style);
+writes ``OUT/SET/NNNN.{jpg,png}`` and ``OUT/labels.csv`` (set, file, text, style, and
+hidden: the largest share of one digit's ink under its neighbours', `hidden_shares`);
 ``python -m digits.eval numbers`` reads it.
 """
 
@@ -54,15 +55,18 @@ def _touches(canvas: np.ndarray, alpha: np.ndarray, x: int, y: int) -> bool:
     return bool((region & near).any())
 
 
-def compose(digits: list[np.ndarray], rng: np.random.Generator, spacing: str) -> np.ndarray:
+def compose(
+    digits: list[np.ndarray], rng: np.random.Generator, spacing: str, hidden: list | None = None
+) -> np.ndarray:
     """Lay MNIST digits out on one line -> ink alpha (float32, 0 = no ink); ``spacing`` is
-    ``separated`` (or ``detached``), ``touching`` or ``overlapping``."""
+    ``separated`` (or ``detached``), ``touching`` or ``overlapping``. Given a list,
+    ``hidden`` receives each digit's share of ink under its neighbours' (`hidden_shares`)."""
     height = rng.uniform(24, 110)
     alphas = [_digit_alpha(d, height * rng.uniform(0.88, 1.12), rng.uniform(-6, 6)) for d in digits]
     width = int(sum(a.shape[1] for a in alphas) + len(alphas) * 0.7 * height + 2 * height)
     rows = int(2.2 * height)
     canvas = np.zeros((rows, width), np.float32)
-    x = int(0.5 * height)
+    x, placed = int(0.5 * height), []
     for index, alpha in enumerate(alphas):
         h, w = alpha.shape
         y = int(np.clip(rows / 2 - h / 2 + rng.uniform(-0.08, 0.08) * height, 0, rows - h))
@@ -77,9 +81,29 @@ def compose(digits: list[np.ndarray], rng: np.random.Generator, spacing: str) ->
                     x += 1
         region = canvas[y : y + h, x : x + w]
         np.maximum(region, alpha[:, : region.shape[1]], out=region)
+        placed.append((x, y, alpha[:, : region.shape[1]]))
         x += w
+    if hidden is not None:
+        hidden.extend(hidden_shares(canvas.shape, placed))
     canvas = canvas[:, : x + int(0.5 * height)]
     return _tilt(canvas, rng.uniform(-4, 4))
+
+
+def hidden_shares(shape: tuple[int, int], placed: list) -> list[float]:
+    """Each digit's share of ink (alpha > 0.3) that lies on other digits' ink, from their
+    places ``(x, y, alpha)`` on a canvas of ``shape``: 1.0 is a digit nobody can see."""
+    masks = []
+    for x, y, alpha in placed:
+        mask = np.zeros(shape, bool)
+        mask[y : y + alpha.shape[0], x : x + alpha.shape[1]] = alpha > 0.3
+        masks.append(mask)
+    shares = []
+    for i, mask in enumerate(masks):
+        others = np.zeros(shape, bool)
+        for other in masks[:i] + masks[i + 1 :]:
+            others |= other
+        shares.append(float((mask & others).sum() / max(1, mask.sum())))
+    return shares
 
 
 def _slide_left(canvas: np.ndarray, alpha: np.ndarray, x: int, y: int, extra: int) -> int:
@@ -134,14 +158,16 @@ def make_set(
         rng = np.random.default_rng([seed, set_index])
         for number in range(count):
             chosen = draw_digits(rng, len(images), name, pool)
-            alpha = compose([images[i] for i in chosen], rng, spacing=name)
+            hidden: list[float] = []
+            alpha = compose([images[i] for i in chosen], rng, spacing=name, hidden=hidden)
             style = STYLES[number % 2]
             image = render(alpha, rng, style)
             ext = ".jpg" if style == "photo" else ".png"
             file = f"{name}/{number:04d}{ext}"
             samples.save(out / file, image, quality=int(rng.integers(60, 93)))
             text = "".join(str(int(labels[i])) for i in chosen)
-            rows.append({"set": name, "file": file, "text": text, "style": style})
+            share = f"{max(hidden):.3f}"
+            rows.append({"set": name, "file": file, "text": text, "style": style, "hidden": share})
     samples.save_labels(out / "labels.csv", rows)
     return rows
 

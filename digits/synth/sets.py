@@ -228,7 +228,7 @@ SETS = {
         SetSpec("robustness", 1, 7, _robustness),
         SetSpec("photos", 1, 15, _photos),
         SetSpec("nondigits", 1, 11, _nondigits),
-        SetSpec("numbers", 2, 16, _numbers),
+        SetSpec("numbers", 3, 16, _numbers),
         SetSpec("symbols", 1, 5, _symbols),
     )
 }
