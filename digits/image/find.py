@@ -315,18 +315,24 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0, grow: float = 1.0) -
         raise NoDigitFound("no digit found: the ink is a solid block, not pen strokes")
     _check_holes(selected, ink_area)
 
-    # Crop the soft ink, keep only the digit's components (plus their anti-aliased rim),
-    # and stretch it so the strokes' cores are 1 and the background 0.
+    low = 0.5 * grow * threshold * peak / 255.0
+    box = (x0, y0, x1, y1)
+    crop, raw = _soft_crop(blurred, selected, mask, box, sigma, low, 90 if grow >= 1.0 else 40)
+    return _Found(crop, box, several, raw)
+
+
+def _soft_crop(blurred, selected, mask, box, sigma: float, low: float, top: float):
+    """The digit's soft ink -> ``(crop, raw)``: only its components (plus their anti-aliased
+    rim) are kept, and the crop is stretched so that ``low`` is 0 and the ``top`` percentile
+    of the strokes' cores is 1 (grown ink is fainter: a lower ``top`` stretches more)."""
+    x0, y0, x1, y1 = box
     rim = _odd(2 * sigma + 1)
     selected = cv2.dilate(selected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (rim, rim)))
     raw = blurred[y0:y1, x0:x1] * selected
-    low = 0.5 * grow * threshold * peak / 255.0
     core = raw[mask[y0:y1, x0:x1] > 0]
-    top = 90 if grow >= 1.0 else 40  # grown ink is fainter: stretch more of it to 1
     high = _percentile(core, top) if core.size else float(blurred.max())
     crop = (raw - low) / max(high - low, 1e-3)
-    np.clip(crop, 0.0, 1.0, out=crop)
-    return _Found(crop, (x0, y0, x1, y1), several, raw)
+    return np.clip(crop, 0.0, 1.0, out=crop), raw
 
 
 def _analyse(
