@@ -92,6 +92,7 @@ def numbers_headline(n: dict, s: dict) -> list[str]:
         f"On {seq['separated']['numbers']:,} generated numbers of 2-8 MNIST test digits per "
         f"kind, `digits read` reads whole numbers right: {kinds}; at most {wrong:.1%} of "
         f"readings in any kind are wrong without `low_confidence`"
+        + _hidden_clause(seq.get("overlapping", {}).get("by_hidden", {}))
         + (f"; in script fonts it never trained on: {script}" if script else "")
         + f" (`{n['command']}`). Trained "
         f"on {len(s['class_names'])} generated symbols, the Deeper CNN scores "
@@ -99,6 +100,18 @@ def numbers_headline(n: dict, s: dict) -> list[str]:
         + small_folder_sentence(s["small_folder"])
         + f" (`{s['command']}`)."
     ]
+
+
+def _hidden_clause(parts: dict) -> str:
+    """The overlapping kind's numbers with a digit half hidden, and the others."""
+    if "half_hidden" not in parts or "visible" not in parts:
+        return ""
+    hidden, visible = parts["half_hidden"], parts["visible"]
+    return (
+        f" ({hidden['numbers']:,} overlapping numbers have a digit at least half hidden under "
+        f"its neighbour: {hidden['whole_number_accuracy']:.1%} read; the others "
+        f"{visible['whole_number_accuracy']:.1%})"
+    )
 
 
 def small_folder_sentence(f: dict) -> str:
