@@ -301,9 +301,6 @@ class Predictor:
         """
         images = list(images)
         results = [self._preprocess(image, raise_errors) for image in images]
-        for i, result in enumerate(results):
-            if isinstance(result, Prediction) and result.reason is not None and self._judged:
-                results[i] = self._second_look(images[i], result)
         ready = [i for i, r in enumerate(results) if isinstance(r, PreprocessResult)]
         if not ready:
             return results  # type: ignore[return-value]
@@ -321,7 +318,10 @@ class Predictor:
         try:
             return to_model_input(image)
         except NoDigitFound as missing:
-            return _failed(None, self.class_names, reason=missing.reason)
+            failed = _failed(None, self.class_names, reason=missing.reason)
+            if missing.polarity_in_doubt and self._judged:
+                return self._second_look(image, failed)
+            return failed
         except ImageError as error:
             if raise_errors:
                 raise

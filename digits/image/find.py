@@ -101,11 +101,14 @@ FINE_MAX_DIGIT = 0.45
 
 
 class NoDigitFound(ValueError):
-    """The image was read but contains no digit-like ink; ``reason`` says why."""
+    """The image was read but contains no digit-like ink; ``reason`` says why.
+    ``polarity_in_doubt``: `to_model_input` was unsure which side is ink (the other side
+    may be worth a second look, `digits.image.pipeline.second_looks`)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, polarity_in_doubt: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.polarity_in_doubt = polarity_in_doubt
 
 
 @dataclass(frozen=True)

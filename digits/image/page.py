@@ -210,11 +210,15 @@ def _polarity_doubt(gray: np.ndarray) -> bool:
     ink's departures from the *local* median (a fifth of the image wide, which a shadow's
     edge does not move) say the other polarity: a shadow over half the paper shifts the
     global median, not the local one. (The local one alone fails on a digit that fills
-    the frame, as MNIST's do.)"""
+    the frame, as MNIST's do.) A page where nothing departs from the median by more than
+    0.05 either way has no ink to doubt about."""
+    sample = _polarity_sample(gray)
+    deviation = np.abs(sample - np.float32(np.median(sample)))
+    if not (deviation > 0.05).any():
+        return False
     margin = _polarity_margin(gray)
     if abs(margin) < POLARITY_DOUBT:
         return True
-    sample = _polarity_sample(gray)
     u8 = (np.clip(sample, 0.0, 1.0) * 255).astype(np.uint8)
     local = cv2.medianBlur(u8, min(255, max(3, int(0.2 * max(u8.shape)) | 1)))
     return (_darker_than_lighter(sample - local * np.float32(1 / 255)) > 0) != (margin > 0)

@@ -131,7 +131,11 @@ def to_model_input(image: ImageInput) -> PreprocessResult:
         NoDigitFound: the image is blank or has no digit-like ink (see ``.reason``).
     """
     seen = _Seen.of(image)
-    return seen.result(_analyse(seen.tone, seen.sheet, MIN_DIGIT_FRACTION))
+    try:
+        return seen.result(_analyse(seen.tone, seen.sheet, MIN_DIGIT_FRACTION))
+    except NoDigitFound as missing:
+        missing.polarity_in_doubt = bool(_other_polarity(seen))
+        raise
 
 
 def second_looks(image: ImageInput, found: bool = True) -> list[PreprocessResult]:
