@@ -62,6 +62,8 @@ POLARITY_DOUBT = 0.5
 MIN_PAPER = 0.25
 
 
+_DEPARTURE = np.float32(0.05)  # a tone this far from the median is ink, for the polarity
+
 _LINE_SQUEEZE = 4  # lines are looked for on a copy squeezed this many times along them
 
 
@@ -213,10 +215,10 @@ def _polarity_doubt(gray: np.ndarray) -> bool:
     the frame, as MNIST's do.) A page where nothing departs from the median by more than
     0.05 either way has no ink to doubt about."""
     sample = _polarity_sample(gray)
-    deviation = np.abs(sample - np.float32(np.median(sample)))
-    if not (deviation > 0.05).any():
+    deviation = sample - np.float32(np.median(sample))
+    if not (np.abs(deviation) > _DEPARTURE).any():
         return False
-    margin = _polarity_margin(gray)
+    margin = _darker_than_lighter(deviation)
     if abs(margin) < POLARITY_DOUBT:
         return True
     u8 = (np.clip(sample, 0.0, 1.0) * 255).astype(np.uint8)
@@ -230,10 +232,9 @@ def _polarity_sample(gray: np.ndarray) -> np.ndarray:
 
 
 def _darker_than_lighter(deviation: np.ndarray) -> float:
-    """log(sum of departures darker / lighter than 0.05), positive for dark ink."""
-    margin = np.float32(0.05)
-    darker = float(np.maximum(-deviation - margin, 0).sum())
-    lighter = float(np.maximum(deviation - margin, 0).sum())
+    """log(sum of departures darker / lighter than `_DEPARTURE`), positive for dark ink."""
+    darker = float(np.maximum(-deviation - _DEPARTURE, 0).sum())
+    lighter = float(np.maximum(deviation - _DEPARTURE, 0).sum())
     return float(np.log((darker + 1e-6) / (lighter + 1e-6)))
 
 

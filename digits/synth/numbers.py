@@ -97,13 +97,8 @@ def hidden_shares(shape: tuple[int, int], placed: list) -> list[float]:
         mask = np.zeros(shape, bool)
         mask[y : y + alpha.shape[0], x : x + alpha.shape[1]] = alpha > 0.3
         masks.append(mask)
-    shares = []
-    for i, mask in enumerate(masks):
-        others = np.zeros(shape, bool)
-        for other in masks[:i] + masks[i + 1 :]:
-            others |= other
-        shares.append(float((mask & others).sum() / max(1, mask.sum())))
-    return shares
+    shared = np.sum(masks, axis=0) > 1  # ink of two digits or more
+    return [float((mask & shared).sum() / max(1, mask.sum())) for mask in masks]
 
 
 def _slide_left(canvas: np.ndarray, alpha: np.ndarray, x: int, y: int, extra: int) -> int:
