@@ -110,6 +110,24 @@ def settle(page) -> None:
     page.wait_for_timeout(500)
 
 
+def open_number_mode(page) -> None:
+    """Switch to Number mode and wait for *its* canvas (twice as wide as Draw's).
+
+    Draw's canvas is still on the page while the app reruns: a stroke drawn before the
+    rerun ends lands on it, and no number is ever shown (a busy machine made this race)."""
+    page.get_by_text("Number", exact=True).click()
+    page.get_by_text("Write a number on one line", exact=False).first.wait_for()
+    canvas = page.locator("canvas.upper-canvas")
+    for _ in range(WAIT_MS // 250):
+        box = canvas.bounding_box() if canvas.count() == 1 else None
+        if box and box["width"] > 1.5 * 280:
+            break
+        page.wait_for_timeout(250)
+    else:
+        raise AssertionError("Number mode's canvas did not appear")
+    settle(page)
+
+
 def test_draw_clear_and_upload(page, tmp_path):
     page.wait_for_selector("canvas.upper-canvas")
     page.wait_for_timeout(500)
@@ -139,9 +157,7 @@ def test_draw_clear_and_upload(page, tmp_path):
 
 def test_number_mode(page):
     pytest.importorskip("digits.read", reason="the number reader (digits.read) is not here")
-    page.get_by_text("Number", exact=True).click()
-    page.wait_for_selector("canvas.upper-canvas")
-    page.wait_for_timeout(500)
+    open_number_mode(page)
     stroke(page, [(100, 30), (100, 180)])  # 1
     page.wait_for_selector(".number-answer")
     stroke(page, [(300, 40), (440, 40), (360, 190)])  # 7
@@ -169,9 +185,7 @@ JOINED_2026 = [
 
 
 def test_number_mode_reads_touching_digits(page):
-    page.get_by_text("Number", exact=True).click()
-    page.wait_for_selector("canvas.upper-canvas")
-    page.wait_for_timeout(500)
+    open_number_mode(page)
     for points in JOINED_2026:
         stroke(page, points, steps=4)
         page.wait_for_selector(".number-answer")
