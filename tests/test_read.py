@@ -185,6 +185,16 @@ def test_the_detector_judges_the_digits_read_from_marks():
     assert read._checked(reading, _SymbolModel()) == reading  # own symbols: no detector
 
 
+def test_digits_sure_alone_but_not_together_flag_the_line():
+    """Each digit at 0.99: two are 0.98 sure together, four only 0.96 (< 0.97)."""
+    assert read._sure_enough(_digits_read(2)) == _digits_read(2)
+    assert read._sure_enough(_digits_read(3)) == _digits_read(3)  # 0.9703
+    four = read._sure_enough(_digits_read(4))
+    assert four.low_confidence and four.text == "7777" and four.digits == _digits_read(4).digits
+    empty = NumberReading("", (), True, reason="no number found", image_size=(9, 9))
+    assert read._sure_enough(empty) == empty
+
+
 def test_letters_and_photos_are_rarely_confident_numbers(shipped):
     """Kinds no part of the project trains or tunes on (held-out outlier kinds)."""
     from digits.synth import outliers
