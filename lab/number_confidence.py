@@ -2,8 +2,8 @@
 
     python -m lab.number_confidence [--seeds 7 8 9] [--count 500]
 
-Makes each draw (`digits.synth.numbers.make_set`, MNIST *test* digits; never the benchmark's
-seed 16) in a temporary folder and reads it through `digits.read.read_number` with the rule
+Makes each draw (`lab.choose_reader.other_draw`, MNIST *test* digits; never the benchmark's
+seed) in a temporary folder and reads it through `digits.read.read_number` with the rule
 off (``NUMBER_CONFIDENCE = 0``), keeping every reading's digit confidences. Then, for each
 candidate, a reading counts as flagged when it was, or when the product of its digits'
 confidences is under the candidate. The choice is the lowest candidate at which no kind of
@@ -15,57 +15,45 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from digits.paths import ROOT
 from digits.runtime.modelfile import atomic_write_json
+from lab.choose_reader import by_kind, other_draw, read_all, refuse_the_benchmark
 
 CANDIDATES = (0.9, 0.95, 0.97, 0.98)
 
 
 def readings(seed: int, count: int, predictor) -> list[dict]:
-    """Each number of one draw: kind, truth, text read, flag and digit confidences."""
+    """Each number of one draw, read with the rule off (`lab.choose_reader.read_all`)."""
     from digits import read
-    from digits.synth.numbers import make_set
-    from digits.training.data import load_mnist
 
-    _, (x_test, y_test) = load_mnist()
     kept, read.NUMBER_CONFIDENCE = read.NUMBER_CONFIDENCE, 0.0  # the rule off
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            rows = make_set(Path(folder), x_test, y_test, count, seed)
-            found = [read.read_number(Path(folder) / row["file"], predictor) for row in rows]
+        with other_draw(seed, count) as (folder, rows):
+            return read_all(rows, folder, partial(read.read_number, predictor=predictor))
     finally:
         read.NUMBER_CONFIDENCE = kept
-    return [
-        {"kind": row["set"], "right": r.text == row["text"], "low": r.low_confidence,
-         "together": float(np.prod([d.confidence for d in r.digits]))}
-        for row, r in zip(rows, found)
-    ]  # fmt: skip
 
 
 def rates(rows: list[dict], threshold: float) -> dict:
-    """Per kind: wrong and not flagged, and flagged, with the rule at ``threshold``."""
-    out = {}
-    for kind in dict.fromkeys(row["kind"] for row in rows):
-        chosen = [row for row in rows if row["kind"] == kind]
-        low = [row["low"] or (row["together"] < threshold) for row in chosen]
-        wrong = [not row["right"] and not flag for row, flag in zip(chosen, low)]
-        out[kind] = {"confidently_wrong": round(float(np.mean(wrong)), 4),
-                     "flagged": round(float(np.mean(low)), 4)}  # fmt: skip
-    return out
+    """`lab.choose_reader.by_kind` scores with the rule at ``threshold``: a reading is
+    flagged when it was, or when its digits' product is under ``threshold``."""
+    return by_kind([{**row, "low_confidence": _flagged(row, threshold)} for row in rows])
+
+
+def _flagged(row: dict, threshold: float) -> bool:
+    return row["low_confidence"] or float(np.prod(row["confidences"])) < threshold
 
 
 def choose(table: dict, most: float) -> float | None:
     """The lowest candidate whose every draw and kind is wrong and unflagged at most ``most``."""
     for candidate in CANDIDATES:
-        worst = max(
-            k["confidently_wrong"] for d in table.values() for k in d[str(candidate)].values()
-        )
-        if worst <= most:
+        kinds = [k for draw in table.values() for k in draw[str(candidate)].values()]
+        if max(k["confidently_wrong_rate"] for k in kinds) <= most:
             return candidate
     return None
 
@@ -77,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--most", type=float, default=0.01)
     parser.add_argument("--report", type=Path, default=Path("lab/reports/number_confidence.json"))
     args = parser.parse_args(argv)
-    if 16 in args.seeds:
-        parser.error("seed 16 is the benchmark's draw: choose on others")
+    refuse_the_benchmark(parser, args.seeds)
     from digits.predict import Predictor
 
     predictor = Predictor()

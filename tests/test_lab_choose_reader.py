@@ -7,29 +7,39 @@ from types import SimpleNamespace
 
 import pytest
 
-from lab.choose_reader import main, score, verdict
+from lab.choose_reader import by_kind, main, read_all, verdict
+
+
+def _whole(value: float) -> dict:
+    return {"whole_number_accuracy": value}
 
 
 def test_a_candidate_worse_in_one_kind_loses():
-    current = {"separated": {"whole": 0.968}, "touching": {"whole": 0.90}}
-    assert verdict({"separated": {"whole": 0.968}, "touching": {"whole": 0.90}}, current)
-    assert not verdict({"separated": {"whole": 0.99}, "touching": {"whole": 0.898}}, current)
+    current = {"separated": _whole(0.968), "touching": _whole(0.90)}
+    assert verdict({"separated": _whole(0.968), "touching": _whole(0.90)}, current)
+    assert not verdict({"separated": _whole(0.99), "touching": _whole(0.898)}, current)
 
 
-def test_score_counts_wrong_and_unflagged_only():
+def test_scores_count_wrong_and_unflagged_only():
     rows = [
         {"set": "b", "file": "1", "text": "12"},
         {"set": "a", "file": "2", "text": "34"},
         {"set": "a", "file": "3", "text": "56"},
     ]
     answers = {"1": ("12", False), "2": ("35", False), "3": ("55", True)}
-    read = lambda path: SimpleNamespace(  # noqa: E731
-        text=answers[path.name][0], low_confidence=answers[path.name][1]
-    )
-    kinds = score(rows, Path("/x"), read)
+
+    def read(path):
+        text, low = answers[path.name]
+        digits = [SimpleNamespace(confidence=0.9)] * len(text)
+        return SimpleNamespace(text=text, low_confidence=low, digits=digits)
+
+    read_rows = read_all(rows, Path("/x"), read)
+    assert read_rows[1]["confidences"] == [0.9, 0.9]
+    kinds = by_kind(read_rows)
     assert list(kinds) == ["b", "a"]  # in the set's order
-    assert kinds["b"] == {"numbers": 1, "whole": 1.0, "confidently_wrong": 0.0, "flagged": 0.0}
-    assert kinds["a"] == {"numbers": 2, "whole": 0.0, "confidently_wrong": 0.5, "flagged": 0.5}
+    pick = ("numbers", "whole_number_accuracy", "confidently_wrong_rate", "low_confidence_rate")
+    assert [kinds["b"][k] for k in pick] == [1, 1.0, 0.0, 0.0]
+    assert [kinds["a"][k] for k in pick] == [2, 0.0, 0.5, 0.5]
 
 
 def test_the_benchmark_seed_is_refused(capsys):

@@ -7,27 +7,34 @@ import pytest
 from lab.number_confidence import CANDIDATES, choose, main, rates
 
 
-def _row(kind, right, low, together):
-    return {"kind": kind, "right": right, "low": low, "together": together}
+def _row(kind, right, low, confidences):
+    read = "1" if right else "2"
+    return {
+        "set": kind,
+        "text": "1",
+        "read": read,
+        "low_confidence": low,
+        "confidences": confidences,
+    }
 
 
 def test_rates_count_a_product_under_the_threshold_as_flagged():
     rows = [
-        _row("a", False, False, 0.96),
-        _row("a", True, False, 0.99),
-        _row("b", False, True, 1.0),
+        _row("a", False, False, [0.98, 0.98]),  # 0.9604 together
+        _row("a", True, False, [0.99]),
+        _row("b", False, True, [1.0]),
     ]
-    assert rates(rows, 0.0) == {
-        "a": {"confidently_wrong": 0.5, "flagged": 0.0},
-        "b": {"confidently_wrong": 0.0, "flagged": 1.0},
-    }
-    assert rates(rows, 0.97)["a"] == {"confidently_wrong": 0.0, "flagged": 0.5}
+    off = rates(rows, 0.0)
+    assert (off["a"]["confidently_wrong_rate"], off["a"]["low_confidence_rate"]) == (0.5, 0.0)
+    assert (off["b"]["confidently_wrong_rate"], off["b"]["low_confidence_rate"]) == (0.0, 1.0)
+    on = rates(rows, 0.97)["a"]
+    assert (on["confidently_wrong_rate"], on["low_confidence_rate"]) == (0.0, 0.5)
 
 
 def test_the_lowest_candidate_that_holds_in_every_draw_wins():
     def draw(worst_at):  # wrong and unflagged 2% below ``worst_at``, 0.5% from it on
         return {
-            str(c): {"k": {"confidently_wrong": 0.02 if c < worst_at else 0.005}}
+            str(c): {"k": {"confidently_wrong_rate": 0.02 if c < worst_at else 0.005}}
             for c in CANDIDATES
         }
 
