@@ -119,8 +119,9 @@ def open_number_mode(page) -> None:
     page.get_by_text("Write a number on one line", exact=False).first.wait_for()
     canvas = page.locator("canvas.upper-canvas")
     for _ in range(WAIT_MS // 250):
-        box = canvas.bounding_box() if canvas.count() == 1 else None
-        if box and box["width"] > 1.5 * 280:
+        # Both canvases can be there at once: read every width in one call (not strict)
+        widths = canvas.evaluate_all("all => all.map(c => c.getBoundingClientRect().width)")
+        if len(widths) == 1 and widths[0] > 1.5 * 280:
             break
         page.wait_for_timeout(250)
     else:
