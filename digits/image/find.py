@@ -329,13 +329,26 @@ def _soft_crop(blurred, selected, mask, box, sigma: float, low: float, top: floa
     rim) are kept, and the crop is stretched so that ``low`` is 0 and the ``top`` percentile
     of the strokes' cores is 1 (grown ink is fainter: a lower ``top`` stretches more)."""
     x0, y0, x1, y1 = box
-    rim = _odd(2 * sigma + 1)
-    selected = cv2.dilate(selected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (rim, rim)))
-    raw = blurred[y0:y1, x0:x1] * selected
+    raw = _with_rim(blurred, selected, box, sigma)
     core = raw[mask[y0:y1, x0:x1] > 0]
-    high = _percentile(core, top) if core.size else float(blurred.max())
+    return _stretched(raw, core, low, top, blurred), raw
+
+
+def _with_rim(blurred: np.ndarray, selected: np.ndarray, box, sigma: float) -> np.ndarray:
+    """The soft ink in ``box`` (x0, y0, x1, y1) where ``selected`` (uint8 0/1, the box's
+    shape) marks ink, and in its anti-aliased rim (2 sigma wide); nothing elsewhere."""
+    x0, y0, x1, y1 = box
+    rim = _odd(2 * sigma + 1)
+    grown = cv2.dilate(selected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (rim, rim)))
+    return blurred[y0:y1, x0:x1] * grown
+
+
+def _stretched(raw: np.ndarray, core: np.ndarray, low: float, top: float, whole: np.ndarray):
+    """``raw`` stretched so that ``low`` is 0 and the ``top`` percentile of the strokes'
+    ``core`` values is 1 (the brightest of ``whole`` when there is no core), in [0, 1]."""
+    high = _percentile(core, top) if core.size else float(whole.max(initial=0.0))
     crop = (raw - low) / max(high - low, 1e-3)
-    return np.clip(crop, 0.0, 1.0, out=crop), raw
+    return np.clip(crop, 0.0, 1.0, out=crop)
 
 
 def _analyse(

@@ -48,14 +48,14 @@ from digits.image.find import (
     _Found,
     _ink_levels,
     _refine,
+    _stretched,
+    _with_rim,
 )
 from digits.image.normalise import _FIELD, _normalise_digit
 from digits.image.page import (
     _find_sheet,
     _flatten_sheet,
     _ink,
-    _odd,
-    _percentile,
     _polarity,
     _polarity_doubt,
     _remove_lines,
@@ -333,10 +333,5 @@ def crop_ink(ink: InkMask, selected: np.ndarray, box: tuple[int, int, int, int])
     shape of ``box`` = ``(x0, y0, x1, y1)``) marks the digit's ink pixels; their anti-aliased
     rim is kept, everything else in the box is dropped, and the strokes' cores are stretched
     to 1. Returns float32 in [0, 1], for `normalise_digit`."""
-    x0, y0, x1, y1 = box
-    rim = _odd(2 * ink.sigma + 1)
-    grown = cv2.dilate(selected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (rim, rim)))
-    crop = ink.blurred[y0:y1, x0:x1] * grown
-    core = crop[selected > 0]
-    high = _percentile(core, 90) if core.size else float(crop.max(initial=0.0))
-    return np.clip((crop - ink.low) / max(high - ink.low, 1e-3), 0.0, 1.0).astype(np.float32)
+    crop = _with_rim(ink.blurred, selected, box, ink.sigma)
+    return _stretched(crop, crop[selected > 0], ink.low, 90, crop).astype(np.float32)
