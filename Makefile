@@ -8,7 +8,7 @@ NOTEBOOK := Handwritten-Digits-Recognition.ipynb
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup run test report figures robustness evaluate sets examples calibrate export app serve \
+.PHONY: help setup run results test report figures robustness evaluate sets examples calibrate export app serve \
 	train-full benchmarks clean-venv
 
 help:  ## List the targets
@@ -23,8 +23,18 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)  ## Create .venv and install the pinned requirements and the offline MNIST
 
-run: setup  ## Execute the notebook top to bottom (full MNIST), then the robustness check, cover image and README tables
-	$(BIN)/papermill --cwd . --kernel python3 $(NOTEBOOK) $(NOTEBOOK)
+# `make run` writes into RUN_DIR (ignored by git): nothing tracked changes. `make results`
+# is the same run in place, for maintainers who refresh the committed results.
+RUN_DIR := build/notebook
+
+run: setup  ## Execute the notebook (full MNIST) and the robustness check into build/notebook/
+	mkdir -p $(RUN_DIR)
+	$(BIN)/papermill --cwd . --kernel python3 -p OUTPUT_DIR $(RUN_DIR) $(NOTEBOOK) $(RUN_DIR)/$(NOTEBOOK)
+	$(BIN)/python -m digits.eval robustness --out-dir $(RUN_DIR)/reports
+	@echo "this run: $(RUN_DIR)/ (executed notebook, models, reports, figures)"
+
+results: setup  ## Refresh the committed results: the notebook in place, robustness, cover image, README
+	$(BIN)/papermill --cwd . --kernel python3 -p OUTPUT_DIR . $(NOTEBOOK) $(NOTEBOOK)
 	$(MAKE) robustness report
 
 robustness: setup  ## Accuracy of the shipped model on the robustness set, pipeline vs the spec's snippet

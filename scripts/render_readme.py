@@ -32,14 +32,17 @@ def models_table(m: dict) -> list[str]:
         f"{r['train_seconds'] / 60:.1f} min"
         for name, r in m["models"].items()
     ]
-    made_by = "`make run`" if shipped["from_this_run"] else "`make train-full`"
+    made_by = "`make results`" if shipped["from_this_run"] else "`make train-full`"
     errors = round((1 - shipped["test_accuracy"]) * size)
     rows.append(f"**shipped: `{shipped['file']}`** | {made_by} | **{shipped['test_accuracy']:.2%}**"
                 f" | {errors} | [docs/training.md](docs/training.md)")  # fmt: skip
     header = f"model | made by | test accuracy | test errors (of {size:,}) | training time"
-    return [*table(header, rows), "", f"Source: `reports/metrics.json`, made by `make run` on "
-            f"{env['cpu_count']} CPU cores (TensorFlow {env['tensorflow']}); the whole notebook "
-            f"took {m['notebook_seconds'] / 60:.1f} min."]  # fmt: skip
+    source = (
+        "Source: `reports/metrics.json`, made by `make results` (`make run` makes the same run "
+        f"into `build/notebook/`) on {env['cpu_count']} CPU cores (TensorFlow "
+        f"{env['tensorflow']}); the whole notebook took {m['notebook_seconds'] / 60:.1f} min."
+    )
+    return [*table(header, rows), "", source]
 
 
 def robustness_headline(r: dict) -> list[str]:

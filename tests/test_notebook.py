@@ -8,6 +8,7 @@ are never touched (checked by hashing them before and after).
 import hashlib
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -147,3 +148,24 @@ def test_prediction_section_runs_alone_in_a_fresh_kernel(tmp_path, committed_unc
     assert "3_a.png" in table and "7_b.jpg" in table and "0_a.png" not in table
     rows = [line.split() for line in table.splitlines()[1:]]
     assert [(row[1], row[2]) for row in rows] == [("3_a.png", "3"), ("7_b.jpg", "7")]
+
+
+def _parameter(name: str) -> str:
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    line = next(x for x in cell.source.splitlines() if x.startswith(f"{name} ="))
+    return line.split("=", 1)[1].split("#")[0].strip().strip("\"'")
+
+
+def test_a_default_run_writes_only_where_git_ignores():
+    """Both "Run all" and `make run` must leave every tracked file as it is: the notebook's default
+    OUTPUT_DIR, and the folder `make run` writes the executed notebook to, are ignored."""
+    output = _parameter("OUTPUT_DIR")
+    make = (ROOT / "Makefile").read_text()
+    run_dir = next(x for x in make.splitlines() if x.startswith("RUN_DIR")).split("=", 1)[1]
+    assert output == run_dir.strip()
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    for path in (f"{output}/models/simple_cnn.h5", f"{output}/reports/metrics.json"):
+        check = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
+        assert check.returncode == 0, f"{path} is not ignored by git"

@@ -40,7 +40,7 @@ def test_models_table_labels_the_notebook_models_and_the_shipped_one(render):
     assert shipped in table and "15.0 min" in table
     metrics = json.loads(json.dumps(METRICS))
     metrics["saved_model"]["from_this_run"] = True
-    assert "`hand_written_digits_prediction.h5`** | `make run` |" in "\n".join(
+    assert "`hand_written_digits_prediction.h5`** | `make results` |" in "\n".join(
         render.models_table(metrics)
     )
 

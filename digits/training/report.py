@@ -122,7 +122,8 @@ def build_metrics(
         "validation_size": sizes["validation"],
         "test_size": sizes["test"],
         "parameters": parameters,
-        "command": "make run  (papermill Handwritten-Digits-Recognition.ipynb, parameters above)",
+        "command": "make results  (papermill Handwritten-Digits-Recognition.ipynb, parameters "
+        "above; make run: the same into build/notebook/)",
         "notebook_seconds": round(notebook_seconds, 1),
         # the machine's load (1, 5, 15 min) at the end of the run: timings on a shared machine
         "load_average": [round(x, 1) for x in os.getloadavg()],
