@@ -58,6 +58,54 @@ def batch_command(*args) -> list[str]:
     return [sys.executable, "-m", "digits", "batch", *map(str, args)]
 
 
+#: Start a command as a terminal's shell starts it, with Ctrl-C's default action. A test
+#: run in the background by a script (``make test &``) inherits SIGINT ignored, as POSIX
+#: has it; Python keeps it ignored, and so would the command, whatever its own code does.
+AS_A_TERMINAL = [
+    sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
+]  # fmt: skip
+
+
+class Gate:
+    """How many chunks a local batch may read: each chunk a worker starts takes a token
+    (`tests/batch_gate/sitecustomize.py`), and `release` hands them out. So a test stops a
+    run at a chosen part, whatever the machine's speed."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        (folder / "taken").mkdir(parents=True)
+        self.released = 0
+
+    def env(self) -> dict:
+        path = os.pathsep.join([str(Path(__file__).parent / "batch_gate"), str(ROOT)])
+        return dict(env(), PYTHONPATH=path, DIGITS_TEST_GATE=str(self.folder))
+
+    def waiting(self) -> int:
+        """How many workers have come to the gate (each with its first chunk)."""
+        return len(list(self.folder.glob("waiting-*")))
+
+    def release(self, tokens: int) -> None:
+        for _ in range(tokens):
+            (self.folder / f"token-{self.released:06d}").touch()
+            self.released += 1
+
+
+def wait_for(process: subprocess.Popen | None, ready, what: str, timeout: float = 300) -> None:
+    """Wait until ``ready()`` while ``process`` (if any) runs; ``timeout`` guards against a
+    hang only (nothing here depends on how fast the machine is)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the run ended (rc {process.returncode}) before {what}")
+        assert time.monotonic() < deadline, f"no {what} after {timeout} s"
+        time.sleep(0.01)
+
+
+def parts_in(out: Path) -> int:
+    return len(list(out.glob("part-*.parquet"))) if out.is_dir() else 0
+
+
 def run_batch(*args, environ: dict | None = None, timeout: float = 300, prefix: list = ()):
     """Run ``digits batch ARGS`` (after ``prefix``) to the end; returns the CompletedProcess."""
     return subprocess.run(
@@ -122,7 +170,41 @@ def check_same_answers(rows: dict[str, dict], records: dict[str, dict]) -> None:
         assert row["label"] == record["label"], path
         assert abs(row["confidence"] - record["confidence"]) < 1e-6, path
         assert row["low_confidence"] == record["low_confidence"], path
+        assert row["flags"] == record["flags"], path
+        assert row["flag_reason"] == record.get("flag_reason"), path
         assert row["not_a_digit"] == record.get("not_a_digit", False), path
         assert row["several_digits"] == record["several_digits"], path
         assert row["reason"] == record.get("reason"), path
         assert row["error"] == record.get("error"), path
+
+
+#: The escaped form (`digits.apps.options.escaped`) of the names `make_odd_names` makes.
+ODD_NAME, ODD_BAD, ODD_EMPTY = "\\xff\\xfe.png", "bad_\\xfe.png", "empty_\\xff"
+
+
+def _write(name: bytes, data: bytes) -> None:
+    handle = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(handle, data)
+    finally:
+        os.close(handle)
+
+
+def make_odd_names(folder: Path, mnist, digits: int = 20) -> tuple[list[str], list[str]]:
+    """Names that are not UTF-8 among ordinary ones: in ``folder``, ``digits`` MNIST PNGs,
+    one more named with the bytes ``ff fe`` (``b"\\xff\\xfe.png"``), a text file named
+    ``b"bad_\\xfe.png"`` and a folder ``b"empty_\\xff"`` without images. Returns the inputs
+    to name (``folder`` and the empty folder, as Python holds them: surrogates) and the
+    ``path`` of each row they give (escaped), sorted."""
+    (_, _), (x_test, _) = mnist
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = os.fsencode(folder)
+    for i in range(digits):
+        _write(os.path.join(raw, b"%05d.png" % i), samples.encode(255 - x_test[i]))
+    _write(os.path.join(raw, b"\xff\xfe.png"), samples.encode(255 - x_test[digits]))
+    _write(os.path.join(raw, b"bad_\xfe.png"), b"this is not an image\n")
+    os.mkdir(os.path.join(raw, b"empty_\xff"))
+    _write(os.path.join(raw, b"empty_\xff", b"notes.txt"), b"no images here\n")
+    names = [f"{i:05d}.png" for i in range(digits)] + [ODD_NAME, ODD_BAD, ODD_EMPTY]
+    inputs = [str(folder), os.fsdecode(os.path.join(raw, b"empty_\xff"))]
+    return inputs, sorted(f"{folder}/{name}" for name in names)

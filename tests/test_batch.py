@@ -6,23 +6,24 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from batch_inputs import (
+    AS_A_TERMINAL,
     BAD_FILES,
+    Gate,
     batch_command,
     check_exactly_once,
     check_same_answers,
     cli_records,
-    env,
-    kill_when_parts,
     make_images,
+    parts_in,
     read_rows,
     run_batch,
+    wait_for,
 )
 
 import digits
@@ -78,19 +79,19 @@ def _spawned_workers(marker: str) -> list[int]:
 
 def test_rerun_after_sigkill_of_the_driver(images, first_run, tmp_path):
     folder, inputs = images
-    out = tmp_path / "out"
+    out, gate = tmp_path / "out", Gate(tmp_path / "gate")
     marker = f"DIGITS_BATCH_TEST={tmp_path}"
     args = [folder, "--out", out, "--workers", 1, "--chunk-size", 20]
     process = subprocess.Popen(
-        batch_command(*args), env=env(DIGITS_BATCH_TEST=str(tmp_path)), cwd=ROOT,
+        batch_command(*args), env=dict(gate.env(), DIGITS_BATCH_TEST=str(tmp_path)), cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    done_at_kill = kill_when_parts(process, out, parts=3, total=-(-len(inputs) // 20))
-    assert done_at_kill < -(-len(inputs) // 20), "the run ended before the kill"
-    deadline = time.monotonic() + 10
-    while _spawned_workers(marker) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _spawned_workers(marker), "workers outlived their killed driver"
+    gate.release(3)  # three chunks, then the worker waits: the kill is mid-run on any machine
+    wait_for(process, lambda: parts_in(out) == 3, "3 parts")
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    wait_for(None, lambda: not _spawned_workers(marker), "the workers' exit", timeout=60)
+    assert parts_in(out) == 3
     again = run_batch(*args)
     assert again.returncode == 0, again.stderr
     rows = check_exactly_once(read_rows(out), inputs)
@@ -98,25 +99,36 @@ def test_rerun_after_sigkill_of_the_driver(images, first_run, tmp_path):
     assert rows == first
 
 
-def test_ctrl_c_then_rerun(images, first_run, tmp_path):
-    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it): exit 130 with a
-    message, no traceback; the rerun finishes with every input once."""
+@pytest.mark.parametrize(
+    "point", ["while the workers start", "before the first part", "mid-run", "in the last part"]
+)
+def test_ctrl_c_then_rerun(images, first_run, tmp_path, point):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) at a point the
+    test sets with a `Gate`, not by the clock: exit 130 with a message, no traceback from
+    the driver or a worker, no part after the interrupt; the rerun finishes with every
+    input once."""
     folder, inputs = images
-    out = tmp_path / "out"
+    out, gate = tmp_path / "out", Gate(tmp_path / "gate")
+    chunks = -(-len(inputs) // 20)
     args = [folder, "--out", out, "--workers", 2, "--chunk-size", 20]
     process = subprocess.Popen(
-        batch_command(*args), env=env(), cwd=ROOT, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, start_new_session=True,
+        AS_A_TERMINAL + batch_command(*args)[1:], env=gate.env(), cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while len(list(out.glob("part-*.parquet"))) < 2 and time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read().decode()
-        time.sleep(0.01)
+    wait_for(process, lambda: (out / "_batch.json").is_file(), "the output folder")
+    parts = 0  # no token, no part: "while the workers start", "before the first part"
+    if point == "before the first part":
+        wait_for(process, lambda: gate.waiting() == 2, "both workers at their first chunk")
+    elif point != "while the workers start":
+        parts = chunks // 2 if point == "mid-run" else chunks - 1
+        gate.release(parts)
+        wait_for(process, lambda: parts_in(out) == parts, f"{parts} parts")
     os.killpg(process.pid, signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr.decode()
-    assert b"interrupted" in stderr and b"Traceback" not in stderr
-    assert len(list(out.glob("part-*.parquet"))) < -(-len(inputs) // 20)
+    assert b"interrupted" in stderr and b"Traceback" not in stderr, stderr.decode()
+    assert b"Error" not in stderr, stderr.decode()  # e.g. a worker's EOFError mid-spawn
+    assert parts_in(out) == parts
     again = run_batch(*args)
     assert again.returncode == 0, again.stderr
     assert check_exactly_once(read_rows(out), inputs) == {
@@ -130,6 +142,7 @@ def test_rerun_of_a_finished_batch_writes_nothing(images, first_run):
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     again = run_batch(folder, "--out", out, "--workers", 2)  # chunk size: the first run's
     assert again.returncode == 0, again.stderr
+    assert "Nothing to do" in again.stdout and "Nothing to do" not in first_run[1].stdout
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 

@@ -28,8 +28,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,6 +96,18 @@ def _positive(text: str) -> int:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``digits batch`` with parsed ``args``; prints a summary; returns the exit status."""
+    try:
+        return _main(args)
+    except KeyboardInterrupt:  # at any moment, the imports included
+        print(
+            f"\ndigits: interrupted; the parts written are kept in {args.out}. Rerun the same "
+            "command to finish.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
     from digits.apps.batch_store import BatchError
 
     if args.address is not None and args.engine != "ray":
@@ -108,13 +121,6 @@ def main(args: argparse.Namespace) -> int:
     except BatchError as error:
         print(f"digits: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            f"\ndigits: interrupted; the parts written are kept in {args.out}. Rerun the same "
-            "command to finish.",
-            file=sys.stderr,
-        )
-        return 130
     except Exception as error:  # noqa: BLE001 - a lost worker, a full disk, a lost cluster
         print(
             f"digits: error: the run failed ({type(error).__name__}: {error}). The parts "
@@ -122,14 +128,20 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    _print_summary(summary, args)
+    return 0
+
+
+def _print_summary(summary: dict, args: argparse.Namespace) -> None:
     none = "no number" if args.task == "read" else "no digit"
+    if summary["parts_written"] == 0:
+        print(f"Nothing to do: {args.out} already holds a row for every input.")
     print(
         f"{summary['rows']:,} inputs: {summary['read']:,} read ({summary['low_confidence']:,} "
         f"low confidence), {summary['none_found']:,} {none}, {summary['errors']:,} errors.\n"
         f"Output: {args.out}/part-*.parquet ({summary['parts']} parts); "
         f"read it with pandas.read_parquet({str(args.out)!r})."
     )
-    return 0
 
 
 def run(
@@ -145,9 +157,10 @@ def run(
     timings: dict | None = None,
 ) -> dict:
     """Read ``inputs`` into ``out`` (see the module docstring); returns `Store.summary`
-    plus ``parts``. ``progress``: None shows a bar on a terminal only. ``timings``, when
-    given, receives ``seconds``, ``arrivals`` (when each chunk was written, and its rows)
-    and the Ray engine's ``ray_start_s``.
+    plus ``parts`` (in all) and ``parts_written`` (by this run). ``progress``: None shows
+    a bar on a terminal only. ``timings``, when given, receives ``seconds``,
+    ``arrivals`` (when each chunk was written, and its rows) and the Ray engine's
+    ``ray_start_s``.
 
     Raises:
         BatchError: unusable model, inputs or output folder.
@@ -177,7 +190,7 @@ def run(
     summary = store.summary()
     if summary["rows"] != len(items):
         raise RuntimeError(f"{out} holds {summary['rows']} rows for {len(items)} inputs")
-    return {**summary, "parts": plan.chunks}
+    return {**summary, "parts": plan.chunks, "parts_written": len(pending)}
 
 
 def _drain(
@@ -237,6 +250,7 @@ def _start_worker(task: str, model: str, parent: int) -> None:
     from digits.apps.batch_work import BatchReader
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by `_spawning`
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _WORKER["reader"] = BatchReader(task, model)
 
@@ -249,6 +263,29 @@ def _exit_with(parent: int) -> None:
 
 def _work(paths: list[str], errors: list[str | None]) -> list[dict]:
     return _WORKER["reader"].rows(paths, errors)
+
+
+@contextmanager
+def _spawning() -> Iterator[None]:
+    """Hold Ctrl-C back while a submit may spawn a worker, then deliver it.
+
+    The workers share the driver's process group, so a terminal's Ctrl-C reaches them
+    too. A worker spawned from a thread that blocks SIGINT keeps it blocked through its
+    start, until `_start_worker` ignores it; one spawned without it would print a
+    traceback of its half-done start, and a driver interrupted halfway through a spawn
+    leaves the new worker a traceback of its own. So the driver's Ctrl-C is noted
+    meanwhile and raised once the worker is started: never lost, never mid-spawn.
+    """
+    noted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: noted.append(number))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, previous)
+    if noted and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
 
 
 def local_chunks(
@@ -266,7 +303,8 @@ def local_chunks(
         while True:
             for index in queue:
                 paths, errors = zip(*plan.chunk(index))
-                running[pool.submit(_work, list(paths), list(errors))] = index
+                with _spawning():
+                    running[pool.submit(_work, list(paths), list(errors))] = index
                 if len(running) >= 2 * workers:
                     break
             if not running:
@@ -275,6 +313,17 @@ def local_chunks(
             for future in sorted(done, key=running.get):
                 yield running.pop(future), future.result()
     except BaseException:  # Ctrl-C or a failure: do not wait for the chunks in flight
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool)
         raise
     pool.shutdown(wait=True)  # idle workers: they exit at once
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and end the workers now: they only read (the driver alone
+    writes parts), so a chunk cut off is read again by the rerun. Without this the
+    interpreter's exit would wait for every chunk in flight."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # CPython's
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
