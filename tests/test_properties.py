@@ -23,7 +23,7 @@ from digits.synth import hostile
 from digits.training.data import MnistDataError, load_mnist
 
 OURS = (ImageError, NoDigitFound)
-BUDGET_S = 5.0  # per input, generous for a loaded CI machine
+BUDGET_S = 5.0  # CPU seconds per input (CPU time, not the clock: the same on a busy machine)
 SETTINGS = dict(
     deadline=None,  # the budget is asserted below, so a slow case fails with its input
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -58,12 +58,12 @@ def arrays(draw):
 
 
 def _check(call, value) -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         call(value)
     except OURS:
         pass
-    assert time.perf_counter() - start < BUDGET_S
+    assert time.process_time() - start < BUDGET_S
 
 
 @settings(max_examples=300, **SETTINGS)
@@ -75,14 +75,14 @@ def test_to_model_input_on_any_array(array):
 @settings(max_examples=200, **SETTINGS)
 @given(arrays())
 def test_predictor_on_any_array(predictor, array):
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         prediction = predictor.predict(array)
         assert prediction.digit is None or 0 <= prediction.digit <= 9
         assert prediction.probabilities is None or np.isfinite(prediction.probabilities).all()
     except OURS:
         pass
-    assert time.perf_counter() - start < BUDGET_S
+    assert time.process_time() - start < BUDGET_S
     [answer] = predictor.predict_many([array], raise_errors=False)
     assert answer.digit is None or answer.error is None
 
