@@ -185,7 +185,7 @@ def number(predictor: Predictor) -> None:
         unsafe_allow_html=True,
     )
     if reading.low_confidence:
-        st.warning("Not sure of this number: check each digit against its box.")
+        st.warning(f"{reading.flag_reason} Check each digit against its box.")
     digits = reading.digits
     st.image(boxes_overlay(shown, [d.box for d in digits], [d.label for d in digits]))
     st.caption("  ".join(f"{d.label}: {d.confidence:.0%}" for d in digits))

@@ -159,10 +159,12 @@ def explain(predictor: Predictor, image: ImageInput, saliency: bool = True) -> E
     heat = None
     if saliency and prediction.preprocessed is not None and prediction.digit is not None:
         heat = occlusion_saliency(predictor, prediction.preprocessed.image, prediction.digit)
-    return Explanation(prediction, seconds, heat, _note(prediction, predictor.low_confidence))
+    return Explanation(prediction, seconds, heat, _note(prediction))
 
 
-def _note(prediction: Prediction, threshold: float) -> Note:
+def _note(prediction: Prediction) -> Note:
+    """The note for ``prediction``; a low-confidence one says why (``flag_reason``), and
+    never that a confidence above the threshold is below it."""
     if prediction.error is not None:
         return Note("unreadable", f"This file could not be read: {prediction.error}")
     if prediction.digit is None:
@@ -174,17 +176,14 @@ def _note(prediction: Prediction, threshold: float) -> Note:
             f"digit (the closest digit is {prediction.digit}, at {prediction.confidence:.0%}).",
         )
     if prediction.several_digits:
+        why = f" {prediction.flag_reason}" if prediction.low_confidence else ""
         return Note(
             "several_digits",
             f"This looks like several digits; {prediction.digit} is the largest. Use Number "
-            "mode (or `digits read`) to read them all.",
+            f"mode (or `digits read`) to read them all.{why}",
         )
     if prediction.low_confidence:
-        return Note(
-            "low_confidence",
-            f"Low confidence ({prediction.confidence:.0%}, below {threshold:.0%}): this may not "
-            "be a clear single digit. Check the top 3.",
-        )
+        return Note("low_confidence", f"{prediction.flag_reason} Check the top 3.")
     return Note("ok", f"{prediction.confidence:.1%} confident.")
 
 

@@ -4,8 +4,8 @@ the web app and the service.
     >>> from digits.predict import Predictor
     >>> predictor = Predictor()                    # models/digits_float32.tflite (LiteRT)
     >>> p = predictor.predict("digit_examples/3_a.png")
-    >>> p.digit, p.confidence, p.low_confidence
-    (3, 0.998..., False)
+    >>> p.digit, p.confidence, p.low_confidence, p.flags
+    (3, 0.998..., False, ())
     >>> p.preprocessed.image                       # the 28x28 the model saw
 
 Every image goes through `digits.image.to_model_input`. The model file is opened
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digits.flags import PREDICTION_FLAGS, checked, prediction_sentence
 from digits.image import (
     IMAGE_EXTENSIONS,
     ImageError,
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 #: A prediction whose confidence (top probability) is below this is flagged
-#: ``low_confidence``: the image is probably not a clear single digit.
+#: ``low_confidence`` (flag ``below_threshold``): probably not a clear single digit.
 LOW_CONFIDENCE = 0.6
 
 
@@ -148,7 +149,7 @@ class Prediction:
         confidence: probability of ``digit`` (0.0 when ``digit`` is None).
         probabilities: the class probabilities (10 for digits), or None when ``digit`` is
             None.
-        low_confidence: ``confidence < threshold`` (`LOW_CONFIDENCE` by default).
+        low_confidence: the answer may be wrong; exactly when ``flags`` is not empty.
         reason: why no digit was found, else None.
         error: why the image could not be read (only from ``predict_many(...,
             raise_errors=False)``), else None.
@@ -157,7 +158,11 @@ class Prediction:
         not_a_digit: the input looks like a letter, symbol, shape or photo rather than a digit
             (`digits.runtime.ood`); such predictions are also flagged ``low_confidence``.
         several_digits: the image holds several digit-like marks; ``digit`` is the
-            largest, most central one.
+            largest, most central one (not itself a flag).
+        flags: why it is ``low_confidence``: `digits.flags.PREDICTION_FLAGS` codes (when
+            none are given, ``no_digit``, ``unreadable`` or ``not_a_digit`` is inferred;
+            else a ValueError, as for flags that do not match ``low_confidence``).
+        threshold: the ``low_confidence`` threshold it was judged by (None: not known).
     """
 
     digit: int | None
@@ -170,6 +175,20 @@ class Prediction:
     not_a_digit: bool = False
     several_digits: bool = False
     class_names: tuple[str, ...] = field(default=DIGIT_CLASSES, repr=False, compare=False)
+    flags: tuple[str, ...] = ()
+    threshold: float | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        inferred = "unreadable" if self.error is not None else "no_digit"
+        if self.digit is not None:
+            inferred = "not_a_digit" if self.not_a_digit else None
+        flags = checked(self.low_confidence, self.flags, inferred, PREDICTION_FLAGS)
+        object.__setattr__(self, "flags", flags)
+
+    @property
+    def flag_reason(self) -> str | None:
+        """One sentence saying why the answer is ``low_confidence`` (None when it is not)."""
+        return prediction_sentence(self.flags, self.confidence, self.threshold, self.reason)
 
     @property
     def label(self) -> str | None:
@@ -186,7 +205,8 @@ class Prediction:
 
     def to_dict(self) -> dict:
         """JSON-ready dict: digit, label (the class name), confidence, probabilities,
-        low_confidence, several_digits, and reason / error / not_a_digit when set. A model
+        low_confidence, flags, several_digits, and flag_reason / reason / error /
+        not_a_digit when set. A model
         of own symbols (class names other than the 10 digits) gives ``label`` only."""
         out: dict = {
             "digit": self.digit,
@@ -196,8 +216,11 @@ class Prediction:
             if self.probabilities is None
             else [round(p, 6) for p in self.probabilities],
             "low_confidence": self.low_confidence,
+            "flags": list(self.flags),
             "several_digits": self.several_digits,
         }
+        if self.flags:
+            out["flag_reason"] = self.flag_reason
         if self.reason is not None:
             out["reason"] = self.reason
         if self.error is not None:
@@ -351,8 +374,7 @@ class Predictor:
         ways of `digits.image.pipeline.second_looks` (a shadow's edge or a sheet's corner
         may have been taken for the ink, or a shadow over most of the paper for the
         background). A look that the detector finds plainly a digit (not even in doubt)
-        is answered, flagged ``low_confidence`` (found on a second look only); else
-        ``first`` stands."""
+        is answered, flagged ``second_look``; else ``first`` stands."""
         try:
             looks = second_looks(image, found=first.digit is not None)
         except Exception:  # noqa: BLE001 - the first reading stands
@@ -365,26 +387,33 @@ class Predictor:
         best = int(np.argmin(levels))
         if levels[best] != DIGIT:
             return first
-        return self._prediction(looks[best], probabilities[best], DOUBT)
+        return self._prediction(looks[best], probabilities[best], DIGIT, second_look=True)
 
     def _prediction(
-        self, preprocessed: PreprocessResult, probabilities: np.ndarray, level: int = DIGIT
+        self,
+        preprocessed: PreprocessResult,
+        probabilities: np.ndarray,
+        level: int = DIGIT,
+        second_look: bool = False,
     ) -> Prediction:
-        """The answer for one input; ``level``: the not-a-digit detector's (`DOUBT` and
-        `NOT_A_DIGIT` both flag it ``low_confidence``)."""
+        """The answer for one input, flagged by ``level`` (the not-a-digit detector's) and
+        ``second_look``."""
         level = int(level)
-        not_a_digit = level == NOT_A_DIGIT
         index = int(np.argmax(probabilities))
         confidence = float(probabilities[index])
+        causes = {"below_threshold": confidence < self.low_confidence, "second_look": second_look}
+        causes.update(not_a_digit=level == NOT_A_DIGIT, detector_doubt=level == DOUBT)
         return Prediction(
             digit=class_value(self.class_names, index),
             confidence=confidence,
             probabilities=tuple(float(p) for p in probabilities),
-            low_confidence=bool(confidence < self.low_confidence or level != DIGIT),
+            low_confidence=any(causes.values()),
             preprocessed=preprocessed,
-            not_a_digit=bool(not_a_digit),
+            not_a_digit=causes["not_a_digit"],
             several_digits=preprocessed.several_digits,
             class_names=self.class_names,
+            flags=tuple(code for code, cause in causes.items() if cause),
+            threshold=self.low_confidence,
         )
 
     def __repr__(self) -> str:

@@ -2,8 +2,8 @@
 
     >>> from digits.read import read_number
     >>> reading = read_number("meter.jpg")
-    >>> reading.text, reading.low_confidence
-    ('407215', False)
+    >>> reading.text, reading.low_confidence, reading.flags
+    ('407215', False, ())
     >>> reading.digits[0].digit, reading.digits[0].box     # box: (x, y, width, height)
     (4, (31, 22, 64, 101))
 
@@ -27,7 +27,8 @@ marks and lines (`digits.image.marks`). Then each line is read by one of two met
   number is ``low_confidence`` when a digit is, or when digits had to be cut apart.
 
 With either method a line is also ``low_confidence`` when its digits are not sure together
-(the product of their confidences under `NUMBER_CONFIDENCE`).
+(the product of their confidences under `NUMBER_CONFIDENCE`). ``flags`` says which of these
+causes it was (`digits.flags.NUMBER_FLAGS`), ``flag_reason`` in a sentence.
 
 Several lines give one text with the lines separated by a space (``reading.lines`` holds
 them apart). A page with no number gives ``text == ""`` and a ``reason``. With a model
@@ -41,9 +42,18 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from digits.flags import NUMBER_FLAGS, checked, number_sentence
 from digits.image import ImageInput, InkMask, NoDigitFound, crop_ink, ink_image, ink_mask
-from digits.image.marks import MAX_DIGITS, Mark, cut_options, lines, normalised, segment
-from digits.runtime.ood import DIGIT, NOT_A_DIGIT
+from digits.image.marks import (
+    MAX_DIGITS,
+    Mark,
+    cut_options,
+    lines,
+    normalised,
+    segment,
+    too_many_marks,
+)
+from digits.runtime.ood import DIGIT, DOUBT, NOT_A_DIGIT
 
 __all__ = ["METHODS", "DigitReading", "NumberReading", "choose_reader", "read_number", "READ_SIDE"]
 
@@ -110,13 +120,13 @@ class NumberReading:
     Attributes:
         text: the digits (class names) left to right, ``""`` when none were found.
         digits: one `DigitReading` per character of ``text``.
-        low_confidence: True when any digit is low-confidence, when touching digits had to
-            be cut apart (or a mark too wide for one digit was left whole), or when no
-            number was found.
+        low_confidence: the reading may be wrong; exactly when ``flags`` is not empty.
         reason: why no number was found, else None.
         image_size: ``(width, height)`` of the image.
         method: ``sequence`` or ``segment``, the method whose answer this is.
         lines: the text of each line, top to bottom, when there are several.
+        flags: why it is ``low_confidence``, `digits.flags.NUMBER_FLAGS` codes (given none,
+            a low-confidence reading without text gets ``no_number``).
     """
 
     text: str
@@ -126,15 +136,30 @@ class NumberReading:
     image_size: tuple[int, int] | None = None
     method: str = "segment"
     lines: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        inferred = None if self.text else "no_number"
+        flags = checked(self.low_confidence, self.flags, inferred, NUMBER_FLAGS)
+        object.__setattr__(self, "flags", flags)
+
+    @property
+    def flag_reason(self) -> str | None:
+        """One sentence saying why the reading is ``low_confidence`` (None when it is not)."""
+        return number_sentence(self.flags, NUMBER_CONFIDENCE, self.reason)
 
     def to_dict(self) -> dict:
-        """JSON-ready: text, digits (each {digit, label, confidence, box}), low_confidence;
-        the method when a number was read, lines when there are several, reason when set."""
+        """JSON-ready: text, digits (each {digit, label, confidence, box}), low_confidence,
+        flags; flag_reason when flagged, the method when a number was read, lines when
+        there are several, reason when set."""
         out: dict = {
             "text": self.text,
             "digits": [d.to_dict() for d in self.digits],
             "low_confidence": self.low_confidence,
+            "flags": list(self.flags),
         }
+        if self.flags:
+            out["flag_reason"] = self.flag_reason
         if self.text:
             out["method"] = self.method
         if len(self.lines) > 1:
@@ -142,6 +167,11 @@ class NumberReading:
         if self.reason is not None:
             out["reason"] = self.reason
         return out
+
+
+def _flagged(reading: NumberReading, flags, **changes) -> NumberReading:
+    """``reading`` with these ``flags`` (its own are not kept) and ``changes``."""
+    return replace(reading, low_confidence=bool(flags), flags=tuple(flags), **changes)
 
 
 @functools.lru_cache(maxsize=1)
@@ -222,8 +252,8 @@ def _sure_enough(reading: NumberReading) -> NumberReading:
     """Flag a line whose digits are each fairly sure but not together: the product of
     their confidences under `NUMBER_CONFIDENCE` (eight digits at 0.99 are not 0.99 sure)."""
     together = float(np.prod([d.confidence for d in reading.digits]))
-    if reading.digits and together < NUMBER_CONFIDENCE and not reading.low_confidence:
-        return replace(reading, low_confidence=True)
+    if reading.digits and together < NUMBER_CONFIDENCE:
+        return _flagged(reading, (*reading.flags, "unsure_together"))
     return reading
 
 
@@ -237,11 +267,11 @@ def _checked(reading: NumberReading, predictor) -> NumberReading:
     images = np.stack([d.image for d in judged])
     levels = predictor.levels(images, np.array([d.probabilities for d in judged]))
     if len(judged) == len(reading.digits) and (levels == NOT_A_DIGIT).all():
-        reason = "no number found: the marks do not look like digits"
+        reason = "no number found: the marks do not look like digits; write digits only"
         return NumberReading("", (), True, reason=reason, image_size=reading.image_size)
-    if (levels != DIGIT).any():
-        return replace(reading, low_confidence=True)
-    return reading
+    doubts = {NOT_A_DIGIT: "not_a_digit", DOUBT: "detector_doubt"}
+    found = [doubts[level] for level in set(levels.tolist()) if level != DIGIT]
+    return _flagged(reading, (*reading.flags, *found)) if found else reading
 
 
 def _line_reading(found, labels, marks: list[Mark], height: float, predictor, reader, ink):
@@ -251,13 +281,14 @@ def _line_reading(found, labels, marks: list[Mark], height: float, predictor, re
         return segmented
     sequenced, seen, spans = _sequenced(found, labels, marks, reader, ink)
     if sequenced.text == segmented.text:  # two readers agree: the segmenter's digits
-        low = sequenced.low_confidence and segmented.low_confidence
-        return replace(segmented, low_confidence=low, method="sequence")
+        both = sequenced.low_confidence and segmented.low_confidence  # flagged if both unsure
+        return _flagged(segmented, (*segmented.flags, *sequenced.flags) * both, method="sequence")
     groups = _grouped(marks, spans)
     if groups is None:  # a mark lies across digits: they touch, so the sequence decides
         return _settled(sequenced, segmented, seen, reader.threshold)
     if not all(groups):  # the sequence read a digit where no mark of its own is
-        return replace(segmented, low_confidence=True, method="sequence")
+        flags = (*segmented.flags, "readers_disagree", "digit_without_mark")
+        return _flagged(segmented, flags, method="sequence")
     return _regrouped(found, labels, groups, predictor, ink, sequenced)
 
 
@@ -291,9 +322,9 @@ def _regrouped(found, labels, groups: list[list[Mark]], predictor, ink, sequence
     inputs = np.stack([normalised(found, labels, piece) for piece in pieces])
     both = predictor.predict_inputs(inputs) * [d.probabilities for d in sequenced.digits]
     both /= both.sum(axis=1, keepdims=True)
-    reading = _reading(list(zip(pieces, both, inputs)), predictor, ink, cut=False)
-    low = reading.low_confidence or sequenced.low_confidence or reading.text != sequenced.text
-    return replace(reading, low_confidence=low, method="sequence")
+    reading = _reading(list(zip(pieces, both, inputs)), predictor, ink, cut=())
+    disagree = ("readers_disagree",) * (reading.text != sequenced.text)
+    return _flagged(reading, (*reading.flags, *sequenced.flags, *disagree), method="sequence")
 
 
 def _settled(sequenced, segmented, seen, threshold: float) -> NumberReading:
@@ -306,24 +337,28 @@ def _settled(sequenced, segmented, seen, threshold: float) -> NumberReading:
     p_segmented = seen.probability(segmented.text)
     p_sequenced = seen.probability(sequenced.text)
     won, lost = (segmented, sequenced) if p_segmented > p_sequenced else (sequenced, segmented)
-    low = max(p_segmented, p_sequenced) < threshold or won.low_confidence
-    return replace(won, low_confidence=low or not lost.low_confidence, method="sequence")
+    flags = [*won.flags, *("unsure_sequence",) * (max(p_segmented, p_sequenced) < threshold)]
+    flags += ("readers_disagree",) * (not lost.low_confidence)  # the other was sure
+    return _flagged(won, flags, method="sequence")
 
 
 def _joined(read: list[NumberReading], image_size) -> NumberReading:
     """The readings of the lines as one, top to bottom."""
     digits = tuple(d for r in read for d in r.digits)
     if len(digits) > MAX_DIGITS:
-        reason = f"no number found: {len(digits)} separate marks (text, a texture or noise?)"
+        reason = too_many_marks(len(digits))
         return NumberReading("", (), True, reason=reason, image_size=image_size)
     texts = tuple(r.text for r in read if r.text)
     if not texts:
         reason = next((r.reason for r in read if r.reason), "no number found")
         return NumberReading("", (), True, reason=reason, image_size=image_size)
+    flags = [code for r in read if r.text for code in r.flags]
+    flags += ("unread_marks",) * (len(texts) < len(read))  # a line read as no number
     return NumberReading(
         text=" ".join(texts),
         digits=digits,
-        low_confidence=any(r.low_confidence for r in read),
+        low_confidence=bool(flags),
+        flags=tuple(flags),
         image_size=image_size,
         method=read[0].method,
         lines=texts if len(texts) > 1 else (),
@@ -337,13 +372,16 @@ def _segmented(found, labels, marks: list[Mark], height: float, predictor, ink):
     inputs = np.stack([normalised(found, labels, piece) for piece in pieces])
     probabilities = iter(predictor.predict_inputs(inputs))
     inputs_left = iter(inputs)
-    chosen, cut = [], False
+    chosen, cut = [], set()
     for choices in options:
         scored = [(a, b, piece, next(probabilities), next(inputs_left)) for a, b, piece in choices]
         best = _best_cuts(scored, height)
-        cut = cut or len(best) > 1 or best[0][0].width > SURE_WIDTH * height
+        if len(best) > 1:
+            cut.add("digits_cut_apart")
+        elif best[0][0].width > SURE_WIDTH * height:
+            cut.add("wide_mark")  # too wide for one digit, yet read as one
         chosen.extend(best)
-    return _reading(chosen, predictor, ink, cut)
+    return _reading(chosen, predictor, ink, tuple(cut))
 
 
 def _sequenced(found: InkMask, labels, marks: list[Mark], reader, ink):
@@ -357,7 +395,8 @@ def _sequenced(found: InkMask, labels, marks: list[Mark], reader, ink):
     columns = _narrow_gaps(kept, float(np.median([m.height for m in marks])))
     reading = reader.read(crop[:, columns])
     if not reading.text:
-        empty = NumberReading("", (), True, reason="no number found: no digit read in the ink")
+        reason = "no number found: no digit read in the ink; write larger, with a darker pen"
+        empty = NumberReading("", (), True, reason=reason)
         return empty, reading, []
     spans = [_unnarrowed(d.box, columns, x0, y0) for d in reading.digits]
     digits = tuple(
@@ -370,7 +409,8 @@ def _sequenced(found: InkMask, labels, marks: list[Mark], reader, ink):
         )
         for d, span in zip(reading.digits, spans)
     )
-    read = NumberReading(reading.text, digits, reading.low_confidence, method="sequence")
+    flags = ("unsure_sequence",) * reading.low_confidence
+    read = NumberReading(reading.text, digits, bool(flags), method="sequence", flags=flags)
     return read, reading, spans
 
 
@@ -394,8 +434,9 @@ def _unnarrowed(box: tuple[int, int, int, int], columns: np.ndarray, x0: int, y0
     return Mark(x0 + left, y0 + y, x0 + right, y0 + y + h, [])
 
 
-def _reading(chosen: list, predictor, ink, cut: bool) -> NumberReading:
-    """The segmenter's reading of one line from its chosen pieces."""
+def _reading(chosen: list, predictor, ink, cut: tuple[str, ...]) -> NumberReading:
+    """The segmenter's reading of one line from its chosen pieces; ``cut``: the flags of
+    how its marks were cut."""
     from digits.predict import class_value
 
     digits = []
@@ -412,11 +453,13 @@ def _reading(chosen: list, predictor, ink, cut: bool) -> NumberReading:
                 image=image28,
             )
         )
+    flags = (*cut, *("below_threshold",) * any(d.low_confidence for d in digits))
     return NumberReading(
         text="".join(d.label for d in digits),
         digits=tuple(digits),
-        low_confidence=cut or any(d.low_confidence for d in digits),
+        low_confidence=bool(flags),
         image_size=ink.image_size,
+        flags=flags,
     )
 
 

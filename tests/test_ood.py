@@ -90,6 +90,8 @@ def test_a_digit_in_doubt_is_answered_and_flagged_low_confidence(monkeypatch):
     _, (x_test, y_test) = load_mnist()
     answer = predict.Predictor().predict(x_test[0])
     assert answer.digit == y_test[0] and answer.low_confidence and not answer.not_a_digit
+    assert answer.flags == ("detector_doubt",) and answer.confidence > 0.99  # not "below"
+    assert "detector is in doubt" in answer.flag_reason and "below" not in answer.flag_reason
 
 
 _AMPERSAND_MISSED = pytest.mark.xfail(

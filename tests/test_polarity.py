@@ -73,6 +73,7 @@ def test_a_digit_in_a_shadow_over_most_of_the_page(shipped, mnist):
     answers = shipped.predict_many([_in_shadow(x, 0.65) for x in x_test[:40]])
     assert np.mean([a.digit == y for a, y in zip(answers, y_test[:40])]) >= 0.8
     assert not any(a.digit is None or a.not_a_digit for a in answers)
+    assert sum("second_look" in a.flags for a in answers) >= 20  # and they say so
 
 
 @pytest.mark.parametrize("cover", [0.3, 0.65, 0.8])

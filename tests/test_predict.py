@@ -30,6 +30,7 @@ def test_prediction_fields(predictor, rendered_digits):
     assert p.preprocessed.image.shape == (28, 28)
     top = p.top_k(3)
     assert [d for d, _ in top][0] == p.digit and top[0][1] >= top[1][1] >= top[2][1]
+    assert p.flags == (("below_threshold",) if p.low_confidence else ())
     as_dict = p.to_dict()
     assert set(as_dict) == {
         "digit",
@@ -37,8 +38,10 @@ def test_prediction_fields(predictor, rendered_digits):
         "confidence",
         "probabilities",
         "low_confidence",
+        "flags",
         "several_digits",
-    }
+    } | ({"flag_reason"} if p.flags else set())
+    assert as_dict["flags"] == list(p.flags)
     assert as_dict["several_digits"] is False
     assert as_dict["label"] == str(p.digit)
 

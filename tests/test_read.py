@@ -237,12 +237,16 @@ def test_empty_page_gives_empty_text_and_reason(image, shipped):
     reading = read_number(image, shipped)
     assert reading.text == "" and reading.digits == ()
     assert reading.reason and reading.reason.startswith("no digit found")
+    assert reading.flags == ("no_number",)
     assert reading.to_dict() == {
         "text": "",
         "digits": [],
         "low_confidence": True,
+        "flags": ["no_number"],
+        "flag_reason": reading.flag_reason,
         "reason": reading.reason,
     }
+    assert reading.flag_reason.startswith("No number was found: no ink")
 
 
 def test_solid_block_is_not_a_number(shipped):
@@ -278,7 +282,8 @@ def test_cli_read_json(capsys, number_files):
     a, b, c, d = records
     assert a["text"] == "12" and b["text"] == "456"
     for record in (a, b):
-        assert set(record) == {"path", "text", "digits", "low_confidence", "method"}
+        assert set(record) == {"path", "text", "digits", "low_confidence", "flags", "method"}
+        assert record["flags"] == [] and not record["low_confidence"]  # clear, apart
         assert record["method"] == "sequence"  # the default for digit models
         assert len(record["digits"]) == len(record["text"])
         for digit, char in zip(record["digits"], record["text"]):
@@ -287,7 +292,9 @@ def test_cli_read_json(capsys, number_files):
             assert 0 <= digit["confidence"] <= 1
             assert len(digit["box"]) == 4 and all(isinstance(v, int) for v in digit["box"])
     assert c["text"] == "" and c["digits"] == [] and c["reason"] and "error" not in c
+    assert c["flags"] == ["no_number"] and c["flag_reason"].startswith("No number was found")
     assert d["text"] == "" and "error" in d and "reason" not in d
+    assert d["flags"] == ["unreadable"] and d["low_confidence"]
 
 
 def test_cli_read_exit_codes_and_table(capsys, number_files, tmp_path):

@@ -6,8 +6,15 @@
 
 A row is the record ``digits predict --json`` (`digits.predict.prediction_record`) or
 ``digits read --json`` prints for the same file, flattened into fixed columns, plus the
-model's SHA-256 and the package version. A file that cannot be read is a row with
-``error`` set; nothing here raises for one bad input. OpenCV and LiteRT run on one thread
+model's SHA-256 and the package version. ``flags`` (why the answer is ``low_confidence``,
+the codes of `digits.flags`, empty when it is not) is a Parquet list of strings, as in the
+JSON (``["detector_doubt", "second_look"]``), so that a filter needs no parsing;
+``flag_reason`` is the sentence that explains them (null when not flagged). A file that
+cannot be read is a row with ``error`` set (flag ``unreadable``); nothing here raises
+for one bad input, nor for a file name that is not UTF-8: Parquet holds UTF-8 only, so
+``path`` and ``error`` hold such a name in the escaped form that ``digits predict --json``
+prints too (`storable`): each byte that is not UTF-8 becomes ``\\xNN``
+(``b"\\xff\\xfe.png"`` is written ``\\xff\\xfe.png``). OpenCV and LiteRT run on one thread
 per worker process: the engines parallelise over processes, not inside one image.
 """
 
@@ -33,7 +40,8 @@ Chunks = Iterator[tuple[int, list[dict]]]
 
 def schema(task: str) -> pa.Schema:
     """The columns of the output of ``task``: ``path``, the answer (``digit`` and ``label``
-    and ``several_digits`` for predict, ``text`` for read), then the common columns."""
+    and ``several_digits`` for predict, ``text`` for read), then the common columns
+    (``flags``: a list of strings)."""
     import pyarrow as pa  # here, not at import: the command line's parser imports TASKS
 
     if task == "predict":
@@ -43,6 +51,7 @@ def schema(task: str) -> pa.Schema:
     else:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
     common = [("confidence", pa.float64()), ("low_confidence", pa.bool_())]
+    common += [("flags", pa.list_(pa.string())), ("flag_reason", pa.string())]
     common += [(name, pa.bool_()) for name in ("not_a_digit",)]
     common += [(name, pa.string()) for name in ("reason", "error", "model_sha256", "version")]
     return pa.schema([("path", pa.string()), *answer, *common])
@@ -56,14 +65,12 @@ def rows_table(rows: Sequence[dict], task: str) -> pa.Table:
     return pa.Table.from_pylist([{k: row.get(k) for k in columns.names} for row in rows], columns)
 
 
-def storable(path: str) -> str:
-    """``path`` as valid UTF-8 for Parquet: bytes of a non-UTF-8 file name (held by Python
-    as surrogates) become backslash escapes."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+def storable(text: str) -> str:
+    """``text`` as valid UTF-8 for Parquet: bytes of a non-UTF-8 file name (held by Python
+    as surrogates) become ``\\xNN`` (`digits.apps.options.escaped`)."""
+    from digits.apps.options import escaped
+
+    return escaped(text)
 
 
 class BatchReader:
@@ -100,8 +107,8 @@ class BatchReader:
             rows = self._predict(list(paths), errors)
         else:
             rows = [self._read(path, error) for path, error in zip(paths, errors)]
-        for row in rows:
-            row["path"] = storable(row["path"])
+        for row in rows:  # paths, and errors that quote them, as valid UTF-8
+            row.update({k: storable(v) for k, v in row.items() if isinstance(v, str)})
             row.update(self.extra)
         return rows
 
@@ -124,6 +131,7 @@ class BatchReader:
         return rows
 
     def _read(self, path: str, error: str | None) -> dict:
+        from digits.flags import unreadable_reading
         from digits.read import read_number
 
         if error is None:
@@ -132,7 +140,7 @@ class BatchReader:
             except Exception as failure:  # noqa: BLE001 - one input must not sink the batch
                 error = str(failure) or type(failure).__name__
         if error is not None:
-            return {"path": path, "text": "", "low_confidence": True, "error": error}
+            return unreadable_reading(path, error)
         found = reading["digits"]
         lowest = min((d["confidence"] for d in found), default=None)
         return {"path": path, **reading, "confidence": lowest}

@@ -16,18 +16,24 @@ PATHs are image files or folders; folders are walked recursively for image files
 output is a table; ``--json`` prints one JSON object per input per line (JSON Lines):
 
     {"path": ..., "digit": 3, "confidence": 0.99, "probabilities": [10 floats],
-     "low_confidence": false, "several_digits": false}
+     "low_confidence": false, "flags": [], "several_digits": false}
 
 with ``"top_k": [{"digit": d, "probability": p}, ...]`` when ``--top-k`` is given. A model
 of own symbols (``digits train``) answers a ``label`` column and JSON key instead of ``digit``
 (``top_k`` entries ``{"label": name, "probability": p}``), without the not-a-digit check.
-``low_confidence`` is true when the confidence is below ``--threshold`` (default: the
-model sidecar's, chosen on the validation split); ``several_digits`` is true when the
-image holds several digit-like marks (the answer is the largest, most central one).
+``low_confidence`` is true when the answer may be wrong, and ``flags`` says why (codes of
+`digits.flags`: ``below_threshold``, the confidence is below ``--threshold``, default the
+model sidecar's, chosen on the validation split; ``not_a_digit``; ``detector_doubt``;
+``second_look``; ``no_digit``; ``unreadable``), ``flag_reason`` in a sentence (only when
+flagged); the table's note says it briefly. ``several_digits`` is true when the image holds
+several digit-like marks (the answer is the largest, most central one).
 ``--save-inputs DIR`` writes, for each input, the 28x28 the model saw and the original
 with the digit's box drawn on it (see `digits.inputs`).
 When no digit is found, ``digit`` is null, ``confidence`` 0.0, ``probabilities`` null
 and ``reason`` says why; when an input cannot be read, ``error`` says why instead.
+A file name that is not UTF-8 is shown (``path``, ``error``, in the table and in JSON)
+with each byte that is not UTF-8 as ``\\xNN``: ``b"\\xff\\xfe.png"`` is ``\\xff\\xfe.png``,
+as ``digits batch`` writes it (`digits.apps.options.escaped`).
 
 The table shows confidences as percentages with one decimal (``99.7%``, ``>99.9%``).
 
@@ -38,9 +44,11 @@ invalid model file, 141 when the reader of the output went away early (as ``| he
 ``read`` reads a handwritten number in each image (`digits.read`); ``--json`` prints
 
     {"path": ..., "text": "4071", "digits": [{"digit": 4, "label": "4", "confidence": 0.99,
-     "box": [x, y, w, h]}, ...], "low_confidence": false}
+     "box": [x, y, w, h]}, ...], "low_confidence": false, "flags": [], "method": "sequence"}
 
-with ``"text": ""`` and a ``reason`` when no number is found, ``error`` when the input
+(``flags`` and ``flag_reason`` as for ``predict``, with the number's codes: see
+`digits.flags.NUMBER_FLAGS`), with ``"text": ""`` and a ``reason`` when no number is
+found, ``error`` when the input
 cannot be read; same exit statuses as ``predict``. ``train`` trains the Deeper CNN on a
 folder of your own symbols (`digits.training.symbols`).
 """
@@ -58,6 +66,7 @@ from digits.apps.commands import add_export, add_serve, add_train
 from digits.apps.options import (
     EXIT_BROKEN_PIPE,
     add_inputs,
+    escaped,
     load_predictor,
     percent,
     printable,
@@ -117,8 +126,9 @@ def _add_predict(commands) -> None:
         type=probability_arg,
         default=None,
         metavar="P",
-        help="flag answers whose confidence is below P (0-1) as low confidence "
-        "(default: the model's, chosen on the validation split)",
+        help="flag answers whose confidence is below P (0-1) as low confidence, flag "
+        "below_threshold (default: the model's, chosen on the validation split); the "
+        "not-a-digit detector's flags do not depend on it",
     )
     predict.add_argument(
         "--save-inputs",
@@ -131,20 +141,31 @@ def _add_predict(commands) -> None:
     predict.set_defaults(run=_run_predict)
 
 
+def _shown(record: dict) -> dict:
+    """``record`` with its texts (``path``, ``error``, ``saved_inputs``) `escaped`: valid
+    UTF-8 whatever the file names, for JSON and for the table alike."""
+    shown = {}
+    for key, value in record.items():
+        if isinstance(value, str):
+            value = escaped(value)
+        elif isinstance(value, list):
+            value = [escaped(v) if isinstance(v, str) else v for v in value]
+        shown[key] = value
+    return shown
+
+
 def _table_row(record: dict, top_k: int) -> list[str]:
     if "error" in record:
         return [printable(record["path"]), "-", "-", "", "error: " + record["error"]]
     answer = record.get("digit", record["label"])  # own symbols: no "digit" key
     if answer is None:
         return [printable(record["path"]), "-", "-", "", record.get("reason", "")]
+    from digits.flags import prediction_note
+
     shown = record.get("top_k", [])[:top_k]
     key = "digit" if "digit" in record else "label"
     notes = [
-        "not a digit?"
-        if record.get("not_a_digit")
-        else "low confidence"
-        if record["low_confidence"]
-        else "",
+        prediction_note(record["flags"]),
         "several digits: answered the largest, most central one"
         if record.get("several_digits")
         else "",
@@ -234,6 +255,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             if error is None and args.save_inputs is not None:
                 failed = _save_inputs(path, prediction, args.save_inputs, record) or failed
             failed = failed or "error" in record
+            record = _shown(record)
             if args.json:
                 print(json.dumps(record))
             else:
@@ -270,6 +292,8 @@ def _add_read(commands) -> None:
 
 
 def _read_row(record: dict, width: int) -> str:
+    from digits.flags import number_note
+
     if "error" in record:
         cells = ["-", "-", "error: " + record["error"]]
     elif not record["text"]:
@@ -279,13 +303,14 @@ def _read_row(record: dict, width: int) -> str:
         cells = [
             record["text"],
             percent(lowest),
-            "low confidence" if record["low_confidence"] else "",
+            number_note(record["flags"]),
         ]
     path = printable(record["path"]).ljust(width)
-    return f"{path}  {cells[0]:<12}  {cells[1]:>14}  {cells[2]}".rstrip()
+    return printable(f"{path}  {cells[0]:<12}  {cells[1]:>14}  {cells[2]}".rstrip())
 
 
 def _run_read(args: argparse.Namespace) -> int:
+    from digits.flags import unreadable_reading
     from digits.image import ImageError
     from digits.read import read_number
 
@@ -306,9 +331,9 @@ def _run_read(args: argparse.Namespace) -> int:
             except ImageError as unreadable:
                 error = str(unreadable)
         if error is not None:
-            record = {"path": path, "text": "", "digits": [], "low_confidence": True}
-            record["error"] = error
+            record = unreadable_reading(path, error)
             failed = True
+        record = _shown(record)
         print(json.dumps(record) if args.json else _read_row(record, width), flush=True)
     return 1 if failed else 0
 

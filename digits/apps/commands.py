@@ -155,10 +155,11 @@ def _run_export(args: argparse.Namespace) -> int:
 def add_serve(commands) -> None:
     serve = commands.add_parser(
         "serve",
-        help="run the JSON web service (POST /predict, GET /health, /docs)",
+        help="run the JSON web service (POST /predict, POST /read, GET /health, /docs)",
         description="Run the JSON web service with uvicorn: POST /predict takes images "
         "(multipart field 'files', or a raw image body) and answers the same JSON objects "
-        "as 'predict --json'; GET /health; OpenAPI page at /docs.",
+        "as 'predict --json'; POST /read takes the same and answers those of 'read --json'; "
+        "GET /health; OpenAPI page at /docs.",
         epilog="example:\n"
         "  digits serve --port 8000\n"
         "  curl -F files=@digit_examples/3_a.png http://127.0.0.1:8000/predict",

@@ -100,8 +100,20 @@ FINE_BACKGROUND = 0.12
 FINE_MAX_DIGIT = 0.45
 
 
+#: The reasons shared with `digits.image.marks`.
+NO_INK_LEFT = (
+    "no digit found: no ink is left once the background is taken away; write with a darker "
+    "pen, or photograph it in more light"
+)
+SOLID_INK = (
+    "no digit found: the ink is a solid block (a blot, a shadow or a dark object), not pen "
+    "strokes; photograph the digit on plain paper"
+)
+
+
 class NoDigitFound(ValueError):
-    """The image was read but contains no digit-like ink; ``reason`` says why.
+    """The image was read but contains no digit-like ink; ``reason`` says what was seen
+    and what to try, its measurements in parentheses at the end.
     ``polarity_in_doubt``: `to_model_input` was unsure which side is ink (the other side
     may be worth a second look, `digits.image.pipeline.second_looks`)."""
 
@@ -202,8 +214,8 @@ def _ink_levels(ink: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, 
     contrast = float(blurred.max())
     if contrast < MIN_CONTRAST:
         raise NoDigitFound(
-            "no digit found: no ink, the image is blank or almost blank "
-            f"(ink contrast {contrast:.2f} < {MIN_CONTRAST})"
+            "no digit found: no ink, the image is blank or almost blank; write with a darker "
+            f"pen, or photograph it in more light (ink contrast {contrast:.2f} < {MIN_CONTRAST})"
         )
     detect = cv2.GaussianBlur(ink, (0, 0), 2 * sigma)
     peak = max(float(detect.max()), 1e-6)
@@ -231,11 +243,17 @@ def _ink_threshold(u8: np.ndarray, threshold: float, separability: float) -> flo
                 outside[window] = False
                 u8[outside] = 0
     if separability < MIN_SEPARABILITY:
-        raise NoDigitFound(
-            "no digit found: no clear ink on a background (looks like noise or a photo; "
-            f"separability {separability:.2f} < {MIN_SEPARABILITY})"
-        )
+        raise no_clear_ink(separability)
     return threshold
+
+
+def no_clear_ink(separability: float) -> NoDigitFound:
+    """No ink stands out from the background: what was seen and what to try."""
+    return NoDigitFound(
+        "no digit found: no pen strokes stand out from the background (it looks like noise, "
+        "a texture or a photo); crop closer to the digit, use even light and a darker pen "
+        f"(separability {separability:.2f} < {MIN_SEPARABILITY})"
+    )
 
 
 def _check_holes(selected: np.ndarray, ink_area: int) -> None:
@@ -252,7 +270,8 @@ def _check_holes(selected: np.ndarray, ink_area: int) -> None:
     )
     if holes > MAX_HOLES:
         raise NoDigitFound(
-            f"no digit found: the ink has {holes} enclosed holes (noise, a texture or a photo?)"
+            "no digit found: the ink is full of enclosed holes, like noise, a texture or a "
+            f"photo, not pen strokes; crop closer to the digit on plain paper ({holes} holes)"
         )
 
 
@@ -285,13 +304,13 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0, grow: float = 1.0) -
     mask = _hysteresis(u8, threshold, grow)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
-        raise NoDigitFound("no digit found: no ink left after thresholding")
+        raise NoDigitFound(NO_INK_LEFT)
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = np.flatnonzero(areas >= SPECK_FRACTION * areas.max())
     if len(keep) > MAX_COMPONENTS:
         raise NoDigitFound(
-            f"no digit found: {len(keep)} separate marks of similar size "
-            "(noise, text or a photo?), expected one digit"
+            "no digit found: many separate marks of similar size (noise, text or a photo?), "
+            f"not one digit; crop to a single digit ({len(keep)} marks)"
         )
     left, top = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
     right, bottom = left + stats[1:, cv2.CC_STAT_WIDTH], top + stats[1:, cv2.CC_STAT_HEIGHT]
@@ -315,7 +334,7 @@ def _find_digit(ink: np.ndarray, min_fraction: float = 0.0, grow: float = 1.0) -
     selected = np.isin(labels[y0:y1, x0:x1], keep).astype(np.uint8)
     ink_area = int(selected.sum())
     if ink_area > 0.85 * (x1 - x0) * (y1 - y0) and min(x1 - x0, y1 - y0) > 0.5 * longest:
-        raise NoDigitFound("no digit found: the ink is a solid block, not pen strokes")
+        raise NoDigitFound(SOLID_INK)
     _check_holes(selected, ink_area)
 
     low = 0.5 * grow * threshold * peak / 255.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digits.image.find import NoDigitFound
+from digits.image.find import NO_INK_LEFT, SOLID_INK, NoDigitFound
 from digits.image.normalise import normalise_digit
 from digits.image.page import _in_labels
 from digits.image.pipeline import InkMask, crop_ink
@@ -109,11 +109,14 @@ def segment(found: InkMask) -> tuple[list[Mark], np.ndarray]:
         for i, (x, y, w, h, area) in enumerate(stats[1:], start=1)
     ]
     if not marks:
-        raise NoDigitFound("no digit found: no ink left after thresholding")
+        raise NoDigitFound(NO_INK_LEFT)
     height = _digit_height(marks, stats)
     image_h, image_w = found.mask.shape
     if height < max(6, 0.02 * max(image_h, image_w)):
-        raise NoDigitFound(f"no digit found: only tiny marks (at most {height} px high)")
+        raise NoDigitFound(
+            "no digit found: only tiny marks, too small to read; crop closer or photograph "
+            f"the number larger (at most {height} px high)"
+        )
     marks = _merge_pieces(marks, height)
     marks = [m for m in marks if max(m.width, m.height) >= SPECK_SIZE * height]
     if marks:
@@ -121,16 +124,24 @@ def segment(found: InkMask) -> tuple[list[Mark], np.ndarray]:
         marks = [m for m in marks if m.area >= SPECK_AREA * typical]
     strokes = [m for m in marks if not _solid(m)]
     if marks and not strokes:
-        raise NoDigitFound("no digit found: the ink is solid blocks, not pen strokes")
+        raise NoDigitFound(SOLID_INK)
     marks = strokes
     if not marks:
-        raise NoDigitFound("no digit found: only specks")
-    if len(marks) > MAX_DIGITS:
         raise NoDigitFound(
-            f"no number found: {len(marks)} separate marks (text, a texture or noise?)"
+            "no digit found: only specks, no digit-sized strokes; crop closer or write larger"
         )
+    if len(marks) > MAX_DIGITS:
+        raise NoDigitFound(too_many_marks(len(marks)))
     height = float(np.median([m.height for m in marks]))
     return sorted(marks, key=lambda m: (m.x0 + m.x1) / 2), labels, height
+
+
+def too_many_marks(count: int) -> str:
+    """The reason for more marks than a number has: what was seen and what to try."""
+    return (
+        "no number found: too many separate marks for a number (text, a texture or noise?); "
+        f"crop to the number's line ({count} marks, at most {MAX_DIGITS} digits)"
+    )
 
 
 def _solid(mark: Mark) -> bool:

@@ -50,6 +50,7 @@ from digits.image.find import (
     _refine,
     _stretched,
     _with_rim,
+    no_clear_ink,
 )
 from digits.image.normalise import _FIELD, _normalise_digit
 from digits.image.page import (
@@ -320,10 +321,7 @@ def ink_mask(ink: np.ndarray, sigma: float | None = None) -> InkMask:
     sigma = max(0.5, max(h, w) / 300) if sigma is None else sigma
     blurred, u8, peak, threshold, separability = _ink_levels(ink, sigma)
     if separability < MIN_SEPARABILITY:
-        raise NoDigitFound(
-            "no digit found: no clear ink on a background (looks like noise or a photo; "
-            f"separability {separability:.2f} < {MIN_SEPARABILITY})"
-        )
+        raise no_clear_ink(separability)
     mask = (u8 > threshold).astype(np.uint8)
     return InkMask(blurred=blurred, mask=mask, sigma=sigma, low=0.5 * threshold * peak / 255.0)
 
