@@ -7,6 +7,7 @@ import json
 import os
 import random
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -211,17 +212,18 @@ def test_abuse_never_takes_the_server_down(server):
     assert again.json()["predictions"][0]["digit"] == 6
 
 
-class SlowPredictor:
-    """Stands in for a Predictor whose every call takes ``seconds``."""
+class StuckPredictor:
+    """Stands in for a Predictor whose every call waits until the test sets ``release``: a
+    prediction that is slower than any timeout, on a machine of any speed."""
 
     low_confidence = 0.6
 
-    def __init__(self, model_path: Path, seconds: float):
-        self.model_path, self.seconds = model_path, seconds
+    def __init__(self, model_path: Path):
+        self.model_path, self.release = model_path, threading.Event()
         self.info = ModelInfo(sha256="0" * 64)
 
     def predict_many(self, images, raise_errors=True):
-        time.sleep(self.seconds)
+        self.release.wait(timeout=300)
         return [Prediction(None, 0.0, None, True, reason="slow") for _ in images]
 
 
@@ -229,7 +231,8 @@ def test_slow_predictions_answer_504_and_queued_ones_503(tmp_path):
     from digits.apps.service import create_app
 
     (tmp_path / "m.tflite").write_bytes(b"model")
-    app = create_app(predictor=SlowPredictor(tmp_path / "m.tflite", 1.0), timeout_s=0.3)
+    stuck = StuckPredictor(tmp_path / "m.tflite")
+    app = create_app(predictor=stuck, timeout_s=0.3)
 
     async def two_requests():
         transport = httpx.ASGITransport(app=app)
@@ -238,7 +241,10 @@ def test_slow_predictions_answer_504_and_queued_ones_503(tmp_path):
             requests = [client.post("/predict", content=b"png", headers=headers) for _ in "ab"]
             return await asyncio.gather(*requests)
 
-    first, second = asyncio.run(two_requests())
+    try:
+        first, second = asyncio.run(two_requests())
+    finally:
+        stuck.release.set()
     assert first.status_code == 504 and "took over" in first.json()["detail"]
     assert second.status_code == 503 and "busy" in second.json()["detail"]
 
@@ -268,5 +274,7 @@ def test_read_a_number(server):
     reading = response.json()["readings"][0]
     assert reading["path"] == path.name and reading["text"] == "8"
     assert len(reading["digits"]) == 1 and len(reading["digits"][0]["box"]) == 4
+    assert reading["low_confidence"] == bool(reading["flags"])
     bad = httpx.post(server + "/read", files={"files": ("x.png", b"not an image")})
     assert bad.status_code == 422 and bad.json()["readings"][0]["error"]
+    assert bad.json()["readings"][0]["flags"] == ["unreadable"]

@@ -1,13 +1,15 @@
 """The JSON web service behind ``python -m digits serve``: FastAPI over `digits.predict`.
 
-    POST /predict   one or more images -> {"predictions": [CLI --json objects]}
+    POST /predict   one or more images -> {"predictions": [CLI --json objects]}, each
+                    with ``low_confidence``, ``flags`` and ``flag_reason`` (why);
                     multipart files (field ``files`` or ``file``), or a raw image body
                     (``Content-Type: image/*`` or ``application/octet-stream``);
                     ``?top_k=K`` adds the K most likely digits.
     POST /read      the number in each image -> {"readings": [...]} (`digits.read`; only
                     when that module is installed)
     GET  /health    model file, its SHA-256, package version
-    GET  /docs      OpenAPI page
+    GET  /docs      OpenAPI page (Swagger UI; ``/redoc`` ReDoc), offline: their JS and CSS
+                    come from the fastapi-offline wheel, under ``/static-offline-docs``
 
 Limits, so that no client can take the server down:
 
@@ -38,6 +40,7 @@ from pathlib import Path
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import UploadFile
 
 from digits.apps.limits import (
@@ -47,6 +50,7 @@ from digits.apps.limits import (
     GuardedH11Protocol,
     Refused,
 )
+from digits.flags import unreadable_reading
 from digits.image import ImageError
 from digits.predict import Prediction, Predictor, prediction_record
 from digits.runtime.modelfile import file_sha256
@@ -288,7 +292,7 @@ def create_app(
     runner = _Runner(
         lambda images, top_k: predict_records(predictor, images, top_k), executor, timeout_s
     )
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc without a CDN: assets from the installed wheel
         title="digits",
         version=health["version"],
         summary="Handwritten digit recognition: POST images, get digits.",
@@ -338,7 +342,7 @@ def _read_one(read_number, predictor: Predictor, name: str | None, data: bytes) 
     except Exception as error:  # noqa: BLE001 - any failure is this image's error
         if not isinstance(error, ImageError):
             log.exception("unexpected failure reading a number")
-        return {"path": name, "text": "", "digits": [], "low_confidence": True, "error": str(error)}
+        return unreadable_reading(name, str(error))
 
 
 # --------------------------------------------------------------------------- serving
