@@ -30,6 +30,7 @@ from batch_inputs import (
     env,
     kill_when_parts,
     make_images,
+    make_odd_names,
     read_rows,
     run_batch,
 )
@@ -244,3 +245,50 @@ def test_sigkill_of_the_driver_then_of_an_actor(images, cluster, tmp_path):
     assert rerun.returncode == 0, stderr.decode()
     assert parts_then < chunks, "the actor was killed after the last part"
     check_exactly_once(read_rows(out), inputs)
+
+
+def test_names_that_are_not_utf8_give_the_rows_of_the_local_engine(cluster, mnist, tmp_path):
+    """A name of bytes ff fe, a bad file and a folder whose names are not UTF-8 either:
+    one row per input, the rows the local engine gives (issue 35)."""
+    inputs, paths = make_odd_names(tmp_path / "in", mnist, digits=20)
+    local, ray = tmp_path / "local", tmp_path / "ray"
+    done = run_batch(*inputs, "--out", local, "--workers", 1, "--chunk-size", 8)
+    assert done.returncode == 0, done.stderr
+    args = [*inputs, "--out", ray, "--engine", "ray", "--address", cluster[0], "--workers", 2,
+            "--chunk-size", 8]  # fmt: skip
+    done = run_batch(*args, environ=cluster[1], timeout=240, prefix=cluster[2])
+    assert done.returncode == 0, done.stderr
+    assert "2 errors" in done.stdout
+    expected = check_exactly_once(read_rows(local), paths)
+    rows = check_exactly_once(read_rows(ray), paths)
+    assert sum(row["error"] is not None for row in rows.values()) == 2
+    for path, row in rows.items():
+        want = expected[path]
+        assert abs(row.pop("confidence") - want.pop("confidence")) < 1e-6, path
+        assert row == want, path
+
+
+def test_rows_are_matched_by_place_not_by_their_escaped_path(tmp_path):
+    """Without Ray: the blocks carry each file's own bytes, and the rows coming back are
+    put in place by position, so two names that read the same once escaped (the byte ff
+    and the four characters \\xff) are two rows, not one lost chunk."""
+    import pyarrow as pa
+
+    from digits.apps.batch_ray import _blocks, _gathered
+    from digits.apps.batch_store import Plan
+
+    spelt = str(tmp_path / "\\xff.png")  # four characters: backslash, x, f, f
+    byte = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"\xff.png"))
+    plan = Plan([(spelt, None), (byte, None)], chunk_size=2)
+    (block,) = _blocks(plan, [0])
+    assert [os.fsdecode(raw) for raw in block.column("open").to_pylist()] == [spelt, byte]
+    assert block.column("path").to_pylist() == [spelt, spelt]
+
+    class Answered:  # what the actors return, the last row first
+        def iter_batches(self, **_):
+            rows = block.drop_columns(["open", "error"]).append_column("digit", pa.array([0, 1]))
+            yield rows.take([1])
+            yield rows.take([0])
+
+    ((index, rows),) = _gathered(Answered(), plan, [0])
+    assert index == 0 and [row["digit"] for row in rows] == [0, 1]

@@ -7,14 +7,20 @@ Ray Data ``map_batches`` actor pool, on a local Ray or a cluster (``--address``)
 How it runs:
 
 - the driver sends only the chunks not yet done (`batch_store`): one Arrow block per
-  chunk, with the path as given, the absolute path to open, and the chunk's number;
+  chunk, with the path as given (in the escaped form of the output, `batch_work.storable`:
+  Arrow strings are UTF-8, and a file name need not be), the absolute path to open as raw
+  bytes (``os.fsencode``; the actor opens ``os.fsdecode`` of it, the very file), the
+  chunk's number and each input's place in it;
 - ``map_batches(_Reader, compute=ActorPoolStrategy(size=workers), num_cpus=...)``: each
   actor loads the model once (the model file and its sidecar travel with the job, so the
-  nodes need the project installed but not the model) and returns rows with their chunk;
+  nodes need the project installed but not the model) and returns rows with their chunk
+  and place;
 - the driver gathers the rows of each chunk and, once all its inputs are back, writes its
   part atomically (`batch_store.Store.write`); a row that comes back twice (a retried
-  task) replaces its first copy. Ray Data's own ``write_parquet`` is not used: its file
-  names change on every run, so a rerun would duplicate rows.
+  task) replaces its first copy. Rows are matched by place, not path: two names can
+  read the same once escaped (the byte ``\\xff`` and the four characters ``\\xff``).
+  Ray Data's own ``write_parquet`` is not used: its file names change on every run, so a
+  rerun would duplicate rows.
 
 Each actor asks for at most one CPU and leaves half a CPU of the cluster free: actors
 holding every CPU can starve Ray Data's other tasks and hang the run (ray#44687). Ray
@@ -28,7 +34,8 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -60,14 +67,20 @@ class _Reader:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         columns = batch.to_pydict()
-        rows = self.reader.rows(columns["open"], columns["error"])
+        paths = [
+            os.fsdecode(raw) for raw in columns["open"]
+        ]  # the file itself: bytes, UTF-8 or not
+        rows = self.reader.rows(paths, columns["error"])
         for row, path in zip(rows, columns["path"]):
             row["path"] = path
         table = rows_table(rows, self.task)
-        return table.append_column("chunk", pa.array(columns["chunk"], pa.int64()))
+        table = table.append_column("chunk", pa.array(columns["chunk"], pa.int64()))
+        return table.append_column("item", pa.array(columns["item"], pa.int64()))
 
 
 def _blocks(plan: Plan, pending: Sequence[int]) -> list[pa.Table]:
+    """One Arrow block per pending chunk: ``path`` (escaped), ``open`` (the file's bytes
+    name), ``error`` (known, escaped), ``chunk`` and ``item`` (the place in the chunk)."""
     blocks = []
     for index in pending:
         paths, errors = zip(*plan.chunk(index))
@@ -75,13 +88,37 @@ def _blocks(plan: Plan, pending: Sequence[int]) -> list[pa.Table]:
             pa.table(
                 {
                     "path": [storable(p) for p in paths],
-                    "open": [os.path.abspath(p) for p in paths],
-                    "error": pa.array(errors, pa.string()),
+                    "open": pa.array([os.fsencode(os.path.abspath(p)) for p in paths], pa.binary()),
+                    "error": pa.array(
+                        [e if e is None else storable(e) for e in errors], pa.string()
+                    ),
                     "chunk": pa.array([index] * len(paths), pa.int64()),
+                    "item": pa.array(range(len(paths)), pa.int64()),
                 }
             )
         )
     return blocks
+
+
+@contextmanager
+def _utf8_entrypoint() -> Iterator[None]:
+    """While Ray starts: its record of the driver's command line in the escaped form.
+
+    ``ray.init`` hands that line (``ray._private.utils.get_entrypoint_name``: the process's
+    own, from ``/proc``) to its C++ core as UTF-8, and fails on an INPUT whose name is not
+    UTF-8 (``surrogates not allowed``). Ray 2.60 offers no option for it, hence this
+    wrapper; without that function (another Ray), nothing changes.
+    """
+    from ray._private import utils
+
+    original = getattr(utils, "get_entrypoint_name", None)
+    if original is not None:
+        utils.get_entrypoint_name = lambda: storable(original())
+    try:
+        yield
+    finally:
+        if original is not None:
+            utils.get_entrypoint_name = original
 
 
 def _start(address: str | None) -> float:
@@ -95,7 +132,8 @@ def _start(address: str | None) -> float:
     options = {"log_to_driver": False, "configure_logging": False}
     if address is None:
         options["include_dashboard"] = False
-    ray.init(address=address, **options)
+    with _utf8_entrypoint():
+        ray.init(address=address, **options)
     from ray.data import DataContext
 
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # failures still raise
@@ -145,15 +183,15 @@ def ray_chunks(
 
 def _gathered(dataset, plan: Plan, pending: Sequence[int]) -> Chunks:
     """Group the rows coming back by chunk; yield each chunk once all its rows are in."""
-    waiting: dict[int, dict[str, dict]] = {index: {} for index in pending}
+    waiting: dict[int, dict[int, dict]] = {index: {} for index in pending}
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
         for row in batch.to_pylist():
-            index = row.pop("chunk")
+            index, item = row.pop("chunk"), row.pop("item")
             if index not in waiting:  # a late duplicate of a chunk already written
                 continue
-            waiting[index][row["path"]] = row
+            waiting[index][item] = row
             if len(waiting[index]) == len(plan.chunk(index)):
                 rows = waiting.pop(index)
-                yield index, [rows[storable(path)] for path, _ in plan.chunk(index)]
+                yield index, [rows[i] for i in range(len(rows))]
     if waiting:
         raise RuntimeError(f"Ray returned no rows for {len(waiting)} chunks; rerun to finish")

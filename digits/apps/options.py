@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["EXIT_BROKEN_PIPE", "add_inputs", "load_predictor", "percent", "printable"]
+__all__ = ["EXIT_BROKEN_PIPE", "add_inputs", "escaped", "load_predictor", "percent", "printable"]
 
 
 def number(convert, accept, expected: str):
@@ -68,14 +68,29 @@ def percent(probability: float) -> str:
     return f"{probability:.1%}"
 
 
-def printable(text: str) -> str:
-    """``text`` as stdout can print it: bytes of file names that are not UTF-8 (held as
-    surrogates by Python) and characters the output encoding lacks become backslash escapes."""
+def escaped(text: str) -> str:
+    """``text`` as valid UTF-8, the form ``path`` and ``error`` take in every output
+    (``--json``, the table, ``digits batch``'s Parquet): each byte of a file name that is
+    not UTF-8 (held by Python as a surrogate, ``os.fsdecode``) becomes ``\\xNN``, so
+    ``b"\\xff\\xfe.png"`` is shown as ``\\xff\\xfe.png``; any other lone surrogate becomes
+    ``\\udNNN``. Valid text is returned as it is (a name that spells ``\\xff`` in ASCII
+    reads the same as the byte)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
     try:
         raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
         raw = text.encode("utf-8", "backslashreplace")
-    text = raw.decode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def printable(text: str) -> str:
+    """``text`` as stdout can print it: `escaped`, and characters the output encoding
+    lacks become backslash escapes."""
+    text = escaped(text)
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     try:
         return text.encode(encoding, "backslashreplace").decode(encoding)
