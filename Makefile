@@ -35,6 +35,7 @@ run: setup  ## Execute the notebook (full MNIST) and the robustness check into b
 
 results: setup  ## Refresh the committed results: the notebook in place, robustness, cover image, README
 	$(BIN)/papermill --cwd . --kernel python3 -p OUTPUT_DIR . $(NOTEBOOK) $(NOTEBOOK)
+	$(BIN)/python scripts/strip_parameters.py $(NOTEBOOK)
 	$(MAKE) robustness report
 
 robustness: setup  ## Accuracy of the shipped model on the robustness set, pipeline vs the spec's snippet

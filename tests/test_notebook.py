@@ -169,3 +169,24 @@ def test_a_default_run_writes_only_where_git_ignores():
     for path in (f"{output}/models/simple_cnn.h5", f"{output}/reports/metrics.json"):
         check = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
         assert check.returncode == 0, f"{path} is not ignored by git"
+
+
+def test_the_committed_notebook_is_fully_executed():
+    """What a reader sees on GitHub: every code cell ran in one session, in order, and none
+    left an error. `make results` rewrites the notebook this way."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
+    assert code, "no code cells"
+    counts = [cell.get("execution_count") for cell in code]
+    never_run = [i for i, (cell, n) in enumerate(zip(code, counts)) if n is None]
+    assert not never_run, f"code cells without an execution count: {never_run}"
+    assert counts == sorted(counts) and len(set(counts)) == len(counts), counts
+    errors = [
+        (i, output.get("ename"))
+        for i, cell in enumerate(code)
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+    assert not errors, f"code cells with an error output: {errors}"
+    injected = [c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert not injected, "papermill's injected parameters cell: make results strips it"
