@@ -246,14 +246,24 @@ def load_table(load: dict) -> list[str]:
     ]
 
 
+def _kind_name(kind: str) -> str:
+    """``faces_objects`` -> "faces and objects"; ``camera_photos`` -> "camera photos"."""
+    return kind.replace("s_o", "s and o").replace("_", " ")
+
+
 def nondigits_headline(r: dict) -> list[str]:
     held, worst, digits = r["held_out_kinds"], r["held_out_worst"], r["digits"]
     numbers = max(k.get("confident_number", -1.0) for k in held.values())
     read = f" and `digits read` is sure of a number in at most **{numbers:.1%}**"
+    photos = (
+        f", and of the photographs at most **{worst['photos_confident_digit']:.1%}**"
+        if "photos_confident_digit" in worst
+        else ""
+    )
     return [
         f"On {len(held)} kinds of non-digits held out from the detector's training "
-        f"({', '.join(k.replace('s_o', 's and o').replace('_', ' ') for k in held)}), at most "
-        f"**{worst['confident_digit']:.1%}** get a confident digit (AUROC >= "
+        f"({', '.join(_kind_name(k) for k in held)}), at most "
+        f"**{worst['confident_digit']:.1%}** get a confident digit{photos} (AUROC >= "
         f"{worst['auroc_detector']:.3f} per kind){read if numbers >= 0 else ''}, while "
         f"{digits['mnist_test']['rejected']:.2%} "
         f"of MNIST test digits and {digits['photos']['rejected']:.2%} of the photo set are "

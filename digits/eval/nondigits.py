@@ -5,7 +5,8 @@ Runs `digits.predict.Predictor` (the shipped model and its rule) on:
 - ``nondigits``: the generated non-digit set (`python -m digits.synth nondigits`);
 - the outlier kinds of `digits.synth.outliers`, drawn fresh here (seed ``--seed``, not the
   detector's training seed): its training kinds (`TRAIN_KINDS`) and its held-out kinds
-  (`HELD_OUT_KINDS`: natural photos, faces and objects, script letters, printed text),
+  (`HELD_OUT_KINDS`: natural photos, faces and objects, script letters, printed text,
+  scikit-image's photographs),
   which neither the detector's training nor its threshold ever saw;
 - real digits: MNIST test (arrays), the photo set, the robustness set, MNIST test as 28x28
   PNG files (white on black, as MNIST stores them)
@@ -206,6 +207,9 @@ def report(sets: dict[str, dict], detector: NondigitDetector, args: argparse.Nam
         "held_out_worst": {
             "auroc_detector": min(r["auroc_detector"] for r in held.values()),
             "confident_digit": max(r["confident_digit"] for r in held.values()),
+            "photos_confident_digit": max(
+                held[k]["confident_digit"] for k in outliers.HELD_OUT_PHOTOS
+            ),
         },
         "digits": {n: digit_row(sets[n]) for n in digit_names},
         "digit_examples_flagged": [

@@ -28,6 +28,11 @@ Held-out kinds (`HELD_OUT_KINDS`), never used in training or threshold choice:
   (``china.jpg``, ``flower.jpg``) and matplotlib's MRI and terrain sample data;
 - ``faces_objects``: matplotlib's ``grace_hopper.jpg`` (a portrait) and its blue-pack
   picture, crops and whole;
+- ``camera_photos``: the photographs scikit-image ships (people, a cat, coffee, coins,
+  a rocket, a motorcycle, grass, gravel, bricks, the moon, a galaxy field, a retina,
+  cells under a microscope), crops and whole: a source that no other kind draws from,
+  added after the detector was trained (its files only are read; scikit-image is
+  never imported);
 - ``script_letters``: handwriting-like letters from the script families held out of
   training (``hershey-fonts`` cursive / scriptc / scripts, OpenCV's script fonts), with
   a stronger stroke jitter, drawn like digits are;
@@ -56,7 +61,7 @@ from digits.synth import glyphs, photo, samples, scenes
 from digits.synth.glyphs import mnist_style
 from digits.synth.nondigits import SHAPES, item_image
 
-__all__ = ["HELD_OUT_KINDS", "KINDS", "TRAIN_KINDS", "picture", "pictures"]
+__all__ = ["HELD_OUT_KINDS", "HELD_OUT_PHOTOS", "KINDS", "TRAIN_KINDS", "picture", "pictures"]
 
 TRAIN_KINDS = (
     "font_letters",
@@ -67,11 +72,19 @@ TRAIN_KINDS = (
     "photo_backgrounds",
     "hand_letters",
 )
-HELD_OUT_KINDS = ("natural_photos", "faces_objects", "script_letters", "printed_text")
+HELD_OUT_KINDS = (
+    "natural_photos",
+    "faces_objects",
+    "script_letters",
+    "printed_text",
+    "camera_photos",
+)
 KINDS = TRAIN_KINDS + HELD_OUT_KINDS
+#: The held-out kinds that are photographs (not drawings or print).
+HELD_OUT_PHOTOS = ("natural_photos", "faces_objects", "camera_photos")
 #: The order that seeds each kind's pictures: kinds added later go last, so that the
 #: earlier kinds' pictures stay the same.
-_SEED_ORDER = (*TRAIN_KINDS[:6], *HELD_OUT_KINDS, *TRAIN_KINDS[6:])
+_SEED_ORDER = (*TRAIN_KINDS[:6], *HELD_OUT_KINDS[:4], *TRAIN_KINDS[6:], *HELD_OUT_KINDS[4:])
 
 _RENDER_KINDS = [k for k in samples.KINDS if k != "offcentre"]
 
@@ -173,19 +186,31 @@ def _photo_backgrounds(rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
 
 _SAMPLE_PHOTOS = ("sklearn:china.jpg", "sklearn:flower.jpg", "mpl:s1045.ima.gz", "mpl:dem")
 _FACES_OBJECTS = ("mpl:grace_hopper.jpg", "mpl:Minduka_Present_Blue_Pack.png")
+#: scikit-image's photographs; not its clock (a dial with numerals), page, text, logo,
+#: horse silhouette, chessboards, colour chart, phantom or microaneurysm crops.
+_CAMERA_PHOTOS = tuple(
+    f"skimage:{name}"
+    for name in (
+        "astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png",
+        "rocket.jpg", "motorcycle_left.png", "grass.png", "gravel.png", "brick.png",
+        "moon.png", "hubble_deep_field.jpg", "retina.jpg", "ihc.png", "cell.png",
+    )
+)  # fmt: skip
 
 
 @lru_cache(maxsize=8)
 def shipped_image(name: str) -> np.ndarray:
     """An image that an installed package ships, as uint8 RGB or gray: ``sklearn:NAME``
-    (scikit-learn's sample images), ``mpl:NAME`` (matplotlib's sample data; ``mpl:dem``
+    (scikit-learn's sample images), ``skimage:NAME`` (scikit-image's data files),
+    ``mpl:NAME`` (matplotlib's sample data; ``mpl:dem``
     is its terrain elevation model, ``mpl:s1045.ima.gz`` its MRI slice)."""
     source, _, file = name.partition(":")
-    if source == "sklearn":
-        import sklearn.datasets
-
-        folder = Path(sklearn.datasets.__file__).parent / "images"
-        return cv2.cvtColor(cv2.imread(str(folder / file)), cv2.COLOR_BGR2RGB)
+    if source in ("sklearn", "skimage"):
+        path = _package_folder(source) / file
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(f"{path} is missing: reinstall {source} (make setup)")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     from matplotlib import cbook
 
     if file == "dem":
@@ -197,6 +222,18 @@ def shipped_image(name: str) -> np.ndarray:
     image = cv2.imread(str(cbook.get_sample_data(file, asfileobj=False)), cv2.IMREAD_UNCHANGED)
     code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
     return cv2.cvtColor(image, code)
+
+
+def _package_folder(source: str) -> Path:
+    """Where scikit-learn's sample images or scikit-image's data files lie, found
+    without importing either package."""
+    from importlib.util import find_spec
+
+    spec = find_spec("sklearn" if source == "sklearn" else "skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"{source} is not installed: run make setup")
+    folder = "datasets/images" if source == "sklearn" else "data"
+    return Path(next(iter(spec.submodule_search_locations))) / folder
 
 
 def _to_u8(values: np.ndarray) -> np.ndarray:
@@ -212,6 +249,11 @@ def _natural_photos(rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
 def _faces_objects(rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
     image = shipped_image(_FACES_OBJECTS[int(rng.integers(len(_FACES_OBJECTS)))])
     return _scene(_crop(image, rng, 0.35), rng)
+
+
+def _camera_photos(rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
+    image = shipped_image(_CAMERA_PHOTOS[int(rng.integers(len(_CAMERA_PHOTOS)))])
+    return _scene(_crop(image, rng, 0.15), rng)
 
 
 def _script_letters(rng: np.random.Generator) -> tuple[np.ndarray, str, int]:
@@ -239,6 +281,7 @@ _MAKERS: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, str, int]]]
     "faces_objects": _faces_objects,
     "script_letters": _script_letters,
     "printed_text": _printed_text,
+    "camera_photos": _camera_photos,
 }
 
 
