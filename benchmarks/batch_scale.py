@@ -171,13 +171,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engines", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "batch_scale.json")
     args = parser.parse_args(argv)
+    from digits.machine import reference
     from digits.runtime.modelfile import atomic_write_json
 
-    cv2.setNumThreads(1)
     report: dict = {
         "command": "python benchmarks/batch_scale.py " + " ".join(argv or sys.argv[1:]),
         "cpu_count": os.cpu_count(),
+        "machine": reference(quick=True),  # before the runs: see digits/machine.py
     }
+    cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory(prefix="dbs", dir="/tmp") as folder:
         tmp = Path(folder)
         (tmp / "crops").mkdir()

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -266,6 +265,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from digits.machine import reference
+
+    machine = reference(quick=True)  # before the server starts: see digits/machine.py
     load_before = os.getloadavg()[0]
     process, url = (None, args.url) if args.url else start_server(args)
     if process is None and not wait_for_health(url):
@@ -314,9 +316,8 @@ def main(argv=None) -> int:
             "samples": memory,
         },
         "machine": {
+            **machine,
             "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
             "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "note": "client and server share the machine's CPUs (and any other work on it)",
         },

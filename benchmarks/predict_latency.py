@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -37,6 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from digits.image import to_model_input  # noqa: E402
+from digits.machine import reference, summary  # noqa: E402
 from digits.paths import (
     EXAMPLES_DIR,
     LITERT_PATH,
@@ -56,16 +55,6 @@ from digits.synth.sets import ensure  # noqa: E402
 
 INT8_PATH = LITERT_PATH.with_name("digits_int8.tflite")
 COLD_IMAGE = "digit_examples/3_a.png"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _ms(seconds: list[float]) -> dict:
@@ -118,8 +107,9 @@ def main() -> None:
     args.batch_images = args.batch_images or ensure("robustness")
     args.photos = args.photos or ensure("photos")
 
-    from digits.runtime.backend import keras, tf  # for the versions; quietly
+    from digits.runtime.backend import keras  # for the version; quietly
 
+    machine = reference(quick=True)
     start = time.perf_counter()
     predictor = Predictor(args.model)
     load_seconds = time.perf_counter() - start
@@ -181,19 +171,10 @@ def main() -> None:
         "model_only_one_image": model_only,
         "cold_start": cold,
         "machine": {
-            "cpu_count": os.cpu_count(),
-            "usable_cpus": len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else os.cpu_count(),
-            "cpu": _cpu_model(),
+            **machine,  # the machine reference, measured before the timings
             "load_average_1m_at_end": round(os.getloadavg()[0], 2),
             "niceness": os.nice(0),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
             "keras": keras.__version__,
-            "ai_edge_litert": version("ai-edge-litert"),
-            "numpy": np.__version__,
             "opencv": __import__("cv2").__version__,
         },
     }
@@ -201,7 +182,8 @@ def main() -> None:
 
     single = report["single_image"]
     machine = report["machine"]
-    print(f"Model: {args.model}   CPUs: {machine['usable_cpus']} ({machine['cpu']})\n")
+    print(f"Model: {args.model}   CPUs: {machine['usable_cpus']} ({machine['cpu']})")
+    print(summary(machine) + "\n")
     print("| measure | median | p95 |")
     print("|---|---:|---:|")
     for name, key in [

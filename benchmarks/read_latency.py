@@ -64,9 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     import digits.read as read
+    from digits.machine import reference, summary
     from digits.predict import Predictor
     from digits.runtime.modelfile import atomic_write_json
 
+    machine = reference(quick=True)  # before the timings: see digits/machine.py
     predictor = Predictor()
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "number.jpg"
@@ -91,8 +93,10 @@ def main(argv: list[str] | None = None) -> None:
         "steps": steps,
         "cpu_count": os.cpu_count(),
         "load_average": round(os.getloadavg()[0], 1),
+        "machine": machine,
     }
     atomic_write_json(args.out, report)
+    print(summary(machine))
     print(f"number {written}, read as {found.text}")
     print("| step | median ms | p90 ms |")
     print("|---|---:|---:|")

@@ -13,7 +13,10 @@ only for this benchmark); without it the peer is skipped.
 The last rows time the Deeper CNN as the notebook trains it (augmented, 8 steps per
 execution) at batch 128, 256 and 512: the numbers behind the notebook's batch size
 (``--only choice`` runs just those, several rounds in turn so that a load change on a shared
-machine hits every batch size alike). Each row records the machine's load average.
+machine hits every batch size alike). Each row records the machine's load average, the
+GFLOP/s it trained at (3x the model's forward FLOPs per image, `digits.machine.model_flops`)
+and its ``utilisation``: that share of the machine reference's float32 matmul GFLOP/s,
+measured before the first row (`digits.machine.reference`, stored under ``machine``).
 Prints a table and writes reports/train_speed.json. A benchmark, not a test.
 """
 
@@ -30,6 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from digits.machine import TRAIN_FORWARD_FACTOR, model_flops, reference  # noqa: E402
 from digits.runtime.backend import keras  # noqa: E402  (quiet TensorFlow import)
 from digits.training import cnns, data, metrics, train  # noqa: E402
 
@@ -134,6 +138,7 @@ def main() -> int:
 
     (x_train, y_train), _ = data.load_mnist()
     x, y = x_train[: args.images], y_train[: args.images]
+    args.machine = reference(quick=True)
     if args.only == "choice":
         rows = batch_size_choice(x, y, args.repeats)
         metrics.save_metrics(_report(args, rows, None), args.out)
@@ -239,7 +244,18 @@ def batch_size_choice(
     return rows
 
 
+def _utilisation(rows: list[dict], matmul_gflops: float) -> list[dict]:
+    """Each Keras row with the GFLOP/s it trained at and that share of the matmul's."""
+    flops = {name: TRAIN_FORWARD_FACTOR * model_flops(cnns.build(name)) for name in cnns.NAMES}
+    for row in rows:
+        if row["framework"] == "keras":
+            row["gflops"] = round(row["images_per_second"] * flops[row["model"]] / 1e9, 2)
+            row["utilisation"] = round(row["gflops"] / matmul_gflops, 3)
+    return rows
+
+
 def _report(args: argparse.Namespace, rows: list[dict], ratio: float | None) -> dict:
+    rows = _utilisation(rows, args.machine["matmul"]["gflops"])
     return {
         "command": "python benchmarks/train_speed.py " + " ".join(sys.argv[1:]),
         "images": args.images,
@@ -247,6 +263,7 @@ def _report(args: argparse.Namespace, rows: list[dict], ratio: float | None) -> 
         "rows": rows,
         "simple_keras_over_pytorch": None if ratio is None else round(ratio, 3),
         "environment": metrics.environment(),
+        "machine": args.machine,
     }
 
 

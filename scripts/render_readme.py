@@ -13,6 +13,8 @@ import argparse
 import json
 import re
 
+from digits.machine import note as machine_note
+from digits.machine import runs_table as machine_table
 from digits.paths import REPORTS_DIR, ROOT
 from digits.runtime.modelfile import atomic_write_text
 
@@ -41,6 +43,7 @@ def models_table(m: dict) -> list[str]:
         "Source: `reports/metrics.json`, made by `make results` (`make run` makes the same run "
         f"into `build/notebook/`) on {env['cpu_count']} CPU cores (TensorFlow "
         f"{env['tensorflow']}); the whole notebook took {m['notebook_seconds'] / 60:.1f} min."
+        + machine_note(m)
     )
     return [*table(header, rows), "", source]
 
@@ -193,7 +196,7 @@ def read_latency_table(r: dict) -> list[str]:
         *table("step | median ms | p90 ms", rows),
         "",
         f"Made by `{r['command']}` ({r['image']}, read {r['read']!r}), load average "
-        f"{r['load_average']}.",
+        f"{r['load_average']}." + machine_note(r),
     ]
 
 
@@ -213,7 +216,8 @@ def litert_table(r: dict, latency: dict) -> list[str]:
         "",
         f"Made by `{r['command']}`. Cold start of `digits predict one.png`, process start to "
         f"answer: **{cold['litert_default']['median_s']:.2f} s** with the default LiteRT model, "
-        f"{cold['keras']['median_s']:.2f} s with the Keras one (`{latency['command']}`).",
+        f"{cold['keras']['median_s']:.2f} s with the Keras one (`{latency['command']}`)."
+        + machine_note(latency),
     ]
 
 
@@ -242,13 +246,9 @@ def load_table(load: dict) -> list[str]:
         "",
         f"Server memory (RSS): {m['rss_before_mb']:.1f} MB before, {m['rss_after_mb']:.1f} MB "
         f"after 10,000 predictions, at most {m['rss_max_mb']:.1f} MB; load average "
-        f"{load['machine']['load_average_1min_before_after']}. Made by `{load['command']}`.",
+        f"{load['machine']['load_average_1min_before_after']}. Made by `{load['command']}`."
+        + machine_note(load),
     ]
-
-
-def _kind_name(kind: str) -> str:
-    """``faces_objects`` -> "faces and objects"; ``camera_photos`` -> "camera photos"."""
-    return kind.replace("s_o", "s and o").replace("_", " ")
 
 
 def nondigits_headline(r: dict) -> list[str]:
@@ -262,7 +262,7 @@ def nondigits_headline(r: dict) -> list[str]:
     )
     return [
         f"On {len(held)} kinds of non-digits held out from the detector's training "
-        f"({', '.join(_kind_name(k) for k in held)}), at most "
+        f"({', '.join(k.replace('s_o', 's and o').replace('_', ' ') for k in held)}), at most "
         f"**{worst['confident_digit']:.1%}** get a confident digit{photos} (AUROC >= "
         f"{worst['auroc_detector']:.3f} per kind){read if numbers >= 0 else ''}, while "
         f"{digits['mnist_test']['rejected']:.2%} "
@@ -382,7 +382,7 @@ def latency_tables(r: dict) -> list[str]:
         f"Made by `{r['command']}` on {m['usable_cpus']} cores ({m['cpu']}), load average "
         f"{m['load_average_1m_at_end']} at the end; Keras / LiteRT: "
         f"{models['keras_over_litert_float32']}x per model call, "
-        f"{cold['keras_over_litert']}x per cold start.",
+        f"{cold['keras_over_litert']}x per cold start." + machine_note(r),
     ]
 
 
@@ -430,7 +430,8 @@ def batch_scale_table(r: dict) -> list[str]:
         *table(header, rows),
         "",
         f"Made by `{r['command'].strip()}` on {r['cpu_count']} cores, load average "
-        f"{r['load_average']} (a shared machine). Ratios of steady rates: {ratios}.",
+        f"{r['load_average']} (a shared machine). Ratios of steady rates: {ratios}."
+        + machine_note(r),
     ]
 
 
@@ -466,6 +467,7 @@ TABLES = {
         lambda: nondigits_held_out_table(load("nondigits.json")),
     ),
     "mnist_format": ("docs/robustness.md", lambda: mnist_format_table(load("mnist_format.json"))),
+    "machine": ("docs/scale.md", lambda: machine_table(load("machine.json"))),
 }
 
 

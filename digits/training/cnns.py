@@ -18,7 +18,10 @@ __all__ = [
     "build_deeper_cnn",
     "compile_model",
     "build",
+    "NAMES",
 ]
+
+NAMES = ("simple", "deeper")
 
 INPUT_SHAPE = (28, 28, 1)
 # Batch-norm statistics follow the last ~10 batches (Keras' default 0.99 follows ~100), so
