@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -68,22 +67,50 @@ AS_A_TERMINAL = [
 
 
 class Gate:
-    """How many chunks a local batch may read: each chunk a worker starts takes a token
-    (`tests/batch_gate/sitecustomize.py`), and `release` hands them out. So a test stops a
-    run at a chosen part, whatever the machine's speed."""
+    """How many batches a run may read: while the gate is closed, each batch a worker reads
+    (a local chunk, a Ray actor's call) takes a token (`tests/batch_gate/sitecustomize.py`),
+    and `release` hands them out. So a test stops a run at a chosen part, whatever the
+    machine's speed. A new gate is ``closed``; `open` lets every read through."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, closed: bool = True):
         self.folder = folder
         (folder / "taken").mkdir(parents=True)
         self.released = 0
+        if closed:
+            self.close()
 
-    def env(self) -> dict:
-        path = os.pathsep.join([str(Path(__file__).parent / "batch_gate"), str(ROOT)])
-        return dict(env(), PYTHONPATH=path, DIGITS_TEST_GATE=str(self.folder))
+    def env(self, base: dict | None = None) -> dict:
+        """``base`` (default: the suite's environment) with the gate on PYTHONPATH."""
+        base = base or env()
+        path = [str(Path(__file__).parent / "batch_gate"), base.get("PYTHONPATH", str(ROOT))]
+        return dict(base, PYTHONPATH=os.pathsep.join(path), DIGITS_TEST_GATE=str(self.folder))
+
+    def close(self) -> None:
+        (self.folder / "closed").touch()
+
+    def open(self) -> None:
+        (self.folder / "closed").unlink(missing_ok=True)
 
     def waiting(self) -> int:
         """How many workers have come to the gate (each with its first chunk)."""
         return len(list(self.folder.glob("waiting-*")))
+
+    def reads(self) -> int:
+        """How many reads have ended (each one let through by a token, or the gate open)."""
+        return len(list(self.folder.glob("read-*")))
+
+    def release_until(self, process, done, what: str, most: int) -> None:
+        """Release tokens one at a time until ``done()``: after each, wait for ``done()`` or
+        for the read it let through to end, at most ``most`` tokens. A Ray actor's output
+        reaches the driver when its task ends, after one read or more, so a test cannot
+        know in advance how many tokens make a part."""
+        for _ in range(most):
+            ended = self.reads()
+            self.release(1)
+            wait_for(process, lambda ended=ended: done() or self.reads() > ended, what)
+            if done():
+                return
+        wait_for(process, done, what)
 
     def release(self, tokens: int) -> None:
         for _ in range(tokens):
@@ -116,21 +143,6 @@ def run_batch(*args, environ: dict | None = None, timeout: float = 300, prefix: 
         cwd=ROOT,
         timeout=timeout,
     )
-
-
-def kill_when_parts(process: subprocess.Popen, out: Path, parts: int, total: int) -> int:
-    """SIGKILL ``process`` as soon as ``out`` holds ``parts`` part files; returns how many
-    it held then, which must be fewer than ``total`` for the kill to be mid-run."""
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        done = len(list(out.glob("part-*.parquet"))) if out.is_dir() else 0
-        if done >= parts:
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
-            return done
-        time.sleep(0.01)
-    stdout, stderr = process.communicate(timeout=30)
-    raise AssertionError(f"the run ended (rc {process.returncode}) before {parts} parts: {stderr}")
 
 
 def read_rows(out: Path) -> list[dict]:

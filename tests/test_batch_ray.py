@@ -1,7 +1,8 @@
 """Tests of ``digits batch --engine ray`` on a 2-node Ray cluster over loopback that the
 tests start (``ray start --head`` and ``ray start --address``) and stop: one row per
 input with the CLI's answers, and a rerun after a SIGKILL of the driver during which an
-actor process is killed, with no row lost or written twice.
+actor process is killed, with no row lost or written twice (the kills placed by a gate on
+the actors' reads, not by the clock).
 
 Ray is an optional extra: when it is not installed, the session installs
 requirements-ray.txt into the running environment with pip, and these tests are skipped
@@ -23,16 +24,18 @@ from pathlib import Path
 
 import pytest
 from batch_inputs import (
+    Gate,
     batch_command,
     check_exactly_once,
     check_same_answers,
     cli_records,
     env,
-    kill_when_parts,
     make_images,
     make_odd_names,
+    parts_in,
     read_rows,
     run_batch,
+    wait_for,
 )
 
 from digits.paths import ROOT
@@ -153,19 +156,21 @@ def _start_cluster(environ: dict, marker: str, prefix: list[str], attempts: int 
 
 @pytest.fixture(scope="module")
 def cluster(ray_installed):
-    """``(address, environment, prefix)`` of a head node and a worker node, 2 CPUs each, on
-    127.0.0.1 in a private network namespace (commands run in it with ``prefix``), with
-    HOME and RAY_TMPDIR in a temporary folder; stopped at the end."""
+    """``(address, environment, prefix, gate)`` of a head node and a worker node, 2 CPUs
+    each, on 127.0.0.1 in a private network namespace (commands run in it with
+    ``prefix``), with HOME and RAY_TMPDIR in a temporary folder; stopped at the end. Its
+    actors read through ``gate`` (`batch_inputs.Gate`), open unless a test closes it."""
     folder = tempfile.mkdtemp(prefix="dray", dir="/tmp")  # short: Unix socket paths
     marker = f"DIGITS_RAY_TEST={folder}"
-    environ = env(
+    gate = Gate(Path(folder) / "gate", closed=False)
+    environ = gate.env(env(
         HOME=folder, RAY_TMPDIR=folder, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN=secrets.token_hex(32), DIGITS_RAY_TEST=folder,
-    )  # fmt: skip
+    ))  # fmt: skip
     prefix, holder = _loopback_only()
     try:
         port = _start_cluster(environ, marker, prefix)
-        yield f"127.0.0.1:{port}", environ, prefix
+        yield f"127.0.0.1:{port}", environ, prefix, gate
     finally:
         _stop(marker)
         if holder is not None:
@@ -198,7 +203,7 @@ def test_one_row_per_input_with_the_cli_answers(images, cluster, tmp_path):
 
 
 def _popen(args, cluster) -> subprocess.Popen:
-    _, environ, prefix = cluster
+    _, environ, prefix, _ = cluster
     return subprocess.Popen(
         [*prefix, *batch_command(*args)], env=environ, cwd=ROOT, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -218,32 +223,37 @@ def _actors(marker: str) -> list[int]:
     return found
 
 
-def _parts(out: Path) -> int:
-    return len(list(out.glob("part-*.parquet")))
-
-
 def test_sigkill_of_the_driver_then_of_an_actor(images, cluster, tmp_path):
-    """The driver is killed after its first part; the rerun finishes although one of its
-    actors is killed mid-run: every input once, none missing."""
+    """The driver is killed once its first actor call is written; the rerun finishes
+    although one of its actors is killed mid-run: every input once, none missing. The
+    actors' calls go through the gate one token at a time, so both kills fall mid-run on
+    a machine of any speed."""
     _, inputs = images
-    out = tmp_path / "out"
+    out, gate = tmp_path / "out", cluster[3]
     args = _ray_args(images, cluster, out)
     chunks = -(-len(inputs) // CHUNK)
-    after_kill = kill_when_parts(_popen(args, cluster), out, 1, chunks)
-    assert after_kill < chunks
-    rerun = _popen(args, cluster)
     marker = f"DIGITS_RAY_TEST={cluster[1]['DIGITS_RAY_TEST']}"
-    deadline = time.monotonic() + 180
-    while rerun.poll() is None and time.monotonic() < deadline:
-        if _parts(out) > after_kill and _actors(marker):
-            break
-        time.sleep(0.01)
-    victims, parts_then = _actors(marker), _parts(out)
-    assert victims and rerun.poll() is None, "the rerun ended before an actor was seen"
-    os.kill(victims[0], signal.SIGKILL)
-    _, stderr = rerun.communicate(timeout=240)
+    gate.close()
+    try:
+        driver = _popen(args, cluster)
+        # reads of at most 128 rows (`BATCH_ROWS`): 4 leave some of the 600 unread
+        gate.release_until(driver, lambda: parts_in(out) >= 1, "a first part", most=4)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+        after_kill = parts_in(out)
+        assert 1 <= after_kill <= chunks - 7, "no 2 reads (over 128 rows) left for the rerun"
+        rerun = _popen(args, cluster)
+        ended = gate.reads()
+        gate.release(1)  # one read, then every actor waits at the gate: the run is mid-way
+        wait_for(rerun, lambda: gate.reads() > ended and _actors(marker), "the rerun's read")
+        victims, parts_then = _actors(marker), parts_in(out)
+        os.kill(victims[0], signal.SIGKILL)
+        assert parts_then < chunks
+        gate.open()
+        _, stderr = rerun.communicate(timeout=240)
+    finally:
+        gate.open()
     assert rerun.returncode == 0, stderr.decode()
-    assert parts_then < chunks, "the actor was killed after the last part"
     check_exactly_once(read_rows(out), inputs)
 
 
