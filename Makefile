@@ -87,8 +87,9 @@ train-full: setup $(TEACHER_H5)  ## Rebuild the shipped model from lab/recipes/ 
 	$(BIN)/python -m lab.train_full lab/recipes/soup.json
 	$(MAKE) calibrate report
 
-benchmarks: setup  ## Time prediction latency and training speed (tables, plus reports/*.json)
+benchmarks: setup  ## The machine reference, then prediction latency and training speed (reports/*.json)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install torch==2.13.0  # the PyTorch peer, benchmark only
+	$(BIN)/python benchmarks/machine.py  # the machine reference, twice: reports/machine.json
 	$(BIN)/python benchmarks/predict_latency.py
 	$(BIN)/python benchmarks/read_latency.py
 	$(BIN)/python benchmarks/load_service.py
