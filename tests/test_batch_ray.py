@@ -236,8 +236,10 @@ def test_sigkill_of_the_driver_then_of_an_actor(images, cluster, tmp_path):
     gate.close()
     try:
         driver = _popen(args, cluster)
-        # reads of at most 128 rows (`BATCH_ROWS`): 4 leave some of the 600 unread
-        gate.release_until(driver, lambda: parts_in(out) >= 1, "a first part", most=4)
+        # a task holds 7 chunks (140 rows: 2 reads of at most `BATCH_ROWS`) and each of the
+        # 2 actors runs its tasks one by one, so of any 3 reads 2 end one task, whose rows
+        # the driver writes at once: 3 tokens must give a part, and leave most chunks unread
+        gate.release_until(driver, lambda: parts_in(out) >= 1, "a first part", most=3)
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
         after_kill = parts_in(out)

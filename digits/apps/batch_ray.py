@@ -184,7 +184,10 @@ def ray_chunks(
 def _gathered(dataset, plan: Plan, pending: Sequence[int]) -> Chunks:
     """Group the rows coming back by chunk; yield each chunk once all its rows are in."""
     waiting: dict[int, dict[int, dict]] = {index: {} for index in pending}
-    for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+    # no prefetch: with Ray's default (one block ahead) a task's rows reach the driver
+    # only once the next task has ended too, and a killed driver loses that work
+    batches = dataset.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=0)
+    for batch in batches:
         for row in batch.to_pylist():
             index, item = row.pop("chunk"), row.pop("item")
             if index not in waiting:  # a late duplicate of a chunk already written
