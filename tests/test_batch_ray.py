@@ -240,8 +240,12 @@ def test_sigkill_of_the_driver_then_of_an_actor(images, cluster, tmp_path):
         # 2 actors runs its tasks one by one, so of any 3 reads 2 end one task, whose rows
         # the driver writes at once: 3 tokens must give a part, and leave most chunks unread
         gate.release_until(driver, lambda: parts_in(out) >= 1, "a first part", most=3)
+        killed = set(_actors(marker))
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
+        # Ray ends a dead driver's actors when it notices; until then they still wait at
+        # the gate, and one of them could take the token meant for the rerun
+        wait_for(None, lambda: not killed & set(_actors(marker)), "the killed run's actors' end")
         after_kill = parts_in(out)
         assert 1 <= after_kill <= chunks - 7, "no 2 reads (over 128 rows) left for the rerun"
         rerun = _popen(args, cluster)
