@@ -61,8 +61,11 @@ export: setup  ## Export the shipped model to LiteRT: models/digits_float32.tfli
 app: setup  ## The web app (draw, upload, camera) on http://127.0.0.1:8501
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1
 
-serve: setup  ## The JSON service on http://127.0.0.1:8000 (POST /predict, POST /read, /docs)
-	$(BIN)/python -m digits serve
+# One service worker per core, each with its own model (`digits serve --workers`).
+CORES := $(shell nproc 2>/dev/null || echo 1)
+
+serve: setup  ## The JSON service on http://127.0.0.1:8000, a worker per core (POST /predict, /read, /docs)
+	$(BIN)/python -m digits serve --workers $(CORES)
 
 report: setup  ## Regenerate cover-image.png and the README results table from reports/metrics.json
 	$(BIN)/python scripts/make_cover_image.py

@@ -29,11 +29,12 @@ CLIENT_TIMEOUT_S = 2.0
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``python -m digits serve`` on a free loopback port, with small limits; its URL."""
+    """``python -m digits serve`` on a free loopback port, with small limits, and 2 worker
+    processes as `make serve` runs it on 2 cores (the limits reach each worker); its URL."""
     port = free_port()
     log = tmp_path_factory.mktemp("service") / "server.log"
     command = ["-m", "digits", "serve", "--port", str(port), "--max-bytes", str(MAX_BYTES)]
-    command += ["--client-timeout", str(CLIENT_TIMEOUT_S)]
+    command += ["--client-timeout", str(CLIENT_TIMEOUT_S), "--workers", "2"]
     with live_server(command, port, "/health", log) as (url, process):
         yield url
     assert process.returncode is not None

@@ -219,15 +219,18 @@ def _run_serve(args: argparse.Namespace) -> int:
         except ModelError as error:
             print(f"digits: error: {error}", file=sys.stderr)
             return 2
-    serve(
-        host=args.host,
-        port=args.port,
-        model_path=args.model,
-        max_bytes=args.max_bytes,
-        timeout_s=args.timeout,
-        workers=args.workers,
-        threads=args.threads,
-        predictor=predictor,
-        client_timeout_s=args.client_timeout,
-    )
-    return 0
+    try:
+        return serve(
+            host=args.host,
+            port=args.port,
+            model_path=args.model,
+            max_bytes=args.max_bytes,
+            timeout_s=args.timeout,
+            workers=args.workers,
+            threads=args.threads,
+            predictor=predictor,
+            client_timeout_s=args.client_timeout,
+        )
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        print(f"digits: error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2

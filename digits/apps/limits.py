@@ -112,10 +112,10 @@ async def _linger(receive) -> None:
         drained += len(message.get("body", b""))
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, plus a deadline for request headers: a connection
-    that has not sent a complete request ``header_timeout_s`` after it opened (or after
-    its previous response) is closed. uvicorn alone waits forever (slowloris)."""
+class HeaderDeadline:
+    """A deadline for request headers, mixed into uvicorn's HTTP/1.1 protocols: a
+    connection that has not sent a complete request ``header_timeout_s`` after it opened
+    (or after its previous response) is closed. uvicorn alone waits forever (slowloris)."""
 
     header_timeout_s: float = CLIENT_TIMEOUT_S
     _header_timer: asyncio.TimerHandle | None = None
@@ -145,6 +145,28 @@ class GuardedH11Protocol(H11Protocol):
         self._header_timer = None
         if self._waiting_for_request() and not self.transport.is_closing():
             self.transport.close()
+
+
+class GuardedH11Protocol(HeaderDeadline, H11Protocol):
+    """uvicorn's pure-Python HTTP/1.1 protocol (h11) with the `HeaderDeadline`."""
+
+
+try:  # uvicorn's fast protocol, on the C parser of the httptools wheel
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedHttpToolsProtocol(HeaderDeadline, HttpToolsProtocol):
+        """uvicorn's httptools HTTP/1.1 protocol with the `HeaderDeadline`."""
+
+except ImportError:  # httptools is not installed
+    GuardedHttpToolsProtocol = None  # type: ignore[assignment,misc]
+
+
+def guarded_protocol(header_timeout_s: float) -> type:
+    """The HTTP protocol class for uvicorn: httptools when installed (a C parser, less
+    CPU per request), else h11; both close a connection whose headers do not come within
+    ``header_timeout_s``."""
+    HeaderDeadline.header_timeout_s = header_timeout_s  # this process's connections
+    return GuardedHttpToolsProtocol or GuardedH11Protocol
 
 
 class Refused(Exception):

@@ -49,6 +49,7 @@ from digits.apps.limits import (
     BodyLimit,
     GuardedH11Protocol,
     Refused,
+    guarded_protocol,
 )
 from digits.flags import unreadable_reading
 from digits.image import ImageError
@@ -349,7 +350,12 @@ def _read_one(read_number, predictor: Predictor, name: str | None, data: bytes) 
 
 
 def _app_from_env() -> FastAPI:
-    """App factory for uvicorn workers (``--workers N``): settings from the environment."""
+    """App factory for uvicorn workers (``--workers N``): settings from the environment.
+    Each worker keeps OpenCV to one thread: the workers, one per core, already fill the
+    cores, and OpenCV's own threads would only contend with them."""
+    import cv2
+
+    cv2.setNumThreads(1)
     return create_app(
         os.environ.get("DIGITS_MODEL") or None,
         max_bytes=int(os.environ.get("DIGITS_MAX_BYTES", MAX_BYTES)),
@@ -361,7 +367,7 @@ def _app_from_env() -> FastAPI:
 
 def _client_timeout_from_env() -> float:
     seconds = float(os.environ.get("DIGITS_CLIENT_TIMEOUT_S", CLIENT_TIMEOUT_S))
-    GuardedH11Protocol.header_timeout_s = seconds  # this worker process's connections
+    guarded_protocol(seconds)  # this worker process's connections
     return seconds
 
 
@@ -375,38 +381,40 @@ def serve(
     threads: int = 1,
     predictor: Predictor | None = None,
     client_timeout_s: float = CLIENT_TIMEOUT_S,
-) -> None:
-    """Run the service with uvicorn until interrupted (one Predictor per worker process;
-    ``predictor``, already loaded, serves a single worker). ``client_timeout_s`` bounds
-    both the wait for request headers and any pause in a request body."""
+) -> int:
+    """Run the service with uvicorn until interrupted; returns the exit status. Several
+    ``workers`` are processes with a Predictor each and a socket each (`workers`), so
+    that connections spread over them; ``predictor``, already loaded, serves a single
+    worker. ``client_timeout_s`` bounds both the wait for request headers and any pause
+    in a request body."""
     import uvicorn
-
-    GuardedH11Protocol.header_timeout_s = client_timeout_s
 
     options = dict(
         host=host,
         port=port,
-        http=GuardedH11Protocol,
+        http=guarded_protocol(client_timeout_s),
         timeout_keep_alive=5,
         limit_concurrency=256,
         log_level="info",
     )
     if workers > 1:
-        os.environ.update(
+        from digits.apps.workers import run_workers
+
+        environ = dict(
             DIGITS_MODEL=str(model_path or ""),
             DIGITS_MAX_BYTES=str(max_bytes),
             DIGITS_TIMEOUT_S=str(timeout_s),
             DIGITS_THREADS=str(threads),
             DIGITS_CLIENT_TIMEOUT_S=str(client_timeout_s),
         )
-        uvicorn.run("digits.apps.service:_app_from_env", factory=True, workers=workers, **options)
-    else:
-        app = create_app(
-            model_path,
-            max_bytes=max_bytes,
-            timeout_s=timeout_s,
-            threads=threads,
-            predictor=predictor,
-            body_timeout_s=client_timeout_s,
-        )
-        uvicorn.run(app, **options)
+        return run_workers(workers, "digits.apps.service:_app_from_env", options, environ)
+    app = create_app(
+        model_path,
+        max_bytes=max_bytes,
+        timeout_s=timeout_s,
+        threads=threads,
+        predictor=predictor,
+        body_timeout_s=client_timeout_s,
+    )
+    uvicorn.run(app, **options)
+    return 0
