@@ -22,14 +22,12 @@ after Ctrl-C (rerun to resume).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +35,8 @@ from typing import TYPE_CHECKING
 from digits.apps.batch_work import TASKS, Chunks
 
 if TYPE_CHECKING:  # the parser is built on every `digits` command: no pyarrow until run
+    from concurrent.futures import ProcessPoolExecutor
+
     from digits.apps.batch_store import Plan, Store
 
 __all__ = ["DEFAULT_CHUNK", "add_parser", "main", "run"]
@@ -293,6 +293,9 @@ def local_chunks(
 ) -> Chunks:
     """``(chunk, rows)`` as a pool of ``workers`` spawned processes finishes each pending
     chunk; at most two chunks per worker are queued at a time."""
+    import multiprocessing  # here: `digits predict` builds this parser, never the pool
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
     context = multiprocessing.get_context("spawn")  # no inherited threads or locks
     pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start_worker,
