@@ -16,7 +16,7 @@ Prints tables and writes ``reports/predict_latency.json`` with the machine's det
 the command.
 
     python benchmarks/predict_latency.py [--model FILE] [--repeats 200] [--batch 1000]
-        [--model-repeats 2000] [--cold-runs 5]
+        [--model-repeats 2000] [--cold-runs 10]
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--model-repeats", type=int, default=2000)
-    parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--cold-runs", type=int, default=10)
     parser.add_argument("--out", type=Path, default=REPORTS_DIR / "predict_latency.json")
     args = parser.parse_args()
     args.batch_images = args.batch_images or ensure("robustness")

@@ -1,6 +1,7 @@
 """Training throughput (images/s) of the project's CNNs on this CPU, with a PyTorch peer.
 
-Usage: .venv/bin/python benchmarks/train_speed.py [--images 12800] [--repeats 3] [--only choice]
+Usage: .venv/bin/python benchmarks/train_speed.py [--images 12800] [--repeats 3]
+       [--only choice|layers]
 
 Times Keras `fit` on the same tf.data pipeline the notebook uses, for a few batch sizes
 and `steps_per_execution` values: first without augmentation from a cached dataset (only
@@ -17,7 +18,10 @@ machine hits every batch size alike). Each row records the machine's load averag
 GFLOP/s it trained at (3x the model's forward FLOPs per image, `digits.machine.model_flops`)
 and its ``utilisation``: that share of the machine reference's float32 matmul GFLOP/s,
 measured before the first row (`digits.machine.reference`, stored under ``machine``).
-Prints a table and writes reports/train_speed.json. A benchmark, not a test.
+Last, ``layer_times``: where a training step of each CNN spends its time, per layer type
+(`benchmarks/layer_times.py`; ``--only layers`` runs just that, into
+reports/layer_times.json). Prints a table and writes reports/train_speed.json. A
+benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from layer_times import layer_times, print_table  # noqa: E402  (benchmarks/layer_times.py)
 
 from digits.machine import TRAIN_FORWARD_FACTOR, model_flops, reference  # noqa: E402
 from digits.runtime.backend import keras  # noqa: E402  (quiet TensorFlow import)
@@ -128,17 +133,23 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["all", "choice"],
+        choices=["all", "choice", "layers"],
         default="all",
-        help="'choice': only the Deeper CNN rows behind the notebook's batch size",
+        help="'choice': only the Deeper CNN rows behind the notebook's batch size; "
+        "'layers': only the time per layer type",
     )
     args = parser.parse_args()
     name = "train_speed_batch.json" if args.only == "choice" else "train_speed.json"
+    if args.only == "layers":
+        args.out = args.out or ROOT / "reports" / "layer_times.json"
     args.out = args.out or ROOT / "reports" / name
 
     (x_train, y_train), _ = data.load_mnist()
     x, y = x_train[: args.images], y_train[: args.images]
     args.machine = reference(quick=True)
+    if args.only == "layers":
+        metrics.save_metrics(_report(args, [], None), args.out)
+        return 0
     if args.only == "choice":
         rows = batch_size_choice(x, y, args.repeats)
         metrics.save_metrics(_report(args, rows, None), args.out)
@@ -256,12 +267,15 @@ def _utilisation(rows: list[dict], matmul_gflops: float) -> list[dict]:
 
 def _report(args: argparse.Namespace, rows: list[dict], ratio: float | None) -> dict:
     rows = _utilisation(rows, args.machine["matmul"]["gflops"])
+    layers = [layer_times(name, 128, args.repeats) for name in cnns.NAMES]
+    print_table(layers)
     return {
         "command": "python benchmarks/train_speed.py " + " ".join(sys.argv[1:]),
         "images": args.images,
         "repeats": args.repeats,
         "rows": rows,
         "simple_keras_over_pytorch": None if ratio is None else round(ratio, 3),
+        "layer_times": layers,
         "environment": metrics.environment(),
         "machine": args.machine,
     }

@@ -38,6 +38,7 @@ __all__ = [
     "reference",
     "runs_table",
     "summary",
+    "timed",
 ]
 
 MATMUL_SIZE = 1024
@@ -45,7 +46,7 @@ TRAIN_BATCH = 128
 TRAIN_FORWARD_FACTOR = 3  # forward + gradients of inputs and weights: ~3x the forward FLOPs
 
 
-def _timed(work: Callable[[], None], repeats: int, min_seconds: float) -> dict:
+def timed(work: Callable[[], None], repeats: int, min_seconds: float) -> dict:
     """Run ``work`` in rounds of at least ``min_seconds``; the median seconds per call of
     ``repeats`` rounds, and their spread."""
     warm_until = time.perf_counter() + min_seconds
@@ -72,7 +73,7 @@ def _timed(work: Callable[[], None], repeats: int, min_seconds: float) -> dict:
 def _matmul(repeats: int, min_seconds: float, size: int = MATMUL_SIZE) -> dict:
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
-    timing = _timed(lambda: a @ b, repeats, min_seconds)
+    timing = timed(lambda: a @ b, repeats, min_seconds)
     flops = 2.0 * size**3
     return {
         "size": size,
@@ -107,7 +108,7 @@ def _keras_train_step(repeats: int, min_seconds: float) -> dict:
     rng = np.random.default_rng(0)
     x = rng.random((TRAIN_BATCH, 28, 28, 1), dtype=np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, TRAIN_BATCH)]
-    timing = _timed(lambda: model.train_on_batch(x, y), repeats, min_seconds)
+    timing = timed(lambda: model.train_on_batch(x, y), repeats, min_seconds)
     seconds = timing.pop("seconds_per_call")
     flops = TRAIN_FORWARD_FACTOR * model_flops(model) * TRAIN_BATCH
     return {
@@ -126,7 +127,7 @@ def _litert(repeats: int, min_seconds: float, model_path: Path | None = None) ->
     path = Path(model_path or LITERT_PATH)
     runner = LiteRTRunner(path)
     image = np.random.default_rng(0).random((1, 28, 28, 1), dtype=np.float32)
-    timing = _timed(lambda: runner.probabilities(image), repeats, min_seconds)
+    timing = timed(lambda: runner.probabilities(image), repeats, min_seconds)
     seconds = timing.pop("seconds_per_call")
     return {
         "model": shown_path(path),

@@ -12,19 +12,29 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
+from pathlib import Path
 
-from digits.machine import note as machine_note
-from digits.machine import runs_table as machine_table
-from digits.paths import REPORTS_DIR, ROOT
-from digits.runtime.modelfile import atomic_write_text
+if __package__ in (None, ""):  # run as `python scripts/render_readme.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from digits.machine import note as machine_note  # noqa: E402
+from digits.machine import runs_table as machine_table  # noqa: E402
+from digits.paths import REPORTS_DIR, ROOT  # noqa: E402
+from digits.runtime.modelfile import atomic_write_text  # noqa: E402
+from scripts.render_timings import (  # noqa: E402
+    batch_scale_table,
+    latency_tables,
+    load_table,
+    read_latency_table,
+    service_headline,
+    table,
+    train_speed_tables,
+)
 
 
 def load(name: str) -> dict:
     return json.loads((REPORTS_DIR / name).read_text())
-
-
-def table(header: str, rows: list[str]) -> list[str]:
-    return [f"| {header} |", "|---" * (header.count("|") + 1) + "|", *[f"| {r} |" for r in rows]]
 
 
 def models_table(m: dict) -> list[str]:
@@ -183,23 +193,6 @@ def numbers_hidden_table(n: dict) -> list[str]:
     return [*table(header, rows), "", f"Made by `{n['command']}` (sequence method)."]
 
 
-def read_latency_table(r: dict) -> list[str]:
-    rows = [
-        f"{name} | {v['median_ms']:.2f} | {v['p90_ms']:.2f}"
-        for name, v in [
-            ("read_number (total, wall clock)", r["read_number"]),
-            ("read_number, CPU time of the process", r["read_number_cpu_time"]),
-            *r["steps"].items(),
-        ]
-    ]
-    return [
-        *table("step | median ms | p90 ms", rows),
-        "",
-        f"Made by `{r['command']}` ({r['image']}, read {r['read']!r}), load average "
-        f"{r['load_average']}." + machine_note(r),
-    ]
-
-
 def litert_table(r: dict, latency: dict) -> list[str]:
     files = [r["keras"], *r["litert"]]
     committed = [f for f in files if f.get("committed", True)]
@@ -215,39 +208,9 @@ def litert_table(r: dict, latency: dict) -> list[str]:
         *table(header, rows),
         "",
         f"Made by `{r['command']}`. Cold start of `digits predict one.png`, process start to "
-        f"answer: **{cold['litert_default']['median_s']:.2f} s** with the default LiteRT model, "
-        f"{cold['keras']['median_s']:.2f} s with the Keras one (`{latency['command']}`)."
-        + machine_note(latency),
-    ]
-
-
-def service_headline(load: dict) -> list[str]:
-    run = next(r for r in load["runs"] if r["concurrency"] == 8)
-    m = load["memory"]
-    return [
-        f"`{load['command']}`: {run['requests']:,} single-image requests at 8 concurrent on "
-        f"loopback, **{run['requests_per_s']:.0f} requests/s**, p50 {run['p50_ms']:.0f} ms, "
-        f"p99 {run['p99_ms']:.0f} ms, {run['errors']} errors; server memory "
-        f"{m['rss_before_mb']:.0f} MB before and {m['rss_after_mb']:.0f} MB after."
-    ]
-
-
-def load_table(load: dict) -> list[str]:
-    rows = [
-        f"{r['name']} | {r['body']} | {r['requests']:,} | {r['concurrency']} | "
-        f"{r['requests_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | "
-        f"{r['server_cpu_ms_per_request']:.1f}"
-        for r in load["runs"]
-    ]
-    m = load["memory"]
-    header = "run | body | requests | concurrent | req/s | p50 ms | p99 ms | errors | server CPU ms"
-    return [
-        *table(header, rows),
-        "",
-        f"Server memory (RSS): {m['rss_before_mb']:.1f} MB before, {m['rss_after_mb']:.1f} MB "
-        f"after 10,000 predictions, at most {m['rss_max_mb']:.1f} MB; load average "
-        f"{load['machine']['load_average_1min_before_after']}. Made by `{load['command']}`."
-        + machine_note(load),
+        f"answer: **{cold['litert_default']['median_s']:.3f} s** with the default LiteRT model, "
+        f"{cold['keras']['median_s']:.2f} s with the Keras one, medians of {cold['runs']} runs "
+        f"(`{latency['command']}`)." + machine_note(latency),
     ]
 
 
@@ -345,47 +308,6 @@ def mnist_format_table(r: dict) -> list[str]:
     ]
 
 
-def latency_tables(r: dict) -> list[str]:
-    one, photo, m = r["single_image"], r["photo_640x480_jpeg"], r["machine"]
-    rows = [
-        f"file → digit, one image of `{one['files']}`, warm | "
-        f"{one['file_to_digit']['median_ms']:.2f} ms | {one['file_to_digit']['p95_ms']:.2f} ms",
-        f"… of which reading + preprocessing | {one['read_and_preprocess']['median_ms']:.2f} ms"
-        f" | {one['read_and_preprocess']['p95_ms']:.2f} ms",
-        f"… of which the model call | {one['model_only']['median_ms']:.2f} ms | "
-        f"{one['model_only']['p95_ms']:.2f} ms",
-        f"file → digit, 640x480 JPEG phone photo ({photo['files']} of `{photo['from']}`), warm | "
-        f"{photo['median_ms']:.2f} ms | {photo['p95_ms']:.2f} ms",
-        f"`predict_many`, {r['batch']['images']:,} files | "
-        f"{r['batch']['images_per_second']:.0f} images/s | ",
-    ]
-    models = r["model_only_one_image"]
-    model_rows = [
-        f"{name} (`{v['model']}`) | {v['threads']} | {v['median_ms']:.3f} ms | {v['p95_ms']:.3f} ms"
-        for name, v in models.items()
-        if isinstance(v, dict)
-    ]
-    cold = r["cold_start"]
-    cold_rows = [
-        f"`{cold['command']} {v['extra_arguments']}`".replace(" `", "`")
-        + f" | {v['median_s']:.2f} s"
-        f" | {v['min_s']:.2f} s | {v['max_s']:.2f} s | {v['cpu_median_s']:.2f} s"
-        for v in (cold["litert_default"], cold["keras"])
-    ]
-    return [
-        *table("measure | median | 95th percentile", rows),
-        "",
-        *table("model only, one image | threads | median | 95th percentile", model_rows),
-        "",
-        *table("cold start, process start to answer | median | min | max | CPU time", cold_rows),
-        "",
-        f"Made by `{r['command']}` on {m['usable_cpus']} cores ({m['cpu']}), load average "
-        f"{m['load_average_1m_at_end']} at the end; Keras / LiteRT: "
-        f"{models['keras_over_litert_float32']}x per model call, "
-        f"{cold['keras_over_litert']}x per cold start." + machine_note(r),
-    ]
-
-
 def robustness_table(r: dict, control: dict) -> list[str]:
     kinds = [*r["kinds"].items(), ("**all**", r["overall"])]
     controls = [*control["kinds"].values(), control["overall"]]
@@ -404,35 +326,6 @@ def experiments_table() -> list[str]:
         rows.append(f"`{path.name}` | {seeds} | {r['test_accuracy_mean']:.2%} ± "
                     f"{r['test_accuracy_std']:.2%} | `{r['command']}`")  # fmt: skip
     return table("report | seeds: validation → test accuracy | test, mean ± std | made by", rows)
-
-
-def batch_scale_table(r: dict) -> list[str]:
-    rows = []
-    for name, label in (("photos", "photos (640x480 JPEG)"), ("crops_28x28", "28x28 crops")):
-        bare = r[name]["bare"]
-        for run in r[name]["runs"]:
-            ray_start = f"{run['ray_start_s']:.1f}" if "ray_start_s" in run else "-"
-            cpu = run.get("worker_cpu_ms_per_image")
-            rows.append(
-                f"{label} | {run['engine']} | {run['workers']} | {run['images_per_s']:.0f} | "
-                f"{f'{1000 / cpu:.0f}' if cpu else '-'} | {run['start_up_s']:.1f} | {ray_start}"
-            )
-        rows.append(
-            f"{label} | bare loop, 1 process | 1 | {1000 / bare['ms_per_image']:.0f} | "
-            f"{1000 / bare['cpu_ms_per_image']:.0f} | - | -"
-        )
-    header = (
-        "images | engine | workers | images/s (steady) | images per worker CPU-second | "
-        "start-up s | ray.init s"
-    )
-    ratios = "; ".join(f"{k}: {v}" for k, v in r["ratios"].items())
-    return [
-        *table(header, rows),
-        "",
-        f"Made by `{r['command'].strip()}` on {r['cpu_count']} cores, load average "
-        f"{r['load_average']} (a shared machine). Ratios of steady rates: {ratios}."
-        + machine_note(r),
-    ]
 
 
 TABLES = {
@@ -468,6 +361,7 @@ TABLES = {
     ),
     "mnist_format": ("docs/robustness.md", lambda: mnist_format_table(load("mnist_format.json"))),
     "machine": ("docs/scale.md", lambda: machine_table(load("machine.json"))),
+    "train_speed": ("docs/benchmarks.md", lambda: train_speed_tables(load("train_speed.json"))),
 }
 
 
