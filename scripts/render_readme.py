@@ -328,6 +328,40 @@ def experiments_table() -> list[str]:
     return table("report | seeds: validation → test accuracy | test, mean ± std | made by", rows)
 
 
+def real_table(r: dict) -> list[str]:
+    """The real development set: single digits and numbers per kind (reports/real.json)."""
+    lines = []
+    for part, what in (
+        ("digits", "single digits, `digits predict`"),
+        ("numbers", "numbers, `digits read`"),
+    ):
+        rows = [
+            f"{kind} | {k['n']} | {k['accuracy']:.1%} | {k['flagged']} | {k['missing']} | "
+            f"{k['wrong_not_flagged']}"
+            for kind, k in [*r[part]["kinds"].items(), ("**all**", r[part]["overall"])]
+        ]
+        header = f"{what} | n | right | flagged | none found | wrong, not flagged"
+        lines += [*table(header, rows), ""]
+    return [
+        *lines,
+        f"Made by `{r['command']}` (`labels.json` SHA-256 `{r['labels_sha256'][:16]}…`); "
+        f"per source repository and every failure with its reason: `reports/real.json`.",
+    ]
+
+
+def real_headline(r: dict) -> list[str]:
+    d, n = r["digits"]["overall"], r["numbers"]["overall"]
+    return [
+        f"On real images that other people put in public repositories (photos, scans and "
+        f"drawings, never trained on), `digits predict` reads **{d['accuracy']:.1%}** of "
+        f"{d['n']} single digits ({d['wrong_not_flagged']} wrong without a flag) and "
+        f"`digits read` **{n['accuracy']:.1%}** of {n['n']} numbers whole "
+        f"({n['wrong_not_flagged']} wrong without a flag, {n['missing']} with no number "
+        f"found): numbers by other writers are not solved yet (`{r['command']}`; "
+        f"[docs/robustness.md](docs/robustness.md#real-images-by-other-people))."
+    ]
+
+
 TABLES = {
     "models": ("README.md", lambda: models_table(load("metrics.json"))),
     "robustness": ("README.md", lambda: robustness_headline(load("robustness.json"))),
@@ -361,6 +395,8 @@ TABLES = {
     ),
     "mnist_format": ("docs/robustness.md", lambda: mnist_format_table(load("mnist_format.json"))),
     "machine": ("docs/scale.md", lambda: machine_table(load("machine.json"))),
+    "real": ("docs/robustness.md", lambda: real_table(load("real.json"))),
+    "real_headline": ("README.md", lambda: real_headline(load("real.json"))),
     "train_speed": ("docs/benchmarks.md", lambda: train_speed_tables(load("train_speed.json"))),
 }
 

@@ -3,6 +3,7 @@
     python -m digits.eval photos robustness      # two sets
     python -m digits.eval all                     # every set (what `make evaluate` runs)
     python -m digits.eval numbers --limit 100     # a quick look at the first 100 items
+    python -m digits.eval real --data ../shared/real  # real images by other people
 
 Each set is generated on first use into a cache and checked against its committed manifest
 (`digits.synth.sets`); each writes ``reports/SET.json`` (with this command) and prints a
@@ -17,11 +18,14 @@ import importlib
 import sys
 from pathlib import Path
 
+from digits.eval.real import RealDataError
 from digits.eval.report import save_report
 from digits.synth.sets import SetDriftError, ensure
 
 #: The sets, in the order ``all`` runs them.
 SETS = ("robustness", "photos", "mnist_format", "nondigits", "numbers", "symbols", "litert")
+#: Sets measured on data the project does not ship (given on the command line), not in ``all``.
+GIVEN = ("real",)
 
 
 def _module(name: str):
@@ -32,14 +36,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m digits.eval", description=__doc__.splitlines()[0].split(": ", 1)[1]
     )
-    parser.add_argument("sets", nargs="+", metavar="SET", help=f"all, or {', '.join(SETS)}")
+    choices = ", ".join((*SETS, *GIVEN))
+    parser.add_argument("sets", nargs="+", metavar="SET", help=f"all, or {choices}")
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
     parser.add_argument(
         "--limit", type=int, default=None, help="only the first N items of each kind"
     )
     parser.add_argument("--out-dir", type=Path, default=None, help="default: reports/")
     owned = {}
-    for name in SETS:
+    for name in (*SETS, *GIVEN):
         if hasattr(module := _module(name), "add_arguments"):
             before = set(parser._option_string_actions)
             module.add_arguments(parser)
@@ -48,8 +53,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.owned = owned  # each set's own options, kept out of the other sets' commands
     args.sets = list(SETS) if args.sets == ["all"] else args.sets
     for name in args.sets:
-        if name not in SETS:
-            parser.error(f"unknown set {name!r}; choose all or {', '.join(SETS)}")
+        if name not in (*SETS, *GIVEN):
+            parser.error(f"unknown set {name!r}; choose all or {choices}")
     return args
 
 
@@ -87,7 +92,7 @@ def _options_of(name: str, argv: list[str], owned: dict[str, set[str]]) -> list[
     for token in argv:
         if token.startswith("--"):
             keep = token.split("=", 1)[0] not in others
-        elif token in (*SETS, "all"):
+        elif token in (*SETS, *GIVEN, "all"):
             keep = False
             continue
         if keep:
@@ -102,11 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         module = _module(name)
         try:
             data, rows = load_set(module, args.limit)
-        except SetDriftError as error:
+            print(f"\n## {name}\n")
+            report = module.run(args, data, rows)
+        except (SetDriftError, RealDataError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        print(f"\n## {name}\n")
-        report = module.run(args, data, rows)
         print(module.table(report) + "\n")
         save_report(report, module.NAME, [name, *_options_of(name, argv, args.owned)], args.out_dir)
     return 0
