@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from digits.flags import NUMBER_FLAGS, checked, number_sentence
-from digits.image import ImageInput, InkMask, NoDigitFound, crop_ink, ink_image, ink_mask
+from digits.image import ImageInput, InkMask, NoDigitFound, crop_ink, ink_image, number_mask
 from digits.image.marks import (
     MAX_DIGITS,
     Mark,
@@ -202,8 +202,7 @@ def read_number(
     reader = choose_reader(method, predictor, reader) if method != "segment" else None
     ink = ink_image(image, max_side=READ_SIDE)
     try:
-        # blur relative to the line's height, not its length: neighbours stay apart
-        found = ink_mask(ink.ink, sigma=max(0.5, min(ink.ink.shape) / 300))
+        found = number_mask(ink.ink)
         marks, labels, height = segment(found)
     except NoDigitFound as missing:
         return NumberReading("", (), True, reason=missing.reason, image_size=ink.image_size)

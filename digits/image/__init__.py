@@ -32,6 +32,7 @@ from digits.image.pipeline import (
     crop_ink,
     ink_image,
     ink_mask,
+    number_mask,
     to_model_input,
 )
 
@@ -50,6 +51,7 @@ __all__ = [
     "crop_ink",
     "ink_image",
     "ink_mask",
+    "number_mask",
     "load_image",
     "normalise_digit",
     "to_model_input",

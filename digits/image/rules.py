@@ -1,0 +1,150 @@
+"""Take box and cell borders, ruling and underlines out of a number's ink mask.
+
+Numbers are written in form boxes and table cells, on ruled paper, and are underlined; a
+cell cut loosely from a table keeps parts of its borders. Read as ink, a border beside a
+number is one more digit ("69" read "691"). `strip_rules` removes the long straight marks
+of a mask that cannot be part of a digit:
+
+1. **candidates**: runs of ink at least `LINE_SHARE` of the image's width (or height) long,
+   found by a morphological opening with a long line, on a copy thickened across the line
+   so that a line tilted a few degrees keeps long runs;
+2. **where lines are**: a candidate is kept only near the image's border (its middle within
+   `BORDER_BAND` of a side: a cell's borders, a box's sides) or when it crosses nearly the
+   whole image (`SPAN`: ruling, an underline drawn across);
+3. **longer than digits**: and only when it is at least `LINE_LENGTH` times as long as the
+   tallest mark left once the candidates are out. A 1, the bar of a 7 or a minus sign is
+   never that long beside the digits it belongs with; when nothing else is left, nothing is
+   removed;
+4. pixels of a line where other ink meets it from across are kept: a pen stroke that
+   crosses or rests on the line stays whole.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["BORDER_BAND", "GAP", "LINE_LENGTH", "LINE_SHARE", "SIDE_STRIP", "SPAN", "strip_rules"]
+
+#: Runs of ink at least this share of the image's extent along them are candidate lines.
+LINE_SHARE = 0.4
+
+#: A candidate whose middle lies within this share of the image's side from it is a border.
+BORDER_BAND = 0.2
+
+#: A candidate this share of the image's extent long is a line wherever it lies.
+SPAN = 0.85
+
+#: Marks wholly within this share of the width from a side are pieces of a border.
+SIDE_STRIP = 0.1
+
+#: Gaps in a line up to this share of the image's extent along it are bridged.
+GAP = 0.05
+
+#: A line is at least this many times as long as the tallest mark left beside it.
+LINE_LENGTH = 1.3
+
+#: Marks with less ink than this share of the largest one's do not set the digits' height.
+_SMALL = 0.1
+
+#: Marks with less than this share of their ink outside the candidates are lines.
+_MOSTLY = 0.5
+
+
+def _runs(mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` (uint8 0/1) on horizontal runs `LINE_SHARE` of its width,
+    bridging the gaps of a dashed or broken line (`GAP` of the width)."""
+    h, w = mask.shape
+    k = max(8, int(round(LINE_SHARE * w)))
+    across = max(3, int(round(0.03 * h)) | 1)
+    along = max(1, int(round(GAP * w)) | 1)
+    thick = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (along, across)))
+    line = cv2.getStructuringElement(cv2.MORPH_RECT, (k + along, 1))
+    return cv2.morphologyEx(thick, cv2.MORPH_OPEN, line) & mask
+
+
+def _placed(runs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Components of horizontal ``runs`` near the top or bottom or spanning the width, and
+    the lengths of those components (0 elsewhere)."""
+    h, w = runs.shape
+    count, labels, stats, centres = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    length = np.zeros(count, np.int32)
+    for i in range(1, count):
+        y = centres[i][1] / h
+        near = min(y, 1 - y) <= BORDER_BAND
+        if near or stats[i, cv2.CC_STAT_WIDTH] >= SPAN * w:
+            length[i] = stats[i, cv2.CC_STAT_WIDTH]
+    return labels, length
+
+
+def _tallest(mask: np.ndarray, candidates: np.ndarray) -> int:
+    """The longer side of the largest mark of ``mask`` that is not a speck, measured on its
+    pixels that are not ``candidates``; marks mostly made of candidates are left out
+    (0 when none is left)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    ys, xs = np.nonzero(mask & (1 - candidates))
+    if count <= 1 or not len(ys):
+        return 0
+    owner = labels[ys, xs]
+    top, bottom = np.full(count, mask.shape[0]), np.full(count, -1)
+    left, right = np.full(count, mask.shape[1]), np.full(count, -1)
+    np.minimum.at(top, owner, ys)
+    np.maximum.at(bottom, owner, ys)
+    np.minimum.at(left, owner, xs)
+    np.maximum.at(right, owner, xs)
+    rest = np.bincount(owner, minlength=count)
+    areas = stats[:, cv2.CC_STAT_AREA]
+    kept = (rest >= _MOSTLY * areas) & (areas >= _SMALL * areas[1:].max())
+    kept[0] = False
+    sides = np.maximum(bottom - top, right - left) + 1  # a minus sign is a mark too
+    return int(sides[kept].max()) if kept.any() else 0
+
+
+def _side_pieces(mask: np.ndarray, height: int) -> np.ndarray:
+    """The marks of ``mask`` that lie wholly within `SIDE_STRIP` of its left or right side,
+    when together they run down at least `LINE_SHARE` of its height and `LINE_LENGTH` times
+    ``height``: a border broken into dashes."""
+    h, w = mask.shape
+    strip = max(2, int(round(SIDE_STRIP * w)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    x1, y1 = x0 + stats[:, cv2.CC_STAT_WIDTH], y0 + stats[:, cv2.CC_STAT_HEIGHT]
+    pieces = np.zeros(count, bool)
+    for inside in (x1 <= strip, x0 >= w - strip):
+        inside[0] = False
+        if inside.any():
+            run = int(y1[inside].max() - y0[inside].min())
+            if run >= max(LINE_SHARE * h, LINE_LENGTH * height):
+                pieces |= inside
+    return pieces[labels].astype(np.uint8)
+
+
+def _crossed(lines: np.ndarray, rest: np.ndarray, vertical: bool) -> np.ndarray:
+    """The pixels of ``lines`` that other ink (``rest``) meets across the line."""
+    reach = (1, 3) if not vertical else (3, 1)
+    near = cv2.dilate(rest, cv2.getStructuringElement(cv2.MORPH_RECT, reach))
+    return lines & near
+
+
+def strip_rules(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (uint8 0/1) without box and cell borders, ruling and underlines (see the
+    module docstring); the mask itself when it has none."""
+    across_labels, across_length = _placed(_runs(mask))
+    down_labels, down_length = _placed(np.ascontiguousarray(_runs(np.ascontiguousarray(mask.T))))
+    down_labels = np.ascontiguousarray(down_labels.T)
+    candidates = ((across_length[across_labels] > 0) | (down_length[down_labels] > 0)).astype(
+        np.uint8
+    )
+    if not candidates.any():
+        return mask
+    height = _tallest(mask, candidates)
+    if height == 0:
+        return mask  # nothing but long strokes: a 1, a dash; not a box
+    across = (across_length[across_labels] >= LINE_LENGTH * height).astype(np.uint8)
+    down = (down_length[down_labels] >= LINE_LENGTH * height).astype(np.uint8)
+    lines = across | down
+    rest = mask & (1 - lines)
+    keep = _crossed(across, rest, vertical=False) | _crossed(down, rest, vertical=True)
+    stripped = mask & (1 - (lines & (1 - keep)))
+    sides = _side_pieces(stripped, height) | _side_pieces(stripped.T, height).T
+    return stripped & (1 - sides)
