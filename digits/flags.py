@@ -20,7 +20,8 @@ A single digit (`PREDICTION_FLAGS`):
 A number (`NUMBER_FLAGS`): ``below_threshold`` (a digit), ``not_a_digit`` and
 ``detector_doubt`` (a digit read from a whole mark), ``unsure_sequence``,
 ``readers_disagree``, ``digit_without_mark``, ``digits_cut_apart``, ``wide_mark``,
-``unread_marks``, ``unsure_together``, ``no_number`` and ``unreadable``; see `NUMBER_FLAGS`.
+``unread_marks``, ``unread_ink``, ``unsure_together``, ``no_number`` and ``unreadable``;
+see `NUMBER_FLAGS`.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ NUMBER_FLAGS: dict[str, tuple[str, str]] = {
     "unread_marks": (
         "a line of marks was not read as a number (letters, a texture?) and is left out",
         "marks left unread",
+    ),
+    "unread_ink": (
+        "a mark as tall as a digit lies outside every digit read (a digit lost?)",
+        "ink left unread",
     ),
     "below_threshold": (
         "a digit's confidence is below the digit model's threshold",

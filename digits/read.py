@@ -38,21 +38,24 @@ trained on other symbols (``digits train``) the text is made of its class names.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
-from digits.flags import NUMBER_FLAGS, checked, number_sentence
-from digits.image import ImageInput, InkMask, NoDigitFound, crop_ink, ink_image, number_mask
+from digits.image import ImageInput, InkMask, NoDigitFound, crop_ink
 from digits.image.marks import (
     MAX_DIGITS,
+    TALL_SHARE,
     Mark,
     cut_options,
     lines,
     normalised,
-    segment,
+    number_looks,
+    original_box,
     too_many_marks,
+    unnarrowed,
 )
+from digits.readings import NUMBER_CONFIDENCE, DigitReading, NumberReading, flagged
 from digits.runtime.ood import DIGIT, DOUBT, NOT_A_DIGIT
 
 __all__ = ["METHODS", "DigitReading", "NumberReading", "choose_reader", "read_number", "READ_SIDE"]
@@ -60,8 +63,10 @@ __all__ = ["METHODS", "DigitReading", "NumberReading", "choose_reader", "read_nu
 #: How a line can be read: ``auto`` is ``sequence`` for digit models when the reader model
 #: is there, else ``segment``.
 METHODS = ("auto", "sequence", "segment")
-#: Larger images are downscaled to this longer side before the digits are looked for.
+#: Larger images are downscaled to this longer side before the digits are looked for ...
 READ_SIDE = 1024
+#: ... and to this one when none are found at `READ_SIDE` (thin pen in a large photo).
+FINE_SIDE = 2048
 #: Pieces wider than this (times the digits' height) are penalised as unlikely digits:
 #: ``WIDE_PENALTY`` per digit height of extra width, in log-probability units.
 WIDE_PIECE, WIDE_PENALTY = 1.1, 4.0
@@ -75,103 +80,6 @@ MAX_GAP = 0.4
 #: A mark belongs to the digit the sequence reader read over it when this share of its
 #: width lies in that digit's columns.
 OWN_SHARE = 0.7
-#: A line is ``low_confidence`` when the product of its digits' confidences (the chance
-#: that every digit is right, were they independent) is under this. Chosen on three other
-#: draws of the number benchmark's generator (seeds 7, 8 and 9, not the benchmark's 16):
-#: the lowest of 0.9, 0.95, 0.97 and 0.98 at which no kind of any draw had over 1% of its
-#: numbers wrong and not flagged.
-NUMBER_CONFIDENCE = 0.97
-
-
-@dataclass(frozen=True)
-class DigitReading:
-    """One digit of a number: what it is, how sure the model is, where it is.
-
-    ``digit`` is an int for digit models, the class name (str) for other models;
-    ``box`` is ``(x, y, width, height)`` in the original image's pixels.
-    """
-
-    digit: int | str
-    confidence: float
-    box: tuple[int, int, int, int]
-    low_confidence: bool
-    probabilities: tuple[float, ...] = field(repr=False, compare=False, default=())
-    image: np.ndarray | None = field(repr=False, compare=False, default=None)
-
-    @property
-    def label(self) -> str:
-        """The class name ("3" for the digit 3)."""
-        return str(self.digit)
-
-    def to_dict(self) -> dict:
-        """JSON-ready: digit, label, confidence, box."""
-        return {
-            "digit": self.digit,
-            "label": self.label,
-            "confidence": round(self.confidence, 6),
-            "box": list(self.box),
-        }
-
-
-@dataclass(frozen=True)
-class NumberReading:
-    """What `read_number` found in an image.
-
-    Attributes:
-        text: the digits (class names) left to right, ``""`` when none were found.
-        digits: one `DigitReading` per character of ``text``.
-        low_confidence: the reading may be wrong; exactly when ``flags`` is not empty.
-        reason: why no number was found, else None.
-        image_size: ``(width, height)`` of the image.
-        method: ``sequence`` or ``segment``, the method whose answer this is.
-        lines: the text of each line, top to bottom, when there are several.
-        flags: why it is ``low_confidence``, `digits.flags.NUMBER_FLAGS` codes (given none,
-            a low-confidence reading without text gets ``no_number``).
-    """
-
-    text: str
-    digits: tuple[DigitReading, ...]
-    low_confidence: bool
-    reason: str | None = None
-    image_size: tuple[int, int] | None = None
-    method: str = "segment"
-    lines: tuple[str, ...] = ()
-    flags: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        inferred = None if self.text else "no_number"
-        flags = checked(self.low_confidence, self.flags, inferred, NUMBER_FLAGS)
-        object.__setattr__(self, "flags", flags)
-
-    @property
-    def flag_reason(self) -> str | None:
-        """One sentence saying why the reading is ``low_confidence`` (None when it is not)."""
-        return number_sentence(self.flags, NUMBER_CONFIDENCE, self.reason)
-
-    def to_dict(self) -> dict:
-        """JSON-ready: text, digits (each {digit, label, confidence, box}), low_confidence,
-        flags; flag_reason when flagged, the method when a number was read, lines when
-        there are several, reason when set."""
-        out: dict = {
-            "text": self.text,
-            "digits": [d.to_dict() for d in self.digits],
-            "low_confidence": self.low_confidence,
-            "flags": list(self.flags),
-        }
-        if self.flags:
-            out["flag_reason"] = self.flag_reason
-        if self.text:
-            out["method"] = self.method
-        if len(self.lines) > 1:
-            out["lines"] = list(self.lines)
-        if self.reason is not None:
-            out["reason"] = self.reason
-        return out
-
-
-def _flagged(reading: NumberReading, flags, **changes) -> NumberReading:
-    """``reading`` with these ``flags`` (its own are not kept) and ``changes``."""
-    return replace(reading, low_confidence=bool(flags), flags=tuple(flags), **changes)
 
 
 @functools.lru_cache(maxsize=1)
@@ -200,15 +108,18 @@ def read_number(
     """
     predictor = predictor if predictor is not None else _default_predictor()
     reader = choose_reader(method, predictor, reader) if method != "segment" else None
-    ink = ink_image(image, max_side=READ_SIDE)
-    try:
-        found = number_mask(ink.ink)
-        marks, labels, height = segment(found)
-    except NoDigitFound as missing:
-        return NumberReading("", (), True, reason=missing.reason, image_size=ink.image_size)
-    rows = lines(marks, height)
-    read = [_read_line(found, labels, row, height, predictor, reader, ink) for row in rows]
-    return _joined(read, ink.image_size)
+    first = None
+    for ink, seen in number_looks(image, (READ_SIDE, FINE_SIDE)):
+        if isinstance(seen, NoDigitFound):
+            first = first or NumberReading("", (), True, seen.reason, ink.image_size)
+            continue
+        found, marks, labels, height = seen
+        rows = lines(marks, height)
+        read = [_read_line(found, labels, row, height, predictor, reader, ink) for row in rows]
+        reading = _joined(read, ink.image_size)
+        if first is None or reading.text:  # a second look counts only when it reads one
+            return reading
+    return first
 
 
 def choose_reader(method: str, predictor, reader):
@@ -244,7 +155,25 @@ def _read_line(found, labels, marks: list[Mark], height: float, predictor, reade
     """One line, by the segmenter and (when given) the sequence reader, then checked by the
     not-a-digit detector."""
     reading = _line_reading(found, labels, marks, height, predictor, reader, ink)
-    return _sure_enough(_checked(reading, predictor))
+    return _accounted(_sure_enough(_checked(reading, predictor)), marks, height, ink)
+
+
+def _accounted(reading: NumberReading, marks: list[Mark], height: float, ink) -> NumberReading:
+    """Flag a line with a digit-tall mark whose columns the digits read do not cover
+    (`OWN_SHARE` of its width outside all of them): ink the reading does not account for,
+    perhaps a digit lost."""
+    if not reading.digits:
+        return reading
+    for mark in marks:
+        if mark.height < TALL_SHARE * height:
+            continue
+        x, _, w, _ = original_box(mark, ink.scale, ink.image_size)
+        covered = np.zeros(w, bool)
+        for d in reading.digits:
+            covered[max(0, d.box[0] - x) : max(0, d.box[0] + d.box[2] - x)] = True
+        if covered.sum() < (1 - OWN_SHARE) * w:
+            return flagged(reading, (*reading.flags, "unread_ink"))
+    return reading
 
 
 def _sure_enough(reading: NumberReading) -> NumberReading:
@@ -252,7 +181,7 @@ def _sure_enough(reading: NumberReading) -> NumberReading:
     their confidences under `NUMBER_CONFIDENCE` (eight digits at 0.99 are not 0.99 sure)."""
     together = float(np.prod([d.confidence for d in reading.digits]))
     if reading.digits and together < NUMBER_CONFIDENCE:
-        return _flagged(reading, (*reading.flags, "unsure_together"))
+        return flagged(reading, (*reading.flags, "unsure_together"))
     return reading
 
 
@@ -270,7 +199,7 @@ def _checked(reading: NumberReading, predictor) -> NumberReading:
         return NumberReading("", (), True, reason=reason, image_size=reading.image_size)
     doubts = {NOT_A_DIGIT: "not_a_digit", DOUBT: "detector_doubt"}
     found = [doubts[level] for level in set(levels.tolist()) if level != DIGIT]
-    return _flagged(reading, (*reading.flags, *found)) if found else reading
+    return flagged(reading, (*reading.flags, *found)) if found else reading
 
 
 def _line_reading(found, labels, marks: list[Mark], height: float, predictor, reader, ink):
@@ -281,13 +210,13 @@ def _line_reading(found, labels, marks: list[Mark], height: float, predictor, re
     sequenced, seen, spans = _sequenced(found, labels, marks, reader, ink)
     if sequenced.text == segmented.text:  # two readers agree: the segmenter's digits
         both = sequenced.low_confidence and segmented.low_confidence  # flagged if both unsure
-        return _flagged(segmented, (*segmented.flags, *sequenced.flags) * both, method="sequence")
+        return flagged(segmented, (*segmented.flags, *sequenced.flags) * both, method="sequence")
     groups = _grouped(marks, spans)
     if groups is None:  # a mark lies across digits: they touch, so the sequence decides
         return _settled(sequenced, segmented, seen, reader.threshold)
     if not all(groups):  # the sequence read a digit where no mark of its own is
         flags = (*segmented.flags, "readers_disagree", "digit_without_mark")
-        return _flagged(segmented, flags, method="sequence")
+        return flagged(segmented, flags, method="sequence")
     return _regrouped(found, labels, groups, predictor, ink, sequenced)
 
 
@@ -323,7 +252,7 @@ def _regrouped(found, labels, groups: list[list[Mark]], predictor, ink, sequence
     both /= both.sum(axis=1, keepdims=True)
     reading = _reading(list(zip(pieces, both, inputs)), predictor, ink, cut=())
     disagree = ("readers_disagree",) * (reading.text != sequenced.text)
-    return _flagged(reading, (*reading.flags, *sequenced.flags, *disagree), method="sequence")
+    return flagged(reading, (*reading.flags, *sequenced.flags, *disagree), method="sequence")
 
 
 def _settled(sequenced, segmented, seen, threshold: float) -> NumberReading:
@@ -338,7 +267,7 @@ def _settled(sequenced, segmented, seen, threshold: float) -> NumberReading:
     won, lost = (segmented, sequenced) if p_segmented > p_sequenced else (sequenced, segmented)
     flags = [*won.flags, *("unsure_sequence",) * (max(p_segmented, p_sequenced) < threshold)]
     flags += ("readers_disagree",) * (not lost.low_confidence)  # the other was sure
-    return _flagged(won, flags, method="sequence")
+    return flagged(won, flags, method="sequence")
 
 
 def _joined(read: list[NumberReading], image_size) -> NumberReading:
@@ -397,12 +326,12 @@ def _sequenced(found: InkMask, labels, marks: list[Mark], reader, ink):
         reason = "no number found: no digit read in the ink; write larger, with a darker pen"
         empty = NumberReading("", (), True, reason=reason)
         return empty, reading, []
-    spans = [_unnarrowed(d.box, columns, x0, y0) for d in reading.digits]
+    spans = [unnarrowed(d.box, columns, x0, y0) for d in reading.digits]
     digits = tuple(
         DigitReading(
             digit=d.digit,
             confidence=d.confidence,
-            box=_original_box(span, ink.scale, ink.image_size),
+            box=original_box(span, ink.scale, ink.image_size),
             low_confidence=d.confidence < reader.threshold,
             probabilities=d.probabilities,
         )
@@ -426,13 +355,6 @@ def _narrow_gaps(kept: np.ndarray, height: float) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-def _unnarrowed(box: tuple[int, int, int, int], columns: np.ndarray, x0: int, y0: int) -> Mark:
-    """A box in the narrowed line -> a `Mark` in the ink image's pixels."""
-    x, y, w, h = box
-    left, right = int(columns[x]), int(columns[min(x + w, len(columns)) - 1]) + 1
-    return Mark(x0 + left, y0 + y, x0 + right, y0 + y + h, [])
-
-
 def _reading(chosen: list, predictor, ink, cut: tuple[str, ...]) -> NumberReading:
     """The segmenter's reading of one line from its chosen pieces; ``cut``: the flags of
     how its marks were cut."""
@@ -446,7 +368,7 @@ def _reading(chosen: list, predictor, ink, cut: tuple[str, ...]) -> NumberReadin
             DigitReading(
                 digit=class_value(predictor.class_names, index),
                 confidence=confidence,
-                box=_original_box(piece, ink.scale, ink.image_size),
+                box=original_box(piece, ink.scale, ink.image_size),
                 low_confidence=confidence < predictor.low_confidence,
                 probabilities=tuple(float(v) for v in p),
                 image=image28,
@@ -460,13 +382,6 @@ def _reading(chosen: list, predictor, ink, cut: tuple[str, ...]) -> NumberReadin
         image_size=ink.image_size,
         flags=flags,
     )
-
-
-def _original_box(mark: Mark, scale: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    left, top = int(np.floor(mark.x0 / scale)), int(np.floor(mark.y0 / scale))
-    width = min(int(np.ceil(mark.width / scale)), size[0] - left)
-    height = min(int(np.ceil(mark.height / scale)), size[1] - top)
-    return left, top, width, height
 
 
 def _best_cuts(scored: list, height: float) -> list[tuple[Mark, np.ndarray, np.ndarray]]:

@@ -5,6 +5,7 @@ Run as a script, it is the command line with a stub installed first:
 
     python tests/flag_inputs.py extra-digit read --json number.png   # digit_without_mark
     python tests/flag_inputs.py segment-only read --json number.png  # no sequence reader
+    python tests/flag_inputs.py lose-first read --json number.png    # unread_ink
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def predict_cases(folder: Path, mnist) -> dict[str, Path]:
 
 def read_cases(folder: Path, mnist) -> dict[str, Path]:
     """flag -> an image file that ``digits read`` flags so (``wide_mark`` with
-    ``--method segment``, ``digit_without_mark`` with the `ExtraDigitReader` stub)."""
+    ``--method segment``, ``digit_without_mark`` with the `ExtraDigitReader` stub,
+    ``unread_ink`` with the `LoseFirstReader` stub)."""
     _, (x_test, _) = mnist
     images = {}
     for code, (spacing, style, seed, chosen) in NUMBERS.items():
@@ -94,6 +96,7 @@ def read_cases(folder: Path, mnist) -> dict[str, Path]:
     cv2.line(dash, (100, 60), (240, 60), 0, 5)
     images["wide_mark"] = dash
     images["digit_without_mark"] = mnist_on_paper([x_test[i] for i in range(4)], gap=30)
+    images["unread_ink"] = mnist_on_paper([x_test[i] for i in range(4)], gap=40)
     images["no_number"] = np.full((200, 600), 245, np.uint8)
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
@@ -128,16 +131,43 @@ class ExtraDigitReader:
         return dataclasses.replace(reading, text=text, digits=tuple(digits))
 
 
+class LoseFirstReader:
+    """The shipped sequence reader, shown the line without its first mark (blanked up to
+    the first gap): it reads one digit fewer, and the first mark is ink the reading does not
+    account for, the case of ``unread_ink``."""
+
+    def __init__(self, real):
+        self.real = real
+        self.threshold = real.threshold
+
+    def read(self, line: np.ndarray):
+        ink = np.flatnonzero(line.max(axis=0) > 0.1)
+        gap = int(np.flatnonzero(np.diff(ink) > 3)[0])
+        blanked = line.copy()
+        blanked[:, : int(ink[gap + 1])] = 0
+        return self.real.read(blanked)
+
+
+def stub_reader(stub: str, real):
+    """The stub sequence reader called ``stub`` (None: the segmenter alone)."""
+    choices = {"extra-digit": ExtraDigitReader, "lose-first": LoseFirstReader}
+    if stub == "segment-only":
+        return None
+    if stub not in choices:
+        raise SystemExit(
+            f"unknown stub {stub!r}: expected one of segment-only, {', '.join(choices)}"
+        )
+    return choices[stub](real)
+
+
 def install(stub: str) -> None:
-    """Make `digits.read` use a stub sequence reader: ``extra-digit`` (`ExtraDigitReader`)
-    or ``segment-only`` (none: the segmenter reads every line)."""
+    """Make `digits.read` use a stub sequence reader: ``extra-digit`` (`ExtraDigitReader`),
+    ``lose-first`` (`LoseFirstReader`) or ``segment-only`` (none: the segmenter reads every
+    line)."""
     import digits.read as read
 
-    real = read._default_reader(True)
-    choices = {"extra-digit": ExtraDigitReader(real), "segment-only": None}
-    if stub not in choices:
-        raise SystemExit(f"unknown stub {stub!r}: expected one of {', '.join(choices)}")
-    read._default_reader = lambda required=False: choices[stub]
+    reader = stub_reader(stub, read._default_reader(True))
+    read._default_reader = lambda required=False: reader
 
 
 if __name__ == "__main__":

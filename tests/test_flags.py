@@ -4,7 +4,8 @@ line, its table, the service and ``digits batch``'s rows; and no answer above th
 is ever said to be below it.
 
 Each flag is caused by a real input (tests/flag_inputs.py) with the shipped models, except
-``digit_without_mark`` (a stub sequence reader) and ``wide_mark`` (the segmenter alone).
+``digit_without_mark`` and ``unread_ink`` (stub sequence readers) and ``wide_mark`` (the
+segmenter alone).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 from batch_inputs import check_same_answers, env
-from flag_inputs import ExtraDigitReader, predict_cases, read_cases
+from flag_inputs import predict_cases, read_cases, stub_reader
 
 import digits.read as read
 from digits import flags as flag_codes
@@ -55,6 +56,7 @@ NUMBER_WORDS = {
     "unread_marks": "not read as a number",
     "wide_mark": "too wide for one digit",
     "digit_without_mark": "no mark of its own",
+    "unread_ink": "lies outside every digit read",
     "no_number": "No number was found: no ink",
     "unreadable": "could not be read",
 }
@@ -69,11 +71,16 @@ NUMBER_NOTES = {
     "unread_marks": "marks left unread",
     "wide_mark": "wide mark",
     "digit_without_mark": "a digit without a mark",
+    "unread_ink": "ink left unread",
     "no_number": "no digit found: no ink",
     "unreadable": "error: ",
 }
 #: How a number's flag is caused: the stub (tests/flag_inputs.py) installed first.
-STUBS = {"wide_mark": "segment-only", "digit_without_mark": "extra-digit"}
+STUBS = {
+    "wide_mark": "segment-only",
+    "digit_without_mark": "extra-digit",
+    "unread_ink": "lose-first",
+}
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +99,7 @@ def _stub(monkeypatch, code: str) -> None:
     """Install the stub sequence reader of ``code`` (`STUBS`), or none."""
     stub = STUBS.get(code)
     if stub is not None:
-        real = read._default_reader(True)
-        reader = ExtraDigitReader(real) if stub == "extra-digit" else None
+        reader = stub_reader(stub, read._default_reader(True))
         monkeypatch.setattr(read, "_default_reader", lambda required=False: reader)
 
 
@@ -117,10 +123,7 @@ def cli_json(cases):
     return {
         "predict": _json("predict", "--json", *predict.values()),
         "read": _json("read", "--json", *plain),
-        "wide_mark": _json("read", "--json", numbers["wide_mark"], stub="segment-only"),
-        "digit_without_mark": _json(
-            "read", "--json", numbers["digit_without_mark"], stub="extra-digit"
-        ),
+        **{code: _json("read", "--json", numbers[code], stub=stub) for code, stub in STUBS.items()},
     }
 
 

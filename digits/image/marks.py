@@ -9,17 +9,28 @@ ink narrows (touching digits); `lines` groups the marks into lines of text.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from digits.image.decode import ImageInput
 from digits.image.find import NO_INK_LEFT, SOLID_INK, NoDigitFound
 from digits.image.normalise import normalise_digit
 from digits.image.page import _in_labels
-from digits.image.pipeline import InkMask, crop_ink
+from digits.image.pipeline import InkImage, InkMask, crop_ink, ink_image, number_mask
 
-__all__ = ["MAX_DIGITS", "Mark", "cut_options", "lines", "normalised", "segment", "selected"]
+__all__ = [
+    "MAX_DIGITS",
+    "TALL_SHARE",
+    "Mark",
+    "cut_options",
+    "lines",
+    "normalised",
+    "segment",
+    "selected",
+]
 
 
 #: More marks than this is not a number (text, a texture, noise).
@@ -55,8 +66,9 @@ PIECE_HEIGHT = 0.55
 SPECK_SIZE = 0.22
 
 
-#: ... or with less ink than this fraction of the median mark's.
-SPECK_AREA = 0.12
+#: ... or with less ink than this fraction of the median mark's, unless they are at least
+#: `TALL_SHARE` of the digits' height (a thin 1).
+SPECK_AREA, TALL_SHARE = 0.12, 0.7
 
 
 @dataclass
@@ -96,9 +108,10 @@ def normalised(found: InkMask, labels: np.ndarray, mark: Mark) -> np.ndarray:
     return normalise_digit(crop_ink(found, selected(labels, mark), box))
 
 
-def segment(found: InkMask) -> tuple[list[Mark], np.ndarray]:
+def segment(found: InkMask) -> tuple[list[Mark], np.ndarray, float]:
     """The digits of a number in thresholded ink, left to right (boxes at the ink's
-    resolution), and the connected-component label image their ``labels`` refer to.
+    resolution), the connected-component label image their ``labels`` refer to, and the
+    digits' median height.
 
     Raises:
         NoDigitFound: no digit-sized ink, or too many marks to be a number.
@@ -121,7 +134,7 @@ def segment(found: InkMask) -> tuple[list[Mark], np.ndarray]:
     marks = [m for m in marks if max(m.width, m.height) >= SPECK_SIZE * height]
     if marks:
         typical = float(np.median([m.area for m in marks]))
-        marks = [m for m in marks if m.area >= SPECK_AREA * typical]
+        marks = [m for m in marks if m.area >= SPECK_AREA * typical or _tall(m, height)]
     strokes = [m for m in marks if not _solid(m)]
     if marks and not strokes:
         raise NoDigitFound(SOLID_INK)
@@ -136,12 +149,41 @@ def segment(found: InkMask) -> tuple[list[Mark], np.ndarray]:
     return sorted(marks, key=lambda m: (m.x0 + m.x1) / 2), labels, height
 
 
+def number_looks(image: ImageInput, sides: tuple[int, ...]) -> Iterator[tuple[InkImage, object]]:
+    """The looks `digits read` takes at an image, each ``(ink image, what it found)``:
+    ``(mask, marks, labels, digit height)`` (`number_mask`, `segment`) or the
+    `NoDigitFound` of that look. First the image downscaled to ``sides[0]``; then the other
+    polarity (grey paper, uneven light); then, for a larger image, both again at each next
+    side (a thin pen in a large photo keeps its strokes). The caller stops when it has read
+    a number.
+
+    Raises:
+        ImageError: the input cannot be read.
+    """
+    for side in sides:
+        for other in (False, True):
+            ink = ink_image(image, max_side=side, other_polarity=other)
+            try:
+                found = number_mask(ink.ink)
+                yield ink, (found, *segment(found))
+            except NoDigitFound as missing:
+                yield ink, missing
+        if max(ink.image_size) <= side:
+            return
+
+
 def too_many_marks(count: int) -> str:
     """The reason for more marks than a number has: what was seen and what to try."""
     return (
         "no number found: too many separate marks for a number (text, a texture or noise?); "
         f"crop to the number's line ({count} marks, at most {MAX_DIGITS} digits)"
     )
+
+
+def _tall(mark: Mark, height: float) -> bool:
+    """A mark as tall as a digit is never a speck, however little ink it has: a 1 drawn
+    with a thin pen beside thick digits."""
+    return mark.height >= TALL_SHARE * height
 
 
 def _solid(mark: Mark) -> bool:
@@ -282,3 +324,19 @@ def _shared(row: list[Mark], mark: Mark) -> int:
     """Rows of pixels ``mark`` shares with the band that ``row``'s marks span."""
     top, bottom = min(m.y0 for m in row), max(m.y1 for m in row)
     return min(bottom, mark.y1) - max(top, mark.y0)
+
+
+def unnarrowed(box: tuple[int, int, int, int], columns: np.ndarray, x0: int, y0: int) -> Mark:
+    """A box in the narrowed line -> a `Mark` in the ink image's pixels."""
+    x, y, w, h = box
+    left, right = int(columns[x]), int(columns[min(x + w, len(columns)) - 1]) + 1
+    return Mark(x0 + left, y0 + y, x0 + right, y0 + y + h, [])
+
+
+def original_box(mark: Mark, scale: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A mark at the ink's resolution -> ``(x, y, width, height)`` in the original image's
+    pixels (``scale``: the ink's size over the original's)."""
+    left, top = int(np.floor(mark.x0 / scale)), int(np.floor(mark.y0 / scale))
+    width = min(int(np.ceil(mark.width / scale)), size[0] - left)
+    height = min(int(np.ceil(mark.height / scale)), size[1] - top)
+    return left, top, width, height

@@ -55,8 +55,9 @@ from digits.image.find import (
 from digits.image.normalise import _FIELD, _normalise_digit
 from digits.image.page import (
     _find_sheet,
+    _flatten_background,
     _flatten_sheet,
-    _ink,
+    _otsu,
     _polarity,
     _polarity_doubt,
     _remove_lines,
@@ -81,6 +82,10 @@ __all__ = [
 
 #: Disc sizes, as shares of the shorter side, at which `stroke_levels` looks for strokes.
 STROKE_SCALES = (1 / 8, 1 / 16, 1 / 32)
+
+#: The light blur (px) of `number_mask`'s look at the scale of a thin pen, when the blur
+#: that follows the image's size leaves no ink (a 1-px stroke blurred to nothing).
+PEN_SIGMA = 0.7
 
 #: Larger images are downscaled (area interpolation, by a whole factor) to at most this
 #: longer side before analysis.
@@ -278,9 +283,12 @@ class InkImage:
     image_size: tuple[int, int]
 
 
-def ink_image(image: ImageInput, max_side: int = WORK_SIDE) -> InkImage:
+def ink_image(
+    image: ImageInput, max_side: int = WORK_SIDE, other_polarity: bool = False
+) -> InkImage:
     """Read an image (as `to_model_input` does) and return its ink, downscaled to at most
-    ``max_side`` pixels on the longer side.
+    ``max_side`` pixels on the longer side; with ``other_polarity``, the ink is taken to be
+    of the polarity that the detection did not find (a second look).
 
     Raises:
         ImageError: the input is missing, empty, not an image, damaged or too large.
@@ -293,7 +301,8 @@ def ink_image(image: ImageInput, max_side: int = WORK_SIDE) -> InkImage:
         factor = max_side / max(height, width)
         size = (max(1, round(width * factor)), max(1, round(height * factor)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    ink, inverted = _ink(gray)
+    inverted = _polarity(gray) != other_polarity
+    ink = _flatten_background(1.0 - gray if inverted else gray)
     return InkImage(ink=ink, scale=factor, inverted=inverted, image_size=(width, height))
 
 
@@ -314,11 +323,14 @@ class InkMask:
     low: float
 
 
-def ink_mask(ink: np.ndarray, sigma: float | None = None, strokes: bool = False) -> InkMask:
+def ink_mask(
+    ink: np.ndarray, sigma: float | None = None, strokes: bool = False, local: bool = False
+) -> InkMask:
     """Threshold an `InkImage`'s ink with the same blur, contrast and separability rules as
     `to_model_input`. ``sigma`` is the light blur (default: the image's longer side / 300,
     as for a single digit; the mask's blur is twice that). With ``strokes``, ink that is
-    not separable as a whole is judged again at the scale of pen strokes (`stroke_levels`).
+    not separable as a whole is judged again at the scale of pen strokes (`stroke_levels`);
+    with ``local``, then around its strong marks alone (`_around_marks`).
 
     Raises:
         NoDigitFound: blank or noise-like ink.
@@ -330,10 +342,36 @@ def ink_mask(ink: np.ndarray, sigma: float | None = None, strokes: bool = False)
         levels = stroke_levels(ink, sigma)
         if levels[4] >= MIN_SEPARABILITY:
             blurred, u8, peak, threshold, separability = levels
+    if separability < MIN_SEPARABILITY and local:
+        threshold, separability = _around_marks(u8, threshold, separability)
     if separability < MIN_SEPARABILITY:
         raise no_clear_ink(separability)
     mask = (u8 > threshold).astype(np.uint8)
     return InkMask(blurred=blurred, mask=mask, sigma=sigma, low=0.5 * threshold * peak / 255.0)
+
+
+def _around_marks(u8: np.ndarray, threshold: float, separability: float) -> tuple[float, float]:
+    """Otsu's threshold and separability judged in the box around the image's strong marks
+    (above half the peak, with a mark's height of margin): a small number in a large photo,
+    where the paper's grain outweighs the ink. ``u8`` outside the box is zeroed when that
+    separates; the image's own values are returned when the box is most of the image."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats((u8 >= 128).astype(np.uint8))
+    if count <= 1:
+        return threshold, separability
+    x0, y0 = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
+    x1, y1 = x0 + stats[1:, cv2.CC_STAT_WIDTH], y0 + stats[1:, cv2.CC_STAT_HEIGHT]
+    pad = int(stats[1:, cv2.CC_STAT_HEIGHT].max())
+    rows = slice(max(0, int(y0.min()) - pad), int(y1.max()) + pad)
+    cols = slice(max(0, int(x0.min()) - pad), int(x1.max()) + pad)
+    if u8[rows, cols].size > 0.5 * u8.size:
+        return threshold, separability
+    local_threshold, local = _otsu(u8[rows, cols])
+    if local < MIN_SEPARABILITY:
+        return threshold, separability
+    outside = np.ones(u8.shape, bool)
+    outside[rows, cols] = False
+    u8[outside] = 0
+    return local_threshold, local
 
 
 def stroke_levels(ink: np.ndarray, sigma: float) -> tuple:
@@ -355,8 +393,23 @@ def stroke_levels(ink: np.ndarray, sigma: float) -> tuple:
 def number_mask(ink: np.ndarray) -> InkMask:
     """The ink mask that `digits read` cuts into digits: blurred relative to the line's
     height (neighbours stay apart), judged at stroke scale when needed, and without box and
-    cell borders, ruling and underlines (`digits.image.rules.strip_rules`)."""
-    found = ink_mask(ink, sigma=max(0.5, min(ink.shape) / 300), strokes=True)
+    cell borders, ruling and underlines (`digits.image.rules.strip_rules`). When that
+    finds no clear ink, the ink is judged again at the scale of a thin pen (`PEN_SIGMA`)
+    and around its strong marks: a number in thin pen, small in a large photo, is still
+    ink, while noise stays noise.
+
+    Raises:
+        NoDigitFound: no clear ink at either scale (the first look's reason).
+    """
+    try:
+        found = ink_mask(ink, sigma=max(0.5, min(ink.shape) / 300), strokes=True)
+    except NoDigitFound as missing:
+        if min(ink.shape) / 300 <= PEN_SIGMA:
+            raise
+        try:
+            found = ink_mask(ink, sigma=PEN_SIGMA, strokes=True, local=True)
+        except NoDigitFound:
+            raise missing from None
     return replace(found, mask=strip_rules(found.mask))
 
 

@@ -12,11 +12,14 @@ of a mask that cannot be part of a digit:
    `BORDER_BAND` of a side: a cell's borders, a box's sides) or when it crosses nearly the
    whole image (`SPAN`: ruling, an underline drawn across);
 3. **longer than digits**: and only when it is at least `LINE_LENGTH` times as long as the
-   tallest mark left once the candidates are out. A 1, the bar of a 7 or a minus sign is
-   never that long beside the digits it belongs with; when nothing else is left, nothing is
-   removed;
+   tallest mark left once the candidates are out, or when it runs down from one such line
+   across to another (the sides of a box drawn tight around the number). A 1, the bar
+   of a 7 or a minus sign is never that long beside the digits it belongs with; when
+   nothing else is left, nothing is removed;
 4. pixels of a line where other ink meets it from across are kept: a pen stroke that
-   crosses or rests on the line stays whole.
+   crosses or rests on the line stays whole;
+5. what a loose crop left of a border it cut through goes too: a sliver along a side of
+   the image, at most `SLIVER` of its height wide (`_edge_slivers`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["BORDER_BAND", "GAP", "LINE_LENGTH", "LINE_SHARE", "SIDE_STRIP", "SPAN", "strip_rules"]
+__all__ = [
+    "BORDER_BAND",
+    "GAP",
+    "LINE_LENGTH",
+    "LINE_SHARE",
+    "SIDE_STRIP",
+    "SLIVER",
+    "SPAN",
+    "strip_rules",
+]
 
 #: Runs of ink at least this share of the image's extent along them are candidate lines.
 LINE_SHARE = 0.4
@@ -44,6 +56,9 @@ GAP = 0.05
 #: A line is at least this many times as long as the tallest mark left beside it.
 LINE_LENGTH = 1.3
 
+#: Marks touching a side no wider than this share of their height are a cut border.
+SLIVER = 0.08
+
 #: Marks with less ink than this share of the largest one's do not set the digits' height.
 _SMALL = 0.1
 
@@ -52,20 +67,22 @@ _MOSTLY = 0.5
 
 
 def _runs(mask: np.ndarray) -> np.ndarray:
-    """The pixels of ``mask`` (uint8 0/1) on horizontal runs `LINE_SHARE` of its width,
-    bridging the gaps of a dashed or broken line (`GAP` of the width)."""
+    """The horizontal runs of ``mask`` (uint8 0/1) `LINE_SHARE` of its width long, with the
+    gaps of a dashed or broken line (`GAP` of the width) bridged: uint8 0/1, covering the
+    run's pixels of ``mask`` and the bridges between them."""
     h, w = mask.shape
     k = max(8, int(round(LINE_SHARE * w)))
     across = max(3, int(round(0.03 * h)) | 1)
     along = max(1, int(round(GAP * w)) | 1)
     thick = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (along, across)))
     line = cv2.getStructuringElement(cv2.MORPH_RECT, (k + along, 1))
-    return cv2.morphologyEx(thick, cv2.MORPH_OPEN, line) & mask
+    return cv2.morphologyEx(thick, cv2.MORPH_OPEN, line)
 
 
-def _placed(runs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Components of horizontal ``runs`` near the top or bottom or spanning the width, and
-    the lengths of those components (0 elsewhere)."""
+def _placed(runs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Components of horizontal ``runs`` (bridged, `_runs`) near the top or bottom or
+    spanning the width, on ``mask``'s pixels, and the lengths of those components (0
+    elsewhere)."""
     h, w = runs.shape
     count, labels, stats, centres = cv2.connectedComponentsWithStats(runs, connectivity=8)
     length = np.zeros(count, np.int32)
@@ -74,7 +91,7 @@ def _placed(runs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         near = min(y, 1 - y) <= BORDER_BAND
         if near or stats[i, cv2.CC_STAT_WIDTH] >= SPAN * w:
             length[i] = stats[i, cv2.CC_STAT_WIDTH]
-    return labels, length
+    return labels * mask, length
 
 
 def _tallest(mask: np.ndarray, candidates: np.ndarray) -> int:
@@ -119,6 +136,35 @@ def _side_pieces(mask: np.ndarray, height: int) -> np.ndarray:
     return pieces[labels].astype(np.uint8)
 
 
+def _box_sides(labels: np.ndarray, length: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """The candidate runs down (``labels``, ``length`` as `_placed` gives them) whose top
+    and bottom ends both meet a line across (``across``): the sides of a box, however
+    short (a box drawn tight around the number has sides no longer than its digits)."""
+    h = labels.shape[0]
+    reach = 2 * max(3, int(0.04 * h)) + 1
+    near = cv2.dilate(across, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach))) > 0
+    sides = np.zeros(len(length), bool)
+    for i in np.flatnonzero(length > 0):
+        ys, xs = np.nonzero(labels == i)
+        top, bottom = ys == ys.min(), ys == ys.max()
+        sides[i] = bool(near[ys[top], xs[top]].any() and near[ys[bottom], xs[bottom]].any())
+    return sides[labels].astype(np.uint8)
+
+
+def _edge_slivers(mask: np.ndarray) -> np.ndarray:
+    """The marks of ``mask`` that touch its left or right edge and are at most `SLIVER`
+    of their height wide, and run down `LINE_SHARE` of it: what a loose crop leaves of a
+    border it cut through. A digit that touches the frame is a cut digit too."""
+    h, w = mask.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    x0, width = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_WIDTH]
+    tall = stats[:, cv2.CC_STAT_HEIGHT]
+    edge = (x0 == 0) | (x0 + width == w)
+    slivers = edge & (width <= np.maximum(2, SLIVER * tall)) & (tall >= LINE_SHARE * h)
+    slivers[0] = False
+    return slivers[labels].astype(np.uint8)
+
+
 def _crossed(lines: np.ndarray, rest: np.ndarray, vertical: bool) -> np.ndarray:
     """The pixels of ``lines`` that other ink (``rest``) meets across the line."""
     reach = (1, 3) if not vertical else (3, 1)
@@ -129,8 +175,9 @@ def _crossed(lines: np.ndarray, rest: np.ndarray, vertical: bool) -> np.ndarray:
 def strip_rules(mask: np.ndarray) -> np.ndarray:
     """``mask`` (uint8 0/1) without box and cell borders, ruling and underlines (see the
     module docstring); the mask itself when it has none."""
-    across_labels, across_length = _placed(_runs(mask))
-    down_labels, down_length = _placed(np.ascontiguousarray(_runs(np.ascontiguousarray(mask.T))))
+    across_labels, across_length = _placed(_runs(mask), mask)
+    turned = np.ascontiguousarray(mask.T)
+    down_labels, down_length = _placed(_runs(turned), turned)
     down_labels = np.ascontiguousarray(down_labels.T)
     candidates = ((across_length[across_labels] > 0) | (down_length[down_labels] > 0)).astype(
         np.uint8
@@ -142,9 +189,13 @@ def strip_rules(mask: np.ndarray) -> np.ndarray:
         return mask  # nothing but long strokes: a 1, a dash; not a box
     across = (across_length[across_labels] >= LINE_LENGTH * height).astype(np.uint8)
     down = (down_length[down_labels] >= LINE_LENGTH * height).astype(np.uint8)
+    if across.any():
+        down |= _box_sides(down_labels, down_length, across)
     lines = across | down
     rest = mask & (1 - lines)
     keep = _crossed(across, rest, vertical=False) | _crossed(down, rest, vertical=True)
     stripped = mask & (1 - (lines & (1 - keep)))
     sides = _side_pieces(stripped, height) | _side_pieces(stripped.T, height).T
-    return stripped & (1 - sides)
+    stripped &= 1 - sides
+    slivers = _edge_slivers(stripped) | _edge_slivers(np.ascontiguousarray(stripped.T)).T
+    return stripped & (1 - slivers)
