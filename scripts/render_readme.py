@@ -349,6 +349,24 @@ def real_table(r: dict) -> list[str]:
     ]
 
 
+def pages_table(r: dict) -> list[str]:
+    """Numbers in boxes, cells, ruling, thin-pen photos and by other writers (pages.json)."""
+    names = {"optdigits_dark_on_light": "optdigits writers, dark on light",
+             "optdigits_light_on_dark": "optdigits writers, light on dark"}  # fmt: skip
+    kinds = [*r["settings"].items(), *r["other_writers"].items()]
+    rows = [
+        f"{names.get(kind, kind)} | {k['numbers']} | {k['whole_number_accuracy']:.1%} | "
+        f"{k['flagged']:.1%} | {k['wrong_not_flagged']:.1%} | {k['no_number_found']} | "
+        f"{k['median_read_ms']:.0f} ms"
+        for kind, k in kinds
+    ]
+    header = (
+        "kind (all held out) | numbers | whole-number | flagged | wrong, not flagged | "
+        "none found | median time"
+    )
+    return [*table(header, rows), "", f"Made by `{r['command']}`." + machine_note(r)]
+
+
 def real_headline(r: dict) -> list[str]:
     d, n = r["digits"]["overall"], r["numbers"]["overall"]
     return [
@@ -397,6 +415,7 @@ TABLES = {
     "machine": ("docs/scale.md", lambda: machine_table(load("machine.json"))),
     "real": ("docs/robustness.md", lambda: real_table(load("real.json"))),
     "real_headline": ("README.md", lambda: real_headline(load("real.json"))),
+    "pages": ("docs/numbers.md", lambda: pages_table(load("pages.json"))),
     "train_speed": ("docs/benchmarks.md", lambda: train_speed_tables(load("train_speed.json"))),
 }
 

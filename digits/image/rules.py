@@ -56,6 +56,9 @@ GAP = 0.05
 #: A line is at least this many times as long as the tallest mark left beside it.
 LINE_LENGTH = 1.3
 
+#: Dashes of a broken border are at most this share of the digits' height wide.
+DASH_WIDTH = 0.15
+
 #: Marks touching a side no wider than this share of their height are a cut border.
 SLIVER = 0.08
 
@@ -72,7 +75,7 @@ def _runs(mask: np.ndarray) -> np.ndarray:
     run's pixels of ``mask`` and the bridges between them."""
     h, w = mask.shape
     k = max(8, int(round(LINE_SHARE * w)))
-    across = max(3, int(round(0.03 * h)) | 1)
+    across = max(3, int(round(0.03 * min(h, w))) | 1)  # a tilt of about 2 degrees
     along = max(1, int(round(GAP * w)) | 1)
     thick = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (along, across)))
     line = cv2.getStructuringElement(cv2.MORPH_RECT, (k + along, 1))
@@ -84,14 +87,20 @@ def _placed(runs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     spanning the width, on ``mask``'s pixels, and the lengths of those components (0
     elsewhere)."""
     h, w = runs.shape
-    count, labels, stats, centres = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    count, labels, _, centres = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    labels *= mask
+    ys, xs = np.nonzero(labels)
+    left, right = np.full(count, w), np.full(count, -1)
+    np.minimum.at(left, labels[ys, xs], xs)
+    np.maximum.at(right, labels[ys, xs], xs)
+    extent = np.maximum(right - left + 1, 0)  # of the ink itself, not of its bridges
     length = np.zeros(count, np.int32)
     for i in range(1, count):
         y = centres[i][1] / h
         near = min(y, 1 - y) <= BORDER_BAND
-        if near or stats[i, cv2.CC_STAT_WIDTH] >= SPAN * w:
-            length[i] = stats[i, cv2.CC_STAT_WIDTH]
-    return labels * mask, length
+        if near or extent[i] >= SPAN * w:
+            length[i] = extent[i]
+    return labels, length
 
 
 def _tallest(mask: np.ndarray, candidates: np.ndarray) -> int:
@@ -118,16 +127,18 @@ def _tallest(mask: np.ndarray, candidates: np.ndarray) -> int:
 
 
 def _side_pieces(mask: np.ndarray, height: int) -> np.ndarray:
-    """The marks of ``mask`` that lie wholly within `SIDE_STRIP` of its left or right side,
-    when together they run down at least `LINE_SHARE` of its height and `LINE_LENGTH` times
-    ``height``: a border broken into dashes."""
+    """The thin marks of ``mask`` (at most `DASH_WIDTH` of ``height`` wide) that lie wholly
+    within `SIDE_STRIP` of its left or right side, when together they run down at least
+    `LINE_SHARE` of its height and `LINE_LENGTH` times ``height``: a border broken into
+    dashes. A 1 by the side is wider than a dash."""
     h, w = mask.shape
     strip = max(2, int(round(SIDE_STRIP * w)))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     x1, y1 = x0 + stats[:, cv2.CC_STAT_WIDTH], y0 + stats[:, cv2.CC_STAT_HEIGHT]
+    thin = stats[:, cv2.CC_STAT_WIDTH] <= max(3, DASH_WIDTH * height)
     pieces = np.zeros(count, bool)
-    for inside in (x1 <= strip, x0 >= w - strip):
+    for inside in (thin & (x1 <= strip), thin & (x0 >= w - strip)):
         inside[0] = False
         if inside.any():
             run = int(y1[inside].max() - y0[inside].min())
