@@ -19,7 +19,7 @@ from digits.image.decode import ImageInput
 from digits.image.find import NO_INK_LEFT, SOLID_INK, NoDigitFound
 from digits.image.normalise import normalise_digit
 from digits.image.page import _in_labels
-from digits.image.pipeline import InkImage, InkMask, crop_ink, ink_image, number_mask
+from digits.image.pipeline import InkImage, InkMask, crop_ink, gray_ink, number_mask, read_gray
 
 __all__ = [
     "MAX_DIGITS",
@@ -28,8 +28,12 @@ __all__ = [
     "cut_options",
     "lines",
     "normalised",
+    "number_looks",
+    "original_box",
     "segment",
     "selected",
+    "too_many_marks",
+    "unnarrowed",
 ]
 
 
@@ -160,9 +164,10 @@ def number_looks(image: ImageInput, sides: tuple[int, ...]) -> Iterator[tuple[In
     Raises:
         ImageError: the input cannot be read.
     """
+    gray = read_gray(image)  # decoded once for every look
     for side in sides:
         for other in (False, True):
-            ink = ink_image(image, max_side=side, other_polarity=other)
+            ink = gray_ink(gray, side, other_polarity=other)
             try:
                 found = number_mask(ink.ink)
                 yield ink, (found, *segment(found))

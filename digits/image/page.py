@@ -238,9 +238,10 @@ def _darker_than_lighter(deviation: np.ndarray) -> float:
     return float(np.log((darker + 1e-6) / (lighter + 1e-6)))
 
 
-def _ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Gray image -> (ink bright on black with the background removed, inverted?)."""
-    inverted = _polarity(gray)
+def _ink(gray: np.ndarray, other_polarity: bool = False) -> tuple[np.ndarray, bool]:
+    """Gray image -> (ink bright on black with the background removed, inverted?); with
+    ``other_polarity``, the ink is taken to be of the polarity the detection did not find."""
+    inverted = _polarity(gray) != other_polarity
     return _flatten_background(1.0 - gray if inverted else gray), inverted
 
 

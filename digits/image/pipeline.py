@@ -55,8 +55,8 @@ from digits.image.find import (
 from digits.image.normalise import _FIELD, _normalise_digit
 from digits.image.page import (
     _find_sheet,
-    _flatten_background,
     _flatten_sheet,
+    _ink,
     _otsu,
     _polarity,
     _polarity_doubt,
@@ -293,16 +293,28 @@ def ink_image(
     Raises:
         ImageError: the input is missing, empty, not an image, damaged or too large.
     """
+    return gray_ink(read_gray(image), max_side, other_polarity)
+
+
+def read_gray(image: ImageInput) -> np.ndarray:
+    """The image as float32 gray in [0, 1], at full size (for several `gray_ink` looks).
+
+    Raises:
+        ImageError: the input is missing, empty, not an image, damaged or too large.
+    """
     array, order = _to_array(image, colour=False)
-    gray = _to_gray(array, order)
+    return _to_gray(array, order)
+
+
+def gray_ink(gray: np.ndarray, max_side: int, other_polarity: bool = False) -> InkImage:
+    """`ink_image` of an image already read by `read_gray`."""
     height, width = gray.shape
     factor = 1.0
     if max(height, width) > max_side:
         factor = max_side / max(height, width)
         size = (max(1, round(width * factor)), max(1, round(height * factor)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    inverted = _polarity(gray) != other_polarity
-    ink = _flatten_background(1.0 - gray if inverted else gray)
+    ink, inverted = _ink(gray, other_polarity)
     return InkImage(ink=ink, scale=factor, inverted=inverted, image_size=(width, height))
 
 
