@@ -34,11 +34,18 @@ import numpy as np
 
 from digits.paths import ROOT
 from digits.runtime.modelfile import atomic_write_bytes, atomic_write_json, write_info
-from digits.runtime.sequence import FRAME_WIDTH, INK_HEIGHT, LINE_HEIGHT, greedy_runs, softmax
+from digits.runtime.sequence import (
+    ALPHABET,
+    FRAME_WIDTH,
+    INK_HEIGHT,
+    LINE_HEIGHT,
+    greedy_runs,
+    softmax,
+)
 from digits.synth import lines
 from lab import recipe as recipe_file
 
-NUM_CLASSES = 11  # the CTC blank and ten digits
+NUM_CLASSES = 11  # the CTC blank and ten digits (a reader with marks has more)
 
 
 @dataclasses.dataclass
@@ -59,6 +66,9 @@ class Recipe:
     contact: float = 0.0  # share of lines whose digits are placed where their ink meets
     overlap: list[float] = dataclasses.field(default_factory=lambda: [-0.05, 0.35])
     detached: float = 0.0  # share of digits that are 4s and 5s drawn in separate strokes
+    alphabet: str = ALPHABET[:10]  # what the reader reads: the digits, then marks of MARKS
+    marks: float = 0.0  # share of lines that are numbers with marks (punctuation.KINDS)
+    specks: float = 0.0  # share of lines with specks of dirt that are no mark
     eval_every: int = 500
     val_lines: int = 600
     test_lines: int = 300
@@ -80,6 +90,8 @@ class Recipe:
             contact=self.contact,
             overlap=tuple(self.overlap),
             detached=self.detached,
+            marks=self.marks,
+            specks=self.specks,
         )
 
 
@@ -96,20 +108,23 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     return recipe
 
 
-def build_model(width: int = 24):
-    """The conv-only CTC reader: ``(N, LINE_HEIGHT, W, 1)`` -> logits ``(N, W / 4, 11)``.
+def build_model(width: int = 24, classes: int = NUM_CLASSES, folded: bool = False):
+    """The conv-only CTC reader: ``(N, LINE_HEIGHT, W, 1)`` -> logits ``(N, W / 4, classes)``.
 
     Three blocks of two 3x3 convolutions (``width``, 2x, 4x filters; batch norm, ReLU): the
     first two halve height and width, the third the height only; a ``(4, 1)`` convolution
     folds the remaining rows into a frame, a ``(1, 5)`` one looks at neighbouring frames.
+    ``folded``: each batch norm folded into its convolution's bias, as in a LiteRT export
+    (`lab.reader_rebuild`).
     """
     from digits.runtime.backend import keras
 
     layers = keras.layers
 
     def conv(x, filters, kernel=(3, 3), padding="same"):
-        x = layers.Conv2D(filters, kernel, padding=padding, use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.Conv2D(filters, kernel, padding=padding, use_bias=folded)(x)
+        if not folded:
+            x = layers.BatchNormalization()(x)
         return layers.ReLU()(x)
 
     inputs = keras.Input((LINE_HEIGHT, None, 1), name="line")
@@ -119,8 +134,8 @@ def build_model(width: int = 24):
         x = layers.MaxPooling2D(pool)(x)
     x = conv(x, 4 * width, (LINE_HEIGHT // 8, 1), padding="valid")
     x = conv(x, 4 * width, (1, 5))
-    x = layers.Conv2D(NUM_CLASSES, 1, name="logits")(x)
-    outputs = layers.Reshape((-1, NUM_CLASSES), name="frames")(x)
+    x = layers.Conv2D(classes, 1, name="logits")(x)
+    outputs = layers.Reshape((-1, classes), name="frames")(x)
     return keras.Model(inputs, outputs, name="reader")
 
 
@@ -130,7 +145,7 @@ def make_steps(model, learning_rate: float):
 
     optimizer = keras.optimizers.Adam(learning_rate, clipnorm=5.0)
     line = tf.TensorSpec((None, LINE_HEIGHT, None, 1), tf.float32)
-    ints = tf.TensorSpec((None, lines.MAX_DIGITS), tf.int32)
+    ints = tf.TensorSpec((None, lines.MAX_LABEL), tf.int32)
     vec = tf.TensorSpec((None,), tf.int32)
 
     @tf.function(input_signature=[line, ints, vec, vec])
@@ -175,7 +190,7 @@ def validation_set(recipe: Recipe, images: np.ndarray, labels: np.ndarray) -> li
 def texts_of(batch) -> list[str]:
     """The texts of a `pad_batch` batch."""
     _, y, label_length, _ = batch
-    return ["".join(str(c - 1) for c in row[:n]) for row, n in zip(y, label_length)]
+    return ["".join(ALPHABET[c - 1] for c in row[:n]) for row, n in zip(y, label_length)]
 
 
 def val_readings(forward, batches: list) -> list[tuple[str, str, float]]:
@@ -188,7 +203,7 @@ def val_readings(forward, batches: list) -> list[tuple[str, str, float]]:
         for truth, frames, row in zip(texts_of(batch), batch[3], logits):
             probs = softmax(row[:frames])
             runs = [c for c, _, _ in greedy_runs(probs)]
-            read = "".join(str(c - 1) for c in runs)
+            read = "".join(ALPHABET[c - 1] for c in runs)
             out.append((truth, read, ctc_probability(probs, runs)))
     return out
 
@@ -217,23 +232,27 @@ CALIBRATION_KINDS = (*lines.EVAL_KINDS, "contact")
 def calibration_lines(recipe: Recipe, images, labels, kind: str, count: int) -> list:
     """``count`` lines of one `CALIBRATION_KINDS` kind from the *validation* digits, with the
     recipe's pen, blur and photo round trip (what `digits read` hands the reader)."""
-    spec = dataclasses.replace(recipe.spec(), contact=float(kind == "contact"), detached=0.0)
+    spec = dataclasses.replace(
+        recipe.spec(), contact=float(kind == "contact"), detached=0.0, marks=float(kind == "marks")
+    )
     if kind in lines.EVAL_KINDS:
         spec = dataclasses.replace(spec, gap=lines.EVAL_KINDS[kind])
     if kind == "detached":
         spec = dataclasses.replace(spec, detached=0.5)
-    rng = np.random.default_rng([recipe.seed, 555, CALIBRATION_KINDS.index(kind)])
+    index = CALIBRATION_KINDS.index(kind) if kind in CALIBRATION_KINDS else len(CALIBRATION_KINDS)
+    rng = np.random.default_rng([recipe.seed, 555, index])
     return [lines.make_line(images, labels, rng, spec) for _ in range(count)]
 
 
 def calibrate(path: Path, recipe: Recipe, images, labels, count: int = 1000) -> dict:
     """Choose the LiteRT reader's ``low_confidence`` threshold on validation lines of every
-    `CALIBRATION_KINDS` kind (`choose_threshold`) and write it into its sidecar."""
+    `CALIBRATION_KINDS` kind, and of numbers with marks for a reader of marks
+    (`choose_threshold`), and write it into its sidecar."""
     from digits.runtime.sequence import SequenceReader
 
     reader = SequenceReader(path, num_threads=1)
     readings = {}
-    for kind in CALIBRATION_KINDS:
+    for kind in (*CALIBRATION_KINDS, *("marks",) * (len(reader.alphabet) > 10)):
         made = calibration_lines(recipe, images, labels, kind, count)
         readings[kind] = [
             (t, r.text, r.confidence) for t, r in ((t, reader.read(i)) for i, t in made)
@@ -278,8 +297,19 @@ def train(recipe: Recipe, model, train_split, val_batches: list) -> dict:
             bar.write(json.dumps(point))
             if whole > best["val_whole"]:
                 best, best_weights = dict(point), model.get_weights()
+                _checkpoint(model, recipe)
     model.set_weights(best_weights)
     return {"curve": curve, "best": best, "steps_run": step + 1}
+
+
+def _checkpoint(model, recipe: Recipe) -> None:
+    """The best weights so far at ``keras_path`` with ``.checkpoint`` before its suffix: a
+    run cut short resumes from it (``--set init=...``)."""
+    path = ROOT / recipe.keras_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.stem + ".checkpoint.partial.keras")
+    model.save(partial)
+    partial.replace(path.with_name(path.stem + ".checkpoint.keras"))
 
 
 def convert(model) -> bytes:
@@ -296,24 +326,29 @@ def convert(model) -> bytes:
         return converter.convert()
 
 
-def check_litert(data: bytes, model, widths: tuple[int, ...] = (64, 200)) -> float:
-    """Run the LiteRT bytes at each width and compare with Keras; returns the largest
-    difference of logits. Raises AssertionError on a wrong shape or a large difference."""
+def litert_logits(data: bytes, x: np.ndarray) -> np.ndarray:
+    """The logits of LiteRT reader bytes for one batch ``x (1, LINE_HEIGHT, W, 1)``."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_content=data)
     index = interpreter.get_input_details()[0]["index"]
-    output = interpreter.get_output_details()[0]["index"]
+    interpreter.resize_tensor_input(index, list(x.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def check_litert(data: bytes, model, widths: tuple[int, ...] = (64, 200)) -> float:
+    """Run the LiteRT bytes at each width and compare with Keras; returns the largest
+    difference of logits. Raises AssertionError on a wrong shape or a large difference."""
+    classes = int(model.output_shape[-1])
     worst = 0.0
     for width in widths:
         x = np.random.default_rng(width).random((1, LINE_HEIGHT, width, 1), np.float32)
-        interpreter.resize_tensor_input(index, [1, LINE_HEIGHT, width, 1])
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(index, x)
-        interpreter.invoke()
-        got = interpreter.get_tensor(output)
+        got = litert_logits(data, x)
         want = np.asarray(model(x, training=False))
-        if got.shape != (1, width // FRAME_WIDTH, NUM_CLASSES):
+        if got.shape != (1, width // FRAME_WIDTH, classes):
             raise AssertionError(f"LiteRT output {got.shape} at width {width}")
         worst = max(worst, float(np.abs(got - want).max()))
     if worst > 1e-3:
@@ -329,7 +364,7 @@ def export_reader(model, out: str | Path, **fields) -> Path:
     atomic_write_bytes(out, data)
     write_info(
         out,
-        class_names=[str(d) for d in range(10)],
+        class_names=list(ALPHABET[: int(model.output_shape[-1]) - 1]),
         format="litert",
         quantize="none",
         kind="sequence",
@@ -439,7 +474,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.thresholds_only:
         return _thresholds_only(args, recipe, x_val, y_val)
     val_batches = validation_set(recipe, x_val, y_val)
-    model = build_model(recipe.width) if recipe.init is None else _load(ROOT / recipe.init)
+    if not ALPHABET.startswith(recipe.alphabet) or len(recipe.alphabet) < 10:
+        raise SystemExit(f"alphabet must be the digits then marks of {ALPHABET!r}")
+    classes = len(recipe.alphabet) + 1
+    model = build_model(recipe.width, classes) if recipe.init is None else _load(ROOT / recipe.init)
     started = time.perf_counter()
     result = train(recipe, model, train_split, val_batches)
     out = export_reader(model, ROOT / recipe.litert_path, source=recipe.keras_path)

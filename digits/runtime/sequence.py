@@ -32,7 +32,7 @@ No TensorFlow import (a test checks it): only numpy, OpenCV and the LiteRT runti
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -43,10 +43,12 @@ from digits.runtime.modelfile import ModelError, read_info
 from digits.runtime.quiet import held_stderr
 
 __all__ = [
+    "ALPHABET",
     "BLANK",
     "FRAME_WIDTH",
     "INK_HEIGHT",
     "LINE_HEIGHT",
+    "MARKS",
     "READER_PATH",
     "NormalisedLine",
     "SequenceDigit",
@@ -73,6 +75,10 @@ SIDE_PAD = 8
 MAX_LINE_WIDTH = 4096
 #: Output class 0 is the CTC blank; class d + 1 is the digit d.
 BLANK = 0
+#: The marks a reader may know besides the ten digits, in class order after the 9 ...
+MARKS = ".,-/:"
+#: ... so that character ``ALPHABET[k]`` is class k + 1 (a digits-only reader: the first ten).
+ALPHABET = "0123456789" + MARKS
 #: The model's default file, and the sequence confidence below which a reading is flagged.
 READER_PATH = MODELS_DIR / "reader_float32.tflite"
 DEFAULT_THRESHOLD = 0.9
@@ -82,6 +88,9 @@ INK_LEVEL = 0.1
 #: first; a line read at its own width at least `SURE` of itself is not read again.
 STRETCHES = (1.0, 0.85, 1.2, 0.7, 1.45)
 SURE = 0.9
+#: A text of an expected format must be at least this share as likely as the likeliest
+#: text of any format, or the line is not of that format.
+PLAUSIBLE = 0.01
 
 
 @dataclass(frozen=True)
@@ -188,10 +197,11 @@ def ctc_probability(probs: np.ndarray, labels: list[int]) -> float:
 
 @dataclass(frozen=True)
 class SequenceDigit:
-    """One digit of a line: the digit, its probability, all ten, its box (x, y, w, h), and
-    its first and last frame (at the width it was read)."""
+    """One character of a line: the digit (an int; a mark of `MARKS` is its str), its
+    probability, those of all ten digits, its box (x, y, w, h), and its first and last frame
+    (at the width it was read)."""
 
-    digit: int
+    digit: int | str
     confidence: float
     probabilities: tuple[float, ...]
     box: tuple[int, int, int, int]
@@ -210,6 +220,8 @@ class SequenceReading:
     frames: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: The per-frame probabilities of every width the line was read at.
     views: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
+    #: With an expected format (`read`'s ``expect``): whether some reading has it.
+    expected: bool | None = None
 
     def probability(self, text: str) -> float:
         """The CTC probability of ``text`` (digits), averaged over the widths read."""
@@ -217,8 +229,11 @@ class SequenceReading:
 
 
 def mean_probability(views, text: str) -> float:
-    """The CTC probability of ``text`` (digits) averaged over frame probabilities ``views``."""
-    labels = [int(c) + 1 for c in text]
+    """The CTC probability of ``text`` (digits, marks) averaged over frame probabilities
+    ``views``; 0 when a mark is not one the reader knows."""
+    if len(views) and any(ALPHABET.find(c) + 2 > views[0].shape[-1] for c in text):
+        return 0.0
+    labels = [ALPHABET.index(c) + 1 for c in text]
     return float(np.mean([ctc_probability(v, labels) for v in views])) if len(views) else 0.0
 
 
@@ -227,28 +242,30 @@ def decode(logits: np.ndarray, line: NormalisedLine, threshold: float = DEFAULT_
     probs = softmax(logits)
     digits = _digits(probs, line)
     text = "".join(str(d.digit) for d in digits)
-    confidence = ctc_probability(probs, [d.digit + 1 for d in digits])
+    confidence = ctc_probability(probs, [ALPHABET.index(str(d.digit)) + 1 for d in digits])
     low = not digits or confidence < threshold
     return SequenceReading(text, digits, confidence, low, probs, (probs,))
 
 
-def _digits(probs: np.ndarray, line: NormalisedLine, stretch: float = 1.0):
-    """The greedy digits of frame probabilities read at ``stretch`` times the line's width."""
-    runs = greedy_runs(probs)
+def _digits(probs: np.ndarray, line: NormalisedLine, stretch: float = 1.0, runs=None):
+    """The greedy digits (or those of ``runs``) of frame probabilities read at ``stretch``
+    times the line's width."""
+    runs = greedy_runs(probs) if runs is None else runs
     edges = [edge / stretch for edge in _edges(runs, len(probs))]
     digits = []
     for index, (c, first, last) in enumerate(runs):
         peak = first + int(np.argmax(probs[first : last + 1, c]))
-        ten = probs[peak, 1:] / max(probs[peak, 1:].sum(), 1e-12)
+        ten = probs[peak, 1:11] / max(probs[peak, 1:11].sum(), 1e-12)
         box = _box(line, edges[index], edges[index + 1])
+        char = c - 1 if c <= 10 else ALPHABET[c - 1]
         digits.append(
-            SequenceDigit(c - 1, float(probs[peak, c]), tuple(ten.tolist()), box, (first, last))
+            SequenceDigit(char, float(probs[peak, c]), tuple(ten.tolist()), box, (first, last))
         )
     return tuple(digits)
 
 
 def _text(probs: np.ndarray) -> str:
-    return "".join(str(c - 1) for c, _, _ in greedy_runs(probs))
+    return "".join(ALPHABET[c - 1] for c, _, _ in greedy_runs(probs))
 
 
 def stretched(image: np.ndarray, stretch: float) -> np.ndarray:
@@ -309,8 +326,13 @@ class SequenceReader:
         shape_out = tuple(int(d) for d in self._output["shape_signature"])
         if len(shape_in) != 4 or shape_in[1] != LINE_HEIGHT or shape_in[2:] != (-1, 1):
             raise ModelError(f"{self.path}: input {shape_in} is not (N, {LINE_HEIGHT}, -1, 1)")
-        if len(shape_out) != 3 or shape_out[2] != 11:
-            raise ModelError(f"{self.path}: output {shape_out} is not (N, T, 11)")
+        classes = len(self.info.class_names) + 1
+        if not ALPHABET.startswith("".join(self.info.class_names)) or classes < 11:
+            raise ModelError(f"{self.path}: classes {self.info.class_names} are not {ALPHABET!r}")
+        if len(shape_out) != 3 or shape_out[2] != classes:
+            raise ModelError(f"{self.path}: output {shape_out} is not (N, T, {classes})")
+        #: What the reader reads: the ten digits, then the marks it was trained on.
+        self.alphabet = ALPHABET[: classes - 1]
         self._lock = threading.Lock()
         self._width = -1
 
@@ -326,21 +348,44 @@ class SequenceReader:
             self.model.invoke()
             return self.model.get_tensor(self._output["index"])[0].copy()
 
-    def read(self, line: np.ndarray) -> SequenceReading:
+    def read(self, line: np.ndarray, expect=None) -> SequenceReading:
         """Read one line image (the ink crop of one line, bright on black, any size): at its
-        own width, and when that reading is unsure at every width of `STRETCHES`.
+        own width, and when that reading is unsure at every width of `STRETCHES`. With
+        ``expect`` (a `digits.meaning.Expectation`), at every width, and the likeliest text
+        it allows wins (`_expected`).
 
         Raises:
             ValueError: not a 2-D image, no ink, or far too long for one number.
         """
         normalised = normalise_line(line)
         first = decode(self.logits(normalised.image), normalised, self.threshold)
-        if first.confidence >= SURE:
-            return first
+        if first.confidence >= SURE and (expect is None or expect.matches(first.text)):
+            return first if expect is None else replace(first, expected=True)
         views = [first.frames] + [
             softmax(self.logits(stretched(normalised.image, s))) for s in STRETCHES[1:]
         ]
+        if expect is not None:
+            return self._expected(views, normalised, expect)
         return self._likeliest(views, normalised)
+
+    def _expected(self, views: list[np.ndarray], line: NormalisedLine, expect) -> SequenceReading:
+        """The likeliest text over all widths among each width's beam of texts that
+        ``expect`` allows (`digits.runtime.beam`), aligned to the line's own width; the
+        unconstrained reading, flagged and ``expected=False``, when none is allowed or the
+        best allowed is under `PLAUSIBLE` times as likely as it (a date made of noise)."""
+        from digits.runtime.beam import beam_texts, forced_runs
+
+        found = {t for v in views for t, _ in beam_texts(v, self.alphabet, expect.viable)}
+        allowed = [t for t in found if expect.matches(t)]
+        scores = {text: mean_probability(views, text) for text in allowed}
+        best = max(scores, key=scores.__getitem__) if scores else None
+        free = self._likeliest(views, line)
+        if best is None or scores[best] < PLAUSIBLE * free.confidence:
+            return replace(free, low_confidence=True, expected=False)
+        runs = forced_runs(views[0], [ALPHABET.index(c) + 1 for c in best])
+        digits = _digits(views[0], line, 1.0, runs)
+        low = not digits or scores[best] < self.threshold
+        return SequenceReading(best, digits, scores[best], low, views[0], tuple(views), True)
 
     def _likeliest(self, views: list[np.ndarray], line: NormalisedLine) -> SequenceReading:
         """The text read at some width that is likeliest over all widths; its digits and

@@ -13,7 +13,12 @@ same ink steps as `digits read` (`digits.image.ink_image`, `ink_mask`, `crop_ink
   from MNIST *training* digits: batch ``i`` of seed ``s`` is always the same.
 - `eval_lines`: benchmark lines of one kind (`EVAL_KINDS`) from MNIST *test* digits.
 
-Labels follow the model's classes: digit d is class d + 1, 0 pads (and is the CTC blank).
+With ``LineSpec.marks`` a share of lines is written as numbers with marks (``12.50``,
+``06/12/2026``, ``-3.5``; `digits.synth.punctuation`): the marks drawn in the digits' frame
+and placed apart from or touching their neighbours; ``specks`` adds dirt that is no mark.
+
+Labels follow the model's classes: character ``ALPHABET[k]`` is class k + 1, 0 pads (and is
+the CTC blank).
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digits.runtime.sequence import FRAME_WIDTH, LINE_HEIGHT, normalise_line
+from digits.runtime.sequence import ALPHABET, FRAME_WIDTH, LINE_HEIGHT, normalise_line
+from digits.synth import punctuation
 from digits.synth.numbers import detached_pool, render
 
 __all__ = [
     "EVAL_KINDS",
     "GAP_RANGE",
     "MAX_DIGITS",
+    "MAX_LABEL",
     "LineSpec",
     "detached_pool",
     "eval_lines",
@@ -40,6 +47,10 @@ __all__ = [
 #: Gaps between neighbours, as fractions of their mean ink width (negative: overlapping).
 GAP_RANGE = (-0.35, 0.60)
 MAX_DIGITS = 12
+#: The least gap between the digits of a number with marks (unless ``gap`` is given).
+MARKED_GAP = -0.15
+#: The longest label a training line has (digits and marks).
+MAX_LABEL = 16
 #: The benchmark's kinds of lines and their gap ranges; ``detached`` lines are rich in the
 #: 4s and 5s whose strokes MNIST writers drew apart.
 EVAL_KINDS = {
@@ -70,6 +81,11 @@ class LineSpec:
     contact: float = 0.0  # probability that a line's digits are placed by where ink meets
     overlap: tuple[float, float] = (-0.05, 0.35)  # ... then moved this much further left
     detached: float = 0.0  # probability that a digit is a 4 or 5 drawn in separate strokes
+    marks: float = 0.0  # probability that a line is a number with marks (punctuation.KINDS)
+    mark_style: str = "train"  # how marks are drawn (punctuation.STYLES)
+    mark_gap: tuple[float, float] = (0.0, 0.3)  # gap around a mark, in digit heights
+    mark_contact: float = 0.3  # probability that a mark touches the digit before it
+    specks: float = 0.0  # probability that a line gets 1-3 specks of dirt
 
 
 def _digit(digit: np.ndarray, rng: np.random.Generator, spec: LineSpec) -> np.ndarray:
@@ -94,7 +110,20 @@ def compose(
     box, or, with probability ``spec.contact`` per line, slid left until its ink meets the
     ink already there and then ``spec.overlap`` digit heights further (as people's
     touching digits meet: a 1 can tuck under a 7's flag)."""
-    pieces = [_digit(d, rng, spec) for d in digits]
+    return compose_pieces([_digit(d, rng, spec) for d in digits], rng, spec, gap)
+
+
+def compose_pieces(
+    pieces: list[np.ndarray],
+    rng: np.random.Generator,
+    spec: LineSpec,
+    gap: tuple[float, float],
+    is_mark: list[bool] | None = None,
+) -> np.ndarray:
+    """`compose` of pieces already in the 48 px frame (digits from `_digit`, marks from
+    `digits.synth.punctuation.draw_mark`): a mark or its right neighbour is placed
+    ``spec.mark_gap`` digit heights apart, or touching with ``spec.mark_contact``."""
+    is_mark = is_mark or [False] * len(pieces)
     width = sum(p.shape[1] for p in pieces) + int(0.7 * _SIDE * len(pieces)) + 2 * _SIDE
     canvas = np.zeros((_ROWS, width), np.float32)
     by_contact = rng.random() < spec.contact
@@ -102,7 +131,11 @@ def compose(
     for index, piece in enumerate(pieces):
         w = piece.shape[1]
         y = int(round((_ROWS - _SIDE) / 2 + rng.uniform(-spec.baseline, spec.baseline) * 28))
-        if index and by_contact:
+        if index and (is_mark[index] or is_mark[index - 1]):
+            touch = is_mark[index] and rng.random() < spec.mark_contact
+            shift = 0 if touch else rng.uniform(*spec.mark_gap) * _INK_HEIGHT
+            x = max(0, round(_contact_x(canvas, piece, y, right) + shift))
+        elif index and by_contact:
             extra = rng.uniform(*spec.overlap) * _INK_HEIGHT
             x = max(0, round(_contact_x(canvas, piece, y, right) - extra))
         elif index:
@@ -176,21 +209,75 @@ def make_line(
     spec: LineSpec = LineSpec(),
     chosen: np.ndarray | None = None,
     gap: tuple[float, float] | None = None,
+    text: str | None = None,
 ) -> tuple[np.ndarray, str]:
     """One line -> ``(image (LINE_HEIGHT, W) float32, text)``; ``chosen`` indexes ``images``
-    (default: 1-12 random ones), ``gap`` overrides ``spec.gap``."""
-    if chosen is None:
-        count = int(rng.integers(spec.lengths[0], spec.lengths[1] + 1))
-        chosen = rng.integers(0, len(images), size=count)
-        if spec.detached:
-            lifted = rng.random(count) < spec.detached
-            chosen[lifted] = rng.choice(_pool(images, labels), size=int(lifted.sum()))
-    alpha = compose([images[i] for i in chosen], rng, spec, gap or spec.gap)
+    (default: 1-12 random ones), ``gap`` overrides ``spec.gap``; ``text`` (digits and
+    marks, default: drawn with ``spec.marks``) writes that text with digits of ``images``."""
+    if text is None and chosen is None and spec.marks and rng.random() < spec.marks:
+        text = punctuation.number_text(rng)
+    if text is not None:  # people space numbers with marks: digits overlap less
+        gap = gap or (max(spec.gap[0], MARKED_GAP), spec.gap[1])
+        alpha = _marked(images, labels, rng, spec, text, gap)
+    else:
+        chosen = _chosen(images, labels, rng, spec) if chosen is None else chosen
+        alpha = compose([images[i] for i in chosen], rng, spec, gap or spec.gap)
+        text = "".join(str(int(labels[i])) for i in chosen)
+    if spec.specks and rng.random() < spec.specks:
+        alpha = _specked(alpha, rng)
     alpha = _pen(alpha, rng, spec)
     if rng.random() < spec.photo:
         alpha = _photo_round_trip(alpha, rng)
     line = normalise_line(alpha).image
-    return _finish(line, rng, spec), "".join(str(int(labels[i])) for i in chosen)
+    return _finish(line, rng, spec), text
+
+
+def _chosen(images, labels, rng: np.random.Generator, spec: LineSpec) -> np.ndarray:
+    count = int(rng.integers(spec.lengths[0], spec.lengths[1] + 1))
+    chosen = rng.integers(0, len(images), size=count)
+    if spec.detached:
+        lifted = rng.random(count) < spec.detached
+        chosen[lifted] = rng.choice(_pool(images, labels), size=int(lifted.sum()))
+    return chosen
+
+
+def _marked(images, labels, rng, spec: LineSpec, text: str, gap) -> np.ndarray:
+    """The alpha of ``text``: each digit a random one of ``images`` with that label, each
+    mark drawn in ``spec.mark_style``."""
+    by_label = _by_label(labels)
+    pieces, is_mark = [], []
+    for ch in text:
+        if ch.isdigit():
+            options = by_label[int(ch)]
+            pieces.append(_digit(images[options[rng.integers(len(options))]], rng, spec))
+        else:
+            pieces.append(punctuation.draw_mark(ch, rng, spec.mark_style))
+        is_mark.append(not ch.isdigit())
+    return compose_pieces(pieces, rng, spec, gap, is_mark)
+
+
+def _specked(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """1-3 specks of dirt (`punctuation.speck`) anywhere along the line."""
+    alpha = alpha.copy()
+    for _ in range(int(rng.integers(1, 4))):
+        blot, (_, dy) = punctuation.speck(rng)
+        y = min(max(0, dy + (_ROWS - _SIDE) // 2), alpha.shape[0] - blot.shape[0])
+        x = int(rng.integers(0, max(1, alpha.shape[1] - blot.shape[1])))
+        region = alpha[y : y + blot.shape[0], x : x + blot.shape[1]]
+        np.maximum(region, blot[: region.shape[0], : region.shape[1]], out=region)
+    return alpha
+
+
+_LABELS: dict[tuple[int, int], list[np.ndarray]] = {}
+
+
+def _by_label(labels: np.ndarray) -> list[np.ndarray]:
+    """The indices of each digit in ``labels``, worked out once per array."""
+    key = (id(labels), len(labels))
+    if key not in _LABELS:
+        _LABELS.clear()
+        _LABELS[key] = [np.flatnonzero(labels == d) for d in range(10)]
+    return _LABELS[key]
 
 
 _POOLS: dict[tuple[int, int], np.ndarray] = {}
@@ -207,14 +294,14 @@ def _pool(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def pad_batch(lines: list[np.ndarray], texts: list[str]) -> tuple[np.ndarray, ...]:
     """Lines and texts -> CTC arrays: ``x (N, LINE_HEIGHT, W, 1)`` (zero-padded on the right
-    to the widest), ``labels (N, MAX_DIGITS)`` (digit + 1, 0 pads), ``label_length (N,)``,
+    to the widest), ``labels (N, MAX_LABEL)`` (class of `ALPHABET`, 0 pads), ``label_length (N,)``,
     ``frames (N,)`` (each line's own output length)."""
     width = max(line.shape[1] for line in lines)
     x = np.zeros((len(lines), LINE_HEIGHT, width, 1), np.float32)
-    y = np.zeros((len(lines), MAX_DIGITS), np.int32)
+    y = np.zeros((len(lines), MAX_LABEL), np.int32)
     for i, (line, text) in enumerate(zip(lines, texts)):
         x[i, :, : line.shape[1], 0] = line
-        y[i, : len(text)] = [int(ch) + 1 for ch in text]
+        y[i, : len(text)] = [ALPHABET.index(ch) + 1 for ch in text]
     label_length = np.array([len(t) for t in texts], np.int32)
     frames = np.array([line.shape[1] // FRAME_WIDTH for line in lines], np.int32)
     return x, y, label_length, frames
