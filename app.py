@@ -184,6 +184,9 @@ def number(predictor: Predictor) -> None:
         f'<div class="number-answer" style="font-size:4rem;font-weight:700">{reading.text}</div>',
         unsafe_allow_html=True,
     )
+    if reading.kind in ("decimal", "date", "time"):  # what the marks make of the digits
+        shown_value = f" = {reading.value}" if reading.value is not None else ""
+        st.caption(f"Read as a {reading.kind}{shown_value}")
     if reading.low_confidence:
         st.warning(f"{reading.flag_reason} Check each digit against its box.")
     digits = reading.digits

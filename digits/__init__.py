@@ -15,10 +15,13 @@ import importlib
 __all__ = [
     "ModelError",
     "NoDigitFound",
+    "NumberReading",
     "Prediction",
     "Predictor",
     "__version__",
     "find_images",
+    "meaning",
+    "read_number",
 ]
 
 _LAZY = {
@@ -27,6 +30,9 @@ _LAZY = {
     "Prediction": "digits.predict",
     "Predictor": "digits.predict",
     "find_images": "digits.predict",
+    "NumberReading": "digits.readings",
+    "meaning": "digits.meaning",
+    "read_number": "digits.read",
 }
 
 

@@ -20,7 +20,8 @@ A single digit (`PREDICTION_FLAGS`):
 A number (`NUMBER_FLAGS`): ``below_threshold`` (a digit), ``not_a_digit`` and
 ``detector_doubt`` (a digit read from a whole mark), ``unsure_sequence``,
 ``readers_disagree``, ``digit_without_mark``, ``digits_cut_apart``, ``wide_mark``,
-``unread_marks``, ``unread_ink``, ``unsure_together``, ``no_number`` and ``unreadable``;
+``unread_marks``, ``unread_ink``, ``unsure_together``, ``unexpected_format`` (not what
+``--expect`` asked for), ``no_number`` and ``unreadable``;
 see `NUMBER_FLAGS`.
 """
 
@@ -90,6 +91,10 @@ NUMBER_FLAGS: dict[str, tuple[str, str]] = {
     "unread_marks": (
         "a line of marks was not read as a number (letters, a texture?) and is left out",
         "marks left unread",
+    ),
+    "unexpected_format": (
+        "no reading of the ink has the expected format (--expect)",
+        "not the expected format",
     ),
     "unread_ink": (
         "a mark as tall as a digit lies outside every digit read (a digit lost?)",
@@ -185,6 +190,8 @@ def unreadable_reading(path: str | None, error: str) -> dict:
     return {
         "path": path,
         "text": "",
+        "kind": None,
+        "value": None,
         "digits": [],
         "low_confidence": True,
         "flags": ["unreadable"],

@@ -52,11 +52,15 @@ from digits.image.marks import (
     normalised,
     number_looks,
     original_box,
+    small_marks,
     too_many_marks,
     unnarrowed,
 )
+from digits.meaning import expectation
 from digits.readings import NUMBER_CONFIDENCE, DigitReading, NumberReading, flagged
+from digits.readings import digits_only as _digits_only
 from digits.runtime.ood import DIGIT, DOUBT, NOT_A_DIGIT
+from digits.runtime.sequence import ALPHABET
 
 __all__ = ["METHODS", "DigitReading", "NumberReading", "choose_reader", "read_number", "READ_SIDE"]
 
@@ -90,7 +94,12 @@ def _default_predictor():
 
 
 def read_number(
-    image: ImageInput, predictor=None, method: str = "auto", reader=None
+    image: ImageInput,
+    predictor=None,
+    method: str = "auto",
+    reader=None,
+    digits_only: bool = False,
+    expect: str | None = None,
 ) -> NumberReading:
     """Read the handwritten number in an image (path, bytes, numpy array or PIL image).
 
@@ -100,14 +109,23 @@ def read_number(
         predictor: a `digits.predict.Predictor` (default: the shipped model, loaded once).
         method: one of `METHODS` (see the module docstring).
         reader: a `digits.runtime.sequence.SequenceReader` (default: the shipped one).
+        digits_only: leave the marks (``. , - / :``) out of the text, named in
+            ``marks_dropped`` (they are never read as digits).
+        expect: ``date``, ``time``, ``decimal``, ``integer`` or a regular expression: each
+            line is read as the likeliest text of that format (`digits.meaning`); a line
+            that cannot be one is flagged ``unexpected_format``.
 
     Raises:
         ImageError: the input is missing, empty, not an image, damaged or too large.
-        ValueError: an unknown ``method``, or ``sequence`` with a model of other symbols.
+        ValueError: an unknown ``method``, ``sequence`` with a model of other symbols, or an
+            ``expect`` that is no format.
         ModelError: ``sequence`` and the reader model is missing or damaged.
     """
     predictor = predictor if predictor is not None else _default_predictor()
     reader = choose_reader(method, predictor, reader) if method != "segment" else None
+    wanted = None if expect is None else expectation(expect)
+    if wanted is not None and reader is not None:
+        reader = _Expecting(reader, wanted)
     first = None
     for ink, seen in number_looks(image, (READ_SIDE, FINE_SIDE)):
         if isinstance(seen, NoDigitFound):
@@ -116,10 +134,29 @@ def read_number(
         found, marks, labels, height = seen
         rows = lines(marks, height)
         read = [_read_line(found, labels, row, height, predictor, reader, ink) for row in rows]
+        read = [_as_expected(r, wanted) for r in read]
         reading = _joined(read, ink.image_size)
         if first is None or reading.text:  # a second look counts only when it reads one
-            return reading
+            return _digits_only(reading) if digits_only else reading
     return first
+
+
+class _Expecting:
+    """A sequence reader that reads every line under an `digits.meaning.Expectation`."""
+
+    def __init__(self, reader, wanted):
+        self.reader, self.wanted = reader, wanted
+        self.threshold, self.alphabet = reader.threshold, getattr(reader, "alphabet", "")
+
+    def read(self, line):
+        return self.reader.read(line, self.wanted)
+
+
+def _as_expected(reading: NumberReading, wanted) -> NumberReading:
+    """``reading`` flagged ``unexpected_format`` when its text is not of the format."""
+    if wanted is None or not reading.text or wanted.matches(reading.text):
+        return reading
+    return flagged(reading, (*reading.flags, "unexpected_format"))
 
 
 def choose_reader(method: str, predictor, reader):
@@ -204,10 +241,15 @@ def _checked(reading: NumberReading, predictor) -> NumberReading:
 
 def _line_reading(found, labels, marks: list[Mark], height: float, predictor, reader, ink):
     """One line, by the segmenter and (when given) the sequence reader."""
-    segmented = _segmented(found, labels, marks, height, predictor, ink)
     if reader is None:
-        return segmented
-    sequenced, seen, spans = _sequenced(found, labels, marks, reader, ink)
+        return _segmented(found, labels, marks, height, predictor, ink)
+    sequenced, seen, spans = _sequenced(found, labels, marks, reader, ink, height)
+    if isinstance(reader, _Expecting) and sequenced.text:  # the format decides
+        return sequenced
+    if any(d.mark for d in sequenced.digits):
+        read = (sequenced, seen, spans)
+        return _with_marks(found, labels, (marks, height), predictor, ink, reader, read)
+    segmented = _segmented(found, labels, marks, height, predictor, ink)
     if sequenced.text == segmented.text:  # two readers agree: the segmenter's digits
         both = sequenced.low_confidence and segmented.low_confidence  # flagged if both unsure
         return flagged(segmented, (*segmented.flags, *sequenced.flags) * both, method="sequence")
@@ -218,6 +260,35 @@ def _line_reading(found, labels, marks: list[Mark], height: float, predictor, re
         flags = (*segmented.flags, "readers_disagree", "digit_without_mark")
         return flagged(segmented, flags, method="sequence")
     return _regrouped(found, labels, groups, predictor, ink, sequenced)
+
+
+def _with_marks(found, labels, line, predictor, ink, reader, read):
+    """A line the sequence read with marks (``12.50``): its digits' marks (not those lying
+    mostly in a mark's columns) are read by the segmenter too. Where it reads the same
+    digits, the digits are its own and the marks the sequence's; else the text, marks put
+    in, is `_settled` against the sequence's. ``line``: its marks and digit height;
+    ``read``: what `_sequenced` gave."""
+    (marks, height), (sequenced, seen, spans) = line, read
+    mark_spans = [s for d, s in zip(sequenced.digits, spans) if d.mark]
+    digit_marks = [m for m in marks if not _inside_any(m, mark_spans)]
+    if not digit_marks:
+        return sequenced
+    segmented = _segmented(found, labels, digit_marks, height, predictor, ink)
+    marks_read = [d for d in sequenced.digits if d.mark]
+    merged = sorted([*segmented.digits, *marks_read], key=lambda d: d.box[0] + d.box[2] / 2)
+    segmented = replace(segmented, text="".join(d.label for d in merged), digits=tuple(merged))
+    digits_read = "".join(d.label for d in sequenced.digits if not d.mark)
+    if digits_read == "".join(d.label for d in segmented.digits if not d.mark):
+        if segmented.text != sequenced.text:  # same digits, marks placed otherwise
+            return flagged(sequenced, (*sequenced.flags, "readers_disagree"), method="sequence")
+        both = sequenced.low_confidence and segmented.low_confidence
+        return flagged(segmented, (*segmented.flags, *sequenced.flags) * both, method="sequence")
+    return _settled(sequenced, segmented, seen, reader.threshold)
+
+
+def _inside_any(mark: Mark, spans: list[Mark]) -> bool:
+    """Whether `OWN_SHARE` of ``mark``'s width lies in one of ``spans``' columns."""
+    return any(min(mark.x1, s.x1) - max(mark.x0, s.x0) >= OWN_SHARE * mark.width for s in spans)
 
 
 def _grouped(marks: list[Mark], spans: list[Mark]) -> list[list[Mark]] | None:
@@ -260,7 +331,7 @@ def _settled(sequenced, segmented, seen, threshold: float) -> NumberReading:
     the whole string, all alignments summed, averaged over the widths it read the line at)
     wins. The answer is low-confidence when that probability is low, when the winner was
     unsure, or when the other reader was sure."""
-    if seen is None or not segmented.text.isdigit():
+    if seen is None or not segmented.text or not set(segmented.text) <= set(ALPHABET):
         return sequenced
     p_segmented = seen.probability(segmented.text)
     p_sequenced = seen.probability(sequenced.text)
@@ -312,10 +383,12 @@ def _segmented(found, labels, marks: list[Mark], height: float, predictor, ink):
     return _reading(chosen, predictor, ink, tuple(cut))
 
 
-def _sequenced(found: InkMask, labels, marks: list[Mark], reader, ink):
+def _sequenced(found: InkMask, labels, marks: list[Mark], reader, ink, height: float):
     """The line's ink, cropped to its marks and its wide gaps narrowed, read whole by the
     sequence reader -> ``(NumberReading, the reader's SequenceReading, each digit's
-    columns as a Mark in the ink image)``."""
+    columns as a Mark in the ink image)``. A reader of marks sees the `small_marks` too."""
+    if len(getattr(reader, "alphabet", "")) > 10:
+        marks = marks + small_marks(labels, marks, height)
     x0, y0 = min(m.x0 for m in marks), min(m.y0 for m in marks)
     x1, y1 = max(m.x1 for m in marks), max(m.y1 for m in marks)
     kept = np.isin(labels[y0:y1, x0:x1], [k for m in marks for k in m.labels])
@@ -334,6 +407,7 @@ def _sequenced(found: InkMask, labels, marks: list[Mark], reader, ink):
             box=original_box(span, ink.scale, ink.image_size),
             low_confidence=d.confidence < reader.threshold,
             probabilities=d.probabilities,
+            mark=isinstance(d.digit, str),
         )
         for d, span in zip(reading.digits, spans)
     )

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from digits.flags import NUMBER_FLAGS, checked, number_sentence
+from digits.meaning import meaning
 
-__all__ = ["NUMBER_CONFIDENCE", "DigitReading", "NumberReading", "flagged"]
+__all__ = ["NUMBER_CONFIDENCE", "DigitReading", "NumberReading", "digits_only", "flagged"]
 
 #: A line is ``low_confidence`` when the product of its digits' confidences (the chance
 #: that every digit is right, were they independent) is under this. Chosen on three other
@@ -26,7 +27,8 @@ NUMBER_CONFIDENCE = 0.97
 class DigitReading:
     """One digit of a number: what it is, how sure the model is, where it is.
 
-    ``digit`` is an int for digit models, the class name (str) for other models;
+    ``digit`` is an int for digit models, the class name (str) for other models and for
+    marks (``mark`` true: a ``.``, ``,``, ``-``, ``/`` or ``:`` the reader read);
     ``box`` is ``(x, y, width, height)`` in the original image's pixels.
     """
 
@@ -36,6 +38,7 @@ class DigitReading:
     low_confidence: bool
     probabilities: tuple[float, ...] = field(repr=False, compare=False, default=())
     image: np.ndarray | None = field(repr=False, compare=False, default=None)
+    mark: bool = False
 
     @property
     def label(self) -> str:
@@ -43,12 +46,13 @@ class DigitReading:
         return str(self.digit)
 
     def to_dict(self) -> dict:
-        """JSON-ready: digit, label, confidence, box."""
+        """JSON-ready: digit, label, confidence, box, mark (whether a mark, not a digit)."""
         return {
             "digit": self.digit,
             "label": self.label,
             "confidence": round(self.confidence, 6),
             "box": list(self.box),
+            "mark": self.mark,
         }
 
 
@@ -66,6 +70,10 @@ class NumberReading:
         lines: the text of each line, top to bottom, when there are several.
         flags: why it is ``low_confidence``, `digits.flags.NUMBER_FLAGS` codes (given none,
             a low-confidence reading without text gets ``no_number``).
+        marks_dropped: the marks (``.,-/:``) left out of ``text`` by ``digits_only``.
+
+    ``kind`` and ``value`` say what the text means (`digits.meaning`): ``"12.50"`` is a
+    ``decimal`` of value 12.5, ``"06/12/2026"`` a ``date``.
     """
 
     text: str
@@ -76,6 +84,7 @@ class NumberReading:
     method: str = "segment"
     lines: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
+    marks_dropped: str = ""
 
     def __post_init__(self) -> None:
         inferred = None if self.text else "no_number"
@@ -83,16 +92,28 @@ class NumberReading:
         object.__setattr__(self, "flags", flags)
 
     @property
+    def kind(self) -> str | None:
+        """`digits.meaning.KINDS`: integer, decimal, date, time or other (None: no text)."""
+        return meaning(self.text)[0] if self.text else None
+
+    @property
+    def value(self) -> int | float | None:
+        """The number the text writes (``integer`` and ``decimal`` kinds), else None."""
+        return meaning(self.text)[1] if self.text else None
+
+    @property
     def flag_reason(self) -> str | None:
         """One sentence saying why the reading is ``low_confidence`` (None when it is not)."""
         return number_sentence(self.flags, NUMBER_CONFIDENCE, self.reason)
 
     def to_dict(self) -> dict:
-        """JSON-ready: text, digits (each {digit, label, confidence, box}), low_confidence,
-        flags; flag_reason when flagged, the method when a number was read, lines when
-        there are several, reason when set."""
+        """JSON-ready: text, kind, value, digits (each {digit, label, confidence, box, mark}),
+        low_confidence, flags; flag_reason when flagged, the method when a number was read,
+        lines when there are several, marks_dropped and reason when set."""
         out: dict = {
             "text": self.text,
+            "kind": self.kind,
+            "value": self.value,
             "digits": [d.to_dict() for d in self.digits],
             "low_confidence": self.low_confidence,
             "flags": list(self.flags),
@@ -103,9 +124,36 @@ class NumberReading:
             out["method"] = self.method
         if len(self.lines) > 1:
             out["lines"] = list(self.lines)
+        if self.marks_dropped:
+            out["marks_dropped"] = self.marks_dropped
         if self.reason is not None:
             out["reason"] = self.reason
         return out
+
+
+def digits_only(reading: NumberReading) -> NumberReading:
+    """``reading`` with its marks left out of ``text`` and ``digits`` (never read as
+    digits), and named in ``marks_dropped``."""
+    marks = "".join(d.label for d in reading.digits if d.mark)
+    if not marks:
+        return reading
+    kept = tuple(d for d in reading.digits if not d.mark)
+    lines = tuple("".join(c for c in line if c.isdigit() or c == " ") for line in reading.lines)
+    text = " ".join(
+        filter(None, ("".join(c for c in t if c.isdigit()) for t in reading.text.split(" ")))
+    )
+    reason = reading.reason or (None if text else "no number found: only marks, no digits")
+    flags = reading.flags if text else ()
+    return replace(
+        reading,
+        text=text,
+        digits=kept,
+        lines=lines,
+        marks_dropped=marks,
+        reason=reason,
+        flags=flags,
+        low_confidence=bool(flags) or not text,
+    )
 
 
 def flagged(reading: NumberReading, flags, **changes) -> NumberReading:

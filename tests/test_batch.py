@@ -189,6 +189,7 @@ def test_read_task_gives_what_digits_read_gives(images, tmp_path):
     for path, record in cli_records(chosen, "read").items():
         row = rows[path]
         assert row["text"] == record["text"], path
+        assert row["kind"] == record["kind"] and row["value"] == record["value"], path
         assert row["low_confidence"] == record["low_confidence"], path
         assert row["reason"] == record.get("reason") and row["error"] == record.get("error")
         found = [d["confidence"] for d in record.get("digits", [])]

@@ -240,6 +240,8 @@ def test_empty_page_gives_empty_text_and_reason(image, shipped):
     assert reading.flags == ("no_number",)
     assert reading.to_dict() == {
         "text": "",
+        "kind": None,
+        "value": None,
         "digits": [],
         "low_confidence": True,
         "flags": ["no_number"],
@@ -282,12 +284,16 @@ def test_cli_read_json(capsys, number_files):
     a, b, c, d = records
     assert a["text"] == "12" and b["text"] == "456"
     for record in (a, b):
-        assert set(record) == {"path", "text", "digits", "low_confidence", "flags", "method"}
+        assert set(record) == {
+            *("path", "text", "kind", "value", "digits", "low_confidence", "flags", "method")
+        }
+        assert record["kind"] == "integer" and record["value"] == int(record["text"])
         assert record["flags"] == [] and not record["low_confidence"]  # clear, apart
         assert record["method"] == "sequence"  # the default for digit models
         assert len(record["digits"]) == len(record["text"])
         for digit, char in zip(record["digits"], record["text"]):
-            assert set(digit) == {"digit", "label", "confidence", "box"}
+            assert set(digit) == {"digit", "label", "confidence", "box", "mark"}
+            assert digit["mark"] is False
             assert digit["digit"] == int(char) and digit["label"] == char
             assert 0 <= digit["confidence"] <= 1
             assert len(digit["box"]) == 4 and all(isinstance(v, int) for v in digit["box"])

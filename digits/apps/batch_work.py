@@ -40,14 +40,15 @@ Chunks = Iterator[tuple[int, list[dict]]]
 
 def schema(task: str) -> pa.Schema:
     """The columns of the output of ``task``: ``path``, the answer (``digit`` and ``label``
-    and ``several_digits`` for predict, ``text`` for read), then the common columns
+    and ``several_digits`` for predict, ``text``, ``value`` and ``kind`` for read: see
+    `digits.meaning`), then the common columns
     (``flags``: a list of strings)."""
     import pyarrow as pa  # here, not at import: the command line's parser imports TASKS
 
     if task == "predict":
         answer = [("digit", pa.int64()), ("label", pa.string()), ("several_digits", pa.bool_())]
     elif task == "read":
-        answer = [("text", pa.string())]
+        answer = [("text", pa.string()), ("value", pa.float64()), ("kind", pa.string())]
     else:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
     common = [("confidence", pa.float64()), ("low_confidence", pa.bool_())]

@@ -3,6 +3,7 @@
     python -m digits predict PATH... [--model FILE] [--json] [--top-k K] [--threshold P]
                              [--save-inputs DIR]
     python -m digits read PATH... [--model FILE] [--json] [--method auto|sequence|segment]
+        [--digits-only] [--expect date|time|decimal|integer|REGEX]
     python -m digits batch INPUT... --out DIR [--task predict|read] [--engine local|ray]
     python -m digits train --data DIR [--epochs N] [--out FILE]
     python -m digits export [--model FILE] [--quantize none|float16|dynamic|int8] [--out FILE]
@@ -288,7 +289,40 @@ def _add_read(commands) -> None:
         "the ink into digits and classify each (models of your own symbols); auto (default): "
         "sequence for digit models",
     )
+    read.add_argument(
+        "--reader",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the sequence reader's .tflite (default: models/reader_float32.tflite; "
+        "models/reader_marks_float32.tflite also reads . , - / :)",
+    )
+    read.add_argument(
+        "--digits-only",
+        action="store_true",
+        help="leave the marks (. , - / :) out of the text, as bare digits; the JSON's "
+        "marks_dropped names them (a mark is never read as a digit)",
+    )
+    read.add_argument(
+        "--expect",
+        type=_expected_format,
+        default=None,
+        metavar="FORMAT",
+        help="date, time, decimal, integer or a regular expression: read each line as the "
+        "likeliest text of that format; a line that cannot be one is flagged",
+    )
     read.set_defaults(run=_run_read)
+
+
+def _expected_format(spec: str) -> str:
+    """``--expect``'s value, checked (a usage error, not a traceback, when it is none)."""
+    from digits.meaning import expectation
+
+    try:
+        expectation(spec)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return spec
 
 
 def _read_row(record: dict, width: int) -> str:
@@ -300,11 +334,9 @@ def _read_row(record: dict, width: int) -> str:
         cells = ['""', "-", record.get("reason", "")]
     else:
         lowest = min(d["confidence"] for d in record["digits"])
-        cells = [
-            record["text"],
-            percent(lowest),
-            number_note(record["flags"]),
-        ]
+        dropped = record.get("marks_dropped")
+        note = number_note(record["flags"]) + (f" (marks left out: {dropped})" if dropped else "")
+        cells = [record["text"], percent(lowest), note.strip()]
     path = printable(record["path"]).ljust(width)
     return printable(f"{path}  {cells[0]:<12}  {cells[1]:>14}  {cells[2]}".rstrip())
 
@@ -315,7 +347,7 @@ def _run_read(args: argparse.Namespace) -> int:
     from digits.read import read_number
 
     predictor = load_predictor(args.model)
-    reader = _load_reader(args.method, predictor) if predictor is not None else False
+    reader = _load_reader(args.method, predictor, args.reader) if predictor is not None else False
     if reader is False:
         return 2
     inputs = find_images(args.paths)
@@ -326,7 +358,9 @@ def _run_read(args: argparse.Namespace) -> int:
     for path, error in inputs:
         if error is None:
             try:
-                reading = read_number(path, predictor, args.method, reader)
+                reading = read_number(
+                    path, predictor, args.method, reader, args.digits_only, args.expect
+                )
                 record = {"path": path, **reading.to_dict()}
             except ImageError as unreadable:
                 error = str(unreadable)
@@ -338,14 +372,16 @@ def _run_read(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _load_reader(method: str, predictor):
-    """The sequence reader for ``method`` (None: the segmenter); False after printing why
-    it cannot be used."""
+def _load_reader(method: str, predictor, path: Path | None = None):
+    """The sequence reader for ``method`` (None: the segmenter), from ``path`` when given;
+    False after printing why it cannot be used."""
     from digits.read import choose_reader
     from digits.runtime.modelfile import ModelError
+    from digits.runtime.sequence import SequenceReader
 
     try:
-        return choose_reader(method, predictor, None)
+        given = SequenceReader(path) if path is not None and method != "segment" else None
+        return choose_reader(method, predictor, given)
     except (ValueError, ModelError) as error:
         print(f"digits: error: {error}", file=sys.stderr)
         return False

@@ -273,6 +273,7 @@ def create_app(
     body_timeout_s: float = CLIENT_TIMEOUT_S,
     threads: int = 1,
     predictor: Predictor | None = None,
+    reader_path: str | Path | None = None,
 ) -> FastAPI:
     """The FastAPI app, with its Predictor loaded (once) and `BodyLimit` installed.
 
@@ -283,6 +284,8 @@ def create_app(
         body_timeout_s: most seconds a client may pause while sending its body (408).
         threads: prediction threads (the Predictor is shared by them).
         predictor: an already loaded Predictor to use instead of loading ``model_path``.
+        reader_path: the sequence reader ``POST /read`` uses (default: the shipped one;
+            models/reader_marks_float32.tflite also reads ``. , - / :``).
 
     Raises:
         ModelError: the model file is missing, invalid or fails its checksum.
@@ -313,11 +316,11 @@ def create_app(
     _add_predict_route(app, runner)
 
     # ---- POST /read: numbers (several digits) -- wired when digits.read exists.
-    _add_read_route(app, predictor, runner)
+    _add_read_route(app, predictor, runner, reader_path)
     return app
 
 
-def _add_read_route(app: FastAPI, predictor: Predictor, runner: _Runner) -> None:
+def _add_read_route(app: FastAPI, predictor: Predictor, runner: _Runner, reader_path=None) -> None:
     """``POST /read``: the number in each image (`digits.read.read_number`), added only
     when that module is installed. Same uploads and limits as ``/predict``; answers
     ``{"readings": [{"path", "text", "digits": [{digit, label, confidence, box}], ...}]}``."""
@@ -325,6 +328,12 @@ def _add_read_route(app: FastAPI, predictor: Predictor, runner: _Runner) -> None
         from digits.read import read_number
     except ImportError:
         return
+    if reader_path is not None:
+        from functools import partial
+
+        from digits.runtime.sequence import SequenceReader
+
+        read_number = partial(read_number, reader=SequenceReader(reader_path))
 
     def read_all(images: list[tuple[str | None, bytes]], top_k: int | None) -> list[dict]:
         return [_read_one(read_number, predictor, name, data) for name, data in images]

@@ -112,8 +112,9 @@ def _score(rows: list[dict]) -> dict:
     }
 
 
-def measure(items, predictor) -> dict:
-    """Read each ``(kind, text, image)``; the scores per kind."""
+def measure(items, predictor, reader=None) -> dict:
+    """Read each ``(kind, text, image)`` (with ``reader``, default the shipped one); the
+    scores per kind."""
     from tqdm import tqdm
 
     from digits.read import read_number
@@ -121,7 +122,7 @@ def measure(items, predictor) -> dict:
     rows: dict[str, list[dict]] = {}
     for kind, text, image in tqdm(list(items), desc="pages", unit="number", leave=False):
         start = time.perf_counter()
-        reading = read_number(image, predictor)
+        reading = read_number(image, predictor, reader=reader)
         ms = 1000 * (time.perf_counter() - start)
         rows.setdefault(kind, []).append(
             {

@@ -32,6 +32,7 @@ __all__ = [
     "original_box",
     "segment",
     "selected",
+    "small_marks",
     "too_many_marks",
     "unnarrowed",
 ]
@@ -300,6 +301,36 @@ def _piece(labels: np.ndarray, mark: Mark, x0: int, x1: int) -> Mark | None:
     if rows.size == 0 or x1 - x0 < 2:
         return None
     return Mark(x0, mark.y0 + int(rows[0]), x1, mark.y0 + int(rows[-1]) + 1, list(mark.labels))
+
+
+#: Small marks near a line (`small_marks`): at least this share of the digits' height ...
+SMALL_MARK = 0.08
+#: ... within this share of it left and right of the line and below its base (a comma).
+NEAR_LINE, BELOW_LINE = 0.8, 0.4
+
+
+def small_marks(labels: np.ndarray, row: list[Mark], height: float) -> list[Mark]:
+    """The components beside or in a line of marks that `segment` set aside as specks
+    (too small for a digit): the dots, commas and short dashes a reader of marks reads.
+    Each lies wholly inside the line's band (extended `BELOW_LINE` down, `NEAR_LINE`
+    either side) and is at least `SMALL_MARK` of the digits' height."""
+    pad, below = int(NEAR_LINE * height), int(BELOW_LINE * height)
+    x0, x1 = max(0, min(m.x0 for m in row) - pad), max(m.x1 for m in row) + pad
+    y0, y1 = min(m.y0 for m in row), max(m.y1 for m in row) + below
+    window = labels[y0:y1, x0:x1]
+    taken = {k for m in row for k in m.labels}
+    found = []
+    for k in np.unique(window).tolist():
+        if k == 0 or k in taken or len(found) >= MAX_DIGITS:
+            continue
+        ys, xs = np.nonzero(window == k)
+        box = Mark(x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1, 0, [k], len(ys))
+        box.y1 = y0 + int(ys.max()) + 1
+        edges = (xs.min() == 0, ys.min() == 0, xs.max() == window.shape[1] - 1)
+        inside = not any(edges) and ys.max() < window.shape[0] - 1  # not cut by the window
+        if inside and max(box.width, box.height) >= SMALL_MARK * height:
+            found.append(box)
+    return found
 
 
 def lines(marks: list[Mark], height: float) -> list[list[Mark]]:
